@@ -1,0 +1,216 @@
+# librmtl — build, test, install. `make help` lists the targets.
+#
+# Out-of-tree objects go to $(O) (default build/), libraries to $(LIBOUT)
+# (default lib/). `make asan` reuses these rules with O=build/asan.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+# Version numbers come from the header, the single source of truth (zstd).
+hdr_num = $(shell sed -n 's/^\#define RMTL_$(1)[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' include/rmtl.h)
+VMAJOR := $(call hdr_num,VERSION_MAJOR)
+VMINOR := $(call hdr_num,VERSION_MINOR)
+VPATCH := $(call hdr_num,VERSION_PATCH)
+SOVERSION := $(call hdr_num,SOVERSION)
+VERSION := $(VMAJOR).$(VMINOR).$(VPATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+O ?= build
+LIBOUT ?= lib
+CC ?= cc
+CFLAGS ?= -O2 -g
+SAN ?=
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+RMTL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(SAN)
+DEPFLAGS = -MMD -MP
+DEP_LIBS := -lyaml -lblis -lz -lm -lpthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+
+LIB_REAL := $(LIBOUT)/librmtl.so.$(SOVERSION).$(VMINOR).$(VPATCH)
+LIB_SONAME := librmtl.so.$(SOVERSION)
+LIB_SO := $(LIBOUT)/librmtl.so
+LIB_A := $(LIBOUT)/librmtl.a
+
+SRC := $(sort $(shell find src -name '*.c'))
+OBJ := $(SRC:src/%.c=$(O)/obj/%.o)
+
+PUB_TESTS := $(sort $(wildcard tests/check_*.c))
+PUB_TESTS := $(filter-out tests/check_main.c,$(PUB_TESTS))
+INT_TESTS := $(sort $(wildcard tests/internal/check_*.c))
+TEST_UTIL := $(sort $(wildcard tests/util/*.c))
+EXAMPLES := $(sort $(wildcard examples/*.c))
+BENCHES := $(sort $(wildcard bench/*.c))
+BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
+
+suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
+
+.PHONY: all lib tests examples benches check check-run asan check-valgrind demo bench \
+        install uninstall clean deps help abi-check abi-dump
+
+all: lib examples
+
+LIB_FILES := $(LIB_REAL) $(LIBOUT)/$(LIB_SONAME) $(LIB_SO) $(LIB_A)
+lib: $(LIB_FILES)
+
+$(O)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(RMTL_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(LIB_REAL): $(OBJ) src/rmtl.map
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=src/rmtl.map \
+	  -Wl,--no-undefined -o $@ $(OBJ) $(DEP_LIBS) $(LDFLAGS)
+
+$(LIBOUT)/$(LIB_SONAME): $(LIB_REAL)
+	ln -sf $(notdir $<) $@
+
+$(LIB_SO): $(LIBOUT)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+$(LIB_A): $(OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(OBJ)
+
+# --- tests ---------------------------------------------------------------
+# Two runners (CONVENTIONS R11): check_rmtl links the shared library and sees
+# only the public ABI; check_internal links the objects to reach helpers.
+# The suite lists are generated from the file names, so adding
+# tests/check_foo.c (defining rmtl_test_foo_suite) is all it takes.
+$(O)/tests/pub_suites.inc: $(PUB_TESTS) Makefile
+	@mkdir -p $(@D)
+	@printf 'RMTL_SUITE(%s)\n' $(call suite_names,$(PUB_TESTS)) > $@.tmp && mv $@.tmp $@
+$(O)/tests/int_suites.inc: $(INT_TESTS) Makefile
+	@mkdir -p $(@D)
+	@printf 'RMTL_SUITE(%s)\n' $(call suite_names,$(INT_TESTS)) > $@.tmp && mv $@.tmp $@
+
+TEST_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Isrc -Itests $(CHECK_CFLAGS) $(SAN) \
+  -DRMTL_SOURCE_DIR='"$(CURDIR)"' -DRMTL_LIB_PATH='"$(CURDIR)/$(LIBOUT)/$(LIB_SONAME)"'
+
+$(O)/tests/check_rmtl: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/tests/pub_suites.inc $(LIB_FILES)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
+	  -o $@ tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) \
+	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl $(CHECK_LIBS) -lm -lpthread
+
+$(O)/tests/check_internal: tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(O)/tests/int_suites.inc $(OBJ)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"int_suites.inc"' \
+	  -o $@ tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(OBJ) \
+	  $(CHECK_LIBS) $(DEP_LIBS)
+
+tests: $(O)/tests/check_rmtl $(O)/tests/check_internal
+
+check: deps
+	@$(MAKE) --no-print-directory tests examples
+	@$(MAKE) --no-print-directory check-run
+
+check-run:
+	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
+	  echo "== $$t"; $$t; done
+
+# Address + UndefinedBehavior sanitizers over the same tests, in build/asan.
+asan: deps
+	@$(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib CFLAGS='-O1 -g -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-run
+
+check-valgrind: deps tests
+	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
+	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 valgrind --error-exitcode=1 \
+	  --leak-check=full --errors-for-leak-kinds=definite,indirect -q $$t; done
+
+# --- examples, benchmarks, demo --------------------------------------------
+EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%)
+examples: $(EXAMPLE_BINS)
+$(O)/examples/%: examples/%.c $(LIB_FILES)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
+	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
+
+BENCH_BINS := $(BENCHES:bench/%.c=$(O)/bench/%)
+benches: $(BENCH_BINS)
+$(O)/bench/%: bench/%.c $(BENCH_UTIL) $(OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(OBJ) $(DEP_LIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory benches
+	@set -e; for b in $(BENCH_BINS); do $$b; done
+
+DEMO_ARGS ?=
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(O)/examples/demo $(DEMO_ARGS)
+
+# --- dependencies --------------------------------------------------------
+# Installs what is missing with apt-get when run as root, else names the
+# command to run. Checks files, not package names, so other distributions
+# with the same headers pass too.
+DEB_PKGS := libblis-dev libyaml-dev check libsubunit-dev pkg-config zlib1g-dev
+deps:
+	@missing=""; \
+	  { [ -f /usr/include/blis.h ] || [ -f /usr/include/blis/blis.h ] || \
+	    ls /usr/include/*/blis.h >/dev/null 2>&1; } || missing="$$missing libblis-dev"; \
+	  command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	  [ -f /usr/include/yaml.h ] || missing="$$missing libyaml-dev"; \
+	  [ -f /usr/include/check.h ] || missing="$$missing check libsubunit-dev"; \
+	  [ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "deps: installing$$missing"; \
+	      export DEBIAN_FRONTEND=noninteractive; \
+	      apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; } || \
+	      { echo "deps: apt-get install$$missing failed"; exit 1; }; \
+	    else \
+	      echo "deps: missing$$missing; run: sudo apt-get install -y$$missing"; exit 1; \
+	    fi; \
+	  fi
+
+# --- ABI -----------------------------------------------------------------
+abi-dump: lib
+	abidw --headers-dir include --drop-private-types --no-corpus-path \
+	  --out-file abi/librmtl.abi $(LIBOUT)/$(LIB_SONAME)
+	nm -D --defined-only $(LIBOUT)/$(LIB_SONAME) | awk '{print $$3}' | sort > abi/symbols.txt
+
+abi-check: lib
+	@bash .ci/abi-check $(LIBOUT)/$(LIB_SONAME)
+
+# --- install -------------------------------------------------------------
+$(O)/rmtl.pc: rmtl.pc.in include/rmtl.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib $(O)/rmtl.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/rmtl.h $(DESTDIR)$(INCLUDEDIR)/rmtl.h
+	install -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librmtl.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librmtl.a
+	install -m 644 $(O)/rmtl.pc $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rmtl.h $(DESTDIR)$(LIBDIR)/librmtl.so* \
+	  $(DESTDIR)$(LIBDIR)/librmtl.a $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc
+
+clean:
+	rm -rf build lib
+
+help:
+	@echo "make            build lib/ and examples"
+	@echo "make check      install missing packages, build, run all tests"
+	@echo "make demo       install missing packages, build, run the main job"
+	@echo "make asan       tests under AddressSanitizer + UBSan"
+	@echo "make bench      benchmarks, JSON on stdout"
+	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
+	@echo "make abi-check  exported symbols and abidiff against abi/"
+
+-include $(OBJ:.o=.d)

@@ -1,0 +1,197 @@
+/*
+ * librmtl — multi-task recommendation with reinforcement learning.
+ *
+ * One public header. Everything here is the stable ABI (see docs/abi.md):
+ *   - handles are opaque and created through `T **out` placed first;
+ *     on failure `*out` is set to NULL;
+ *   - every call that can fail returns an rmtl_status (0 = RMTL_OK,
+ *     negative = error); rmtl_last_error() then holds a message that names
+ *     what was wrong and where;
+ *   - destructors are rmtl_<object>_free(), accept NULL and return void;
+ *   - strings and buffers the library allocates for the caller are freed
+ *     with rmtl_free().
+ * Thread-safety tags: [thread-safe] any thread, any time; [per-object]
+ * safe as long as no two threads use the same object at once;
+ * [not thread-safe] call it before other threads use the library.
+ */
+#ifndef RMTL_H
+#define RMTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------- */
+/* Export, deprecation and C++ macros                                      */
+/* ---------------------------------------------------------------------- */
+#if defined(RMTL_STATIC_DEFINE)
+#define RMTL_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define RMTL_API __attribute__((visibility("default")))
+#else
+#define RMTL_API
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RMTL_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define RMTL_DEPRECATED(msg)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Version                                                                 */
+/* ---------------------------------------------------------------------- */
+#define RMTL_VERSION_MAJOR 0
+#define RMTL_VERSION_MINOR 1
+#define RMTL_VERSION_PATCH 0
+#define RMTL_VERSION_NUMBER \
+    (RMTL_VERSION_MAJOR * 10000 + RMTL_VERSION_MINOR * 100 + RMTL_VERSION_PATCH)
+#define RMTL_VERSION_STRING "0.1.0"
+/* ABI major: bumped only when a released signature or layout changes. */
+#define RMTL_SOVERSION 1
+
+/** Version of the library actually loaded, to compare with
+ *  RMTL_VERSION_NUMBER from the header you compiled against. [thread-safe] */
+RMTL_API unsigned rmtl_version_number(void);
+/** "MAJOR.MINOR.PATCH" of the loaded library; static storage. [thread-safe] */
+RMTL_API const char *rmtl_version_string(void);
+/** One line describing the build and the BLIS in use, e.g.
+ *  "rmtl=0.1.0 blis=0.9.0 blis_arch=skx threads=openmp yaml=0.2.5".
+ *  The BLIS kernel set is the one active in this process (see
+ *  runtime.blis_arch in docs/config.md). Static storage. [thread-safe] */
+RMTL_API const char *rmtl_build_info(void);
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                  */
+/* ---------------------------------------------------------------------- */
+/** Every fallible call returns one of these. Values are pinned and only
+ *  ever appended to. */
+typedef enum rmtl_status {
+    RMTL_OK = 0,
+    RMTL_ERROR = -1,    /* internal error that fits no other code       */
+    RMTL_EINVAL = -2,   /* bad argument: NULL handle, wrong size, ...    */
+    RMTL_ENOMEM = -3,   /* an allocation failed; nothing was changed    */
+    RMTL_EIO = -4,      /* the operating system refused a file operation */
+    RMTL_EFORMAT = -5,  /* malformed input: data file, damaged checkpoint */
+    RMTL_EVERSION = -6, /* checkpoint from a newer or incompatible build */
+    RMTL_ECONFIG = -7,  /* bad configuration key, type or value          */
+    RMTL_ESTATE = -8,   /* call not valid in the object's current state  */
+    RMTL_ENUMERIC = -9  /* NaN/Inf in inputs or training diverged        */
+} rmtl_status;
+
+/** Static description of a status code ("invalid argument"). Never NULL.
+ *  [thread-safe] */
+RMTL_API const char *rmtl_strerror(int code);
+/** Detailed message of the last failed call on this thread, e.g.
+ *  "cfg.yaml:12:7: rl.gamma: expected a number". Never NULL; "" when
+ *  nothing failed. Valid until the next rmtl_ call on this thread.
+ *  Successful calls leave it unchanged. [thread-safe] */
+RMTL_API const char *rmtl_last_error(void);
+/** Empties this thread's message. [thread-safe] */
+RMTL_API void rmtl_error_clear(void);
+
+typedef enum rmtl_log_level {
+    RMTL_LOG_ERROR = 0,
+    RMTL_LOG_WARN = 1,
+    RMTL_LOG_INFO = 2,
+    RMTL_LOG_DEBUG = 3
+} rmtl_log_level;
+
+/** Receives the library's log lines (no trailing newline). May be called
+ *  from any thread that calls into the library. */
+typedef void (*rmtl_log_fn)(int level, const char *message, void *payload);
+
+/** Installs `fn` (NULL: silent, the default). The library never prints on
+ *  its own. [not thread-safe]: set it before other threads use librmtl. */
+RMTL_API void rmtl_set_log_callback(rmtl_log_fn fn, void *payload);
+
+/** Frees memory the library returned through a `char **out` or
+ *  `void **out` parameter. Accepts NULL. [thread-safe] */
+RMTL_API void rmtl_free(void *ptr);
+
+/* ---------------------------------------------------------------------- */
+/* Handles                                                                 */
+/* ---------------------------------------------------------------------- */
+typedef struct rmtl_config rmtl_config;   /* hyper-parameters: defaults + YAML + setters */
+typedef struct rmtl_dataset rmtl_dataset; /* impressions + schema + sessions             */
+typedef struct rmtl_model rmtl_model;     /* an MTL model: weights, predict, train       */
+typedef struct rmtl_env rmtl_env;         /* session MDP over a dataset, or the simulator */
+typedef struct rmtl_replay rmtl_replay;   /* transition ring buffer                      */
+typedef struct rmtl_actor rmtl_actor;     /* a model under RL training                   */
+typedef struct rmtl_critic rmtl_critic;   /* one task's critic and its target            */
+typedef struct rmtl_agent rmtl_agent;     /* actor + critics: the RL update              */
+typedef struct rmtl_fusion rmtl_fusion;   /* enhanced-state fusion; rmtl_fuse_scores     */
+typedef struct rmtl_ctx rmtl_ctx;         /* per-thread scratch for batched calls        */
+
+/* ---------------------------------------------------------------------- */
+/* Config                                                                  */
+/* ---------------------------------------------------------------------- */
+/*
+ * A config holds every hyper-parameter, each with a documented default and
+ * range (docs/config.md lists them all). Keys are dotted paths that mirror
+ * the YAML nesting: `rl.gamma` is `rl: {gamma: 0.9}`.
+ * Loading or setting is all-or-nothing: on error the config is unchanged.
+ */
+
+/** Creates a config holding the defaults. Free with rmtl_config_free().
+ *  [thread-safe] */
+RMTL_API int rmtl_config_create(rmtl_config **out);
+/** Deep copy. Free with rmtl_config_free(). [per-object] */
+RMTL_API int rmtl_config_clone(rmtl_config **out, const rmtl_config *cfg);
+/** Accepts NULL. */
+RMTL_API void rmtl_config_free(rmtl_config *cfg);
+
+/** Applies the keys of a YAML file over the current values. Unknown keys,
+ *  wrong types and out-of-range values fail with RMTL_ECONFIG and a
+ *  "path:line:column: key: problem" message; unreadable files with
+ *  RMTL_EIO. [per-object] */
+RMTL_API int rmtl_config_load_file(rmtl_config *cfg, const char *path);
+/** As rmtl_config_load_file() on `len` bytes of YAML text. `name` labels
+ *  messages (NULL: "<string>"). [per-object] */
+RMTL_API int rmtl_config_load_string(rmtl_config *cfg, const char *yaml, size_t len,
+                                     const char *name);
+
+/** Sets any key from its YAML text, e.g. ("model.bottom", "[256, 128]")
+ *  or ("rl.gamma", "0.95"): handy for command-line overrides. [per-object] */
+RMTL_API int rmtl_config_set(rmtl_config *cfg, const char *key, const char *value);
+/** Typed setters; the key's type must match (ints are accepted for
+ *  double keys). [per-object] */
+RMTL_API int rmtl_config_set_int(rmtl_config *cfg, const char *key, int64_t value);
+RMTL_API int rmtl_config_set_double(rmtl_config *cfg, const char *key, double value);
+RMTL_API int rmtl_config_set_bool(rmtl_config *cfg, const char *key, int value);
+/** For string and choice keys (choices are checked). */
+RMTL_API int rmtl_config_set_string(rmtl_config *cfg, const char *key, const char *value);
+/** For integer-list keys such as model.bottom. */
+RMTL_API int rmtl_config_set_int_list(rmtl_config *cfg, const char *key,
+                                      const int64_t *values, size_t count);
+
+/** Typed getters. [per-object] */
+RMTL_API int rmtl_config_get_int(int64_t *out, const rmtl_config *cfg, const char *key);
+RMTL_API int rmtl_config_get_double(double *out, const rmtl_config *cfg, const char *key);
+RMTL_API int rmtl_config_get_bool(int *out, const rmtl_config *cfg, const char *key);
+/** `*out` is borrowed from `cfg`, valid until the key is next set. */
+RMTL_API int rmtl_config_get_string(const char **out, const rmtl_config *cfg,
+                                    const char *key);
+/** Writes up to `capacity` values and sets `*count` to the list's length
+ *  (which may exceed `capacity`; then only the first `capacity` are
+ *  written). */
+RMTL_API int rmtl_config_get_int_list(size_t *count, const rmtl_config *cfg,
+                                      const char *key, int64_t *values, size_t capacity);
+
+/** Cross-parameter checks (e.g. PLE expert counts, task list not empty);
+ *  RMTL_ECONFIG naming the keys. [per-object] */
+RMTL_API int rmtl_config_validate(const rmtl_config *cfg);
+
+/** Canonical YAML of every parameter, which loads back to equal values.
+ *  `*out` is NUL-terminated, `*len` excludes the NUL (len may be NULL);
+ *  free with rmtl_free(). [per-object] */
+RMTL_API int rmtl_config_dump(char **out, size_t *len, const rmtl_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RMTL_H */

@@ -1,0 +1,42 @@
+/* The one place that talks to BLIS: row-major float32 matrix products. */
+#ifndef RMTL_NN_GEMM_H
+#define RMTL_NN_GEMM_H
+
+#include <stddef.h>
+
+/* Threading for the BLIS calls of one handle or context (CONVENTIONS R10):
+ * each owner carries its own count; nothing global is ever changed. */
+typedef struct rmtl__rt {
+    int threads; /* >= 1 */
+} rmtl__rt;
+
+enum { RMTL__NOTRANS = 0, RMTL__TRANS = 1 };
+
+/* C (m×n) = alpha·op(A)·op(B) + beta·C, all row-major. op(A) is m×k, op(B)
+ * is k×n; A and B are given as stored, with their row strides (lda, ldb)
+ * and a transpose flag, so no transpose is ever copied. beta == 0 means C
+ * is overwritten (its old contents, even NaN, are ignored). */
+void rmtl__gemm(const rmtl__rt *rt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                float *c, size_t ldc);
+
+/* Reference path with the same contract: plain loops, double accumulation.
+ * Tests compare the BLIS path against it. */
+void rmtl__gemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                    const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                    size_t ldc);
+
+/* Initialises BLIS once per process with the kernel set `requested`
+ * ("auto", "skx", "zen3", "haswell", "generic"; NULL = "auto"). The first
+ * call decides: BLIS fixes its kernels at initialisation. Returns 0, or
+ * RMTL_ECONFIG if `requested` is unknown or needs CPU features this CPU
+ * lacks. Thread-safe. */
+int rmtl__blis_init(const char *requested);
+/* Name of the active BLIS kernel set ("skx", "generic", ...). */
+const char *rmtl__blis_arch(void);
+/* What auto would choose on this CPU, or NULL to leave BLIS's own choice. */
+const char *rmtl__blis_arch_auto(void);
+/* Number of online cores, for runtime.threads = 0. */
+int rmtl__ncores(void);
+
+#endif
