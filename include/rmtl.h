@@ -190,6 +190,25 @@ RMTL_API int rmtl_config_validate(const rmtl_config *cfg);
  *  free with rmtl_free(). [per-object] */
 RMTL_API int rmtl_config_dump(char **out, size_t *len, const rmtl_config *cfg);
 
+/* ---------------------------------------------------------------------- */
+/* Dataset                                                                 */
+/* ---------------------------------------------------------------------- */
+/** A view of `rows` impressions, the unit of training and prediction.
+ *  Transparent: it starts with a version and only ever grows at the end
+ *  (initialise with RMTL_BATCH_INIT). All arrays are row-major and
+ *  borrowed for the call. */
+typedef struct rmtl_batch {
+    uint32_t version;       /* RMTL_BATCH_VERSION                            */
+    size_t rows;            /* number of impressions                         */
+    const int32_t *cat;     /* rows × n_cat ids, 0 = unknown/rare            */
+    const float *num;       /* rows × n_num standardised values, or NULL     */
+    const float *labels;    /* rows × n_tasks in {0,1}, or NULL (predict)   */
+    const float *weights;   /* rows × n_tasks loss weights, or NULL (all 1)  */
+    const int64_t *session; /* rows session ids, or NULL                     */
+} rmtl_batch;
+#define RMTL_BATCH_VERSION 1u
+#define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+
 #ifdef __cplusplus
 }
 #endif
