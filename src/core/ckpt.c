@@ -113,11 +113,11 @@ int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *l
     if (w->n > UINT32_MAX || w->n > (SIZE_MAX - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE)
         return rmtl__error(RMTL_EINVAL, "checkpoint writer: too many sections");
     size_t table_end = RMTL__CKPT_HEADER_SIZE + w->n * RMTL__CKPT_ENTRY_SIZE, total = table_end;
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         if (rmtl__align_up(&total) || w->sec[i].len > SIZE_MAX - total)
             return rmtl__error(RMTL_ENOMEM, "checkpoint writer: checkpoint too large");
-        else
-            total += w->sec[i].len;
+        total += w->sec[i].len;
+    }
 
     /* One exact allocation: the wbuf's doubling would waste up to the
      * size of the model, and no put below can then need to grow it. */
