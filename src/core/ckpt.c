@@ -1,0 +1,425 @@
+/* Checkpoint container: layout, validation and atomic file replacement.
+ * The byte layout is specified in docs/checkpoint-format.md. */
+#include "core/ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/crc32.h"
+#include "core/internal.h"
+#include "core/yamlu.h"
+
+static const unsigned char rmtl__ckpt_magic[8] = {0x89, 'R', 'M', 'T', 'L', '\r', '\n', 0x1a};
+#define RMTL__CKPT_BOM 0x01020304u
+/* Header CRC covers the fields before it; the table CRC fills the
+ * reserved word so that every byte of the table is checked too. */
+#define RMTL__CKPT_HCRC_AT 24u
+#define RMTL__CKPT_TCRC_AT 28u
+
+void rmtl__ckpt_tag_str(uint32_t tag, char out[5])
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned c = (tag >> (8 * i)) & 0xffu;
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[4] = '\0';
+}
+
+/* Rounds *x up to the section alignment; -1 on overflow. */
+static int rmtl__align_up(size_t *x)
+{
+    size_t r = *x % RMTL__CKPT_ALIGN;
+    if (r == 0)
+        return 0;
+    if (*x > SIZE_MAX - (RMTL__CKPT_ALIGN - r))
+        return -1;
+    *x += RMTL__CKPT_ALIGN - r;
+    return 0;
+}
+
+/* --- writer ---------------------------------------------------------- */
+void rmtl__ckpt_writer_init(rmtl__ckpt_writer *w, uint32_t flags)
+{
+    memset(w, 0, sizeof *w);
+    w->flags = flags;
+}
+
+void rmtl__ckpt_writer_free(rmtl__ckpt_writer *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        rmtl__free(w->sec[i].data);
+    rmtl__free(w->sec);
+    memset(w, 0, sizeof *w);
+}
+
+/* Appends a section that owns `data`; frees data on failure so both add
+ * functions have a single cleanup rule. */
+static int rmtl__ckpt_push(rmtl__ckpt_writer *w, uint32_t tag, int required, unsigned char *data,
+                           size_t len)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->sec[i].tag == tag) {
+            char name[5];
+            rmtl__ckpt_tag_str(tag, name);
+            rmtl__free(data);
+            return rmtl__error(RMTL_EINVAL, "checkpoint writer: section '%s' added twice", name);
+        }
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        rmtl__ckpt_wsec *s = cap < SIZE_MAX / sizeof *s ? rmtl__realloc(w->sec, cap * sizeof *s) : NULL;
+        if (!s) {
+            rmtl__free(data);
+            return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory");
+        }
+        w->sec = s, w->cap = cap;
+    }
+    w->sec[w->n++] = (rmtl__ckpt_wsec){tag, required ? RMTL__CKPT_S_REQUIRED : 0u, data, len};
+    return 0;
+}
+
+int rmtl__ckpt_add_section(rmtl__ckpt_writer *w, uint32_t tag, int required, const void *data,
+                           size_t len)
+{
+    RMTL__CHECK_ARG(data || len == 0, "data");
+    unsigned char *copy = NULL;
+    if (len) {
+        copy = rmtl__malloc(len);
+        if (!copy)
+            return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory");
+        memcpy(copy, data, len);
+    }
+    return rmtl__ckpt_push(w, tag, required, copy, len);
+}
+
+int rmtl__ckpt_add_wbuf(rmtl__ckpt_writer *w, uint32_t tag, int required, rmtl__wbuf *b)
+{
+    if (b->failed) {
+        rmtl__wbuf_free(b);
+        return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory");
+    }
+    unsigned char *data = b->data;
+    size_t len = b->len;
+    rmtl__wbuf_init(b); /* ownership moved: do not free */
+    return rmtl__ckpt_push(w, tag, required, data, len);
+}
+
+int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (w->n > UINT32_MAX || w->n > (SIZE_MAX - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE)
+        return rmtl__error(RMTL_EINVAL, "checkpoint writer: too many sections");
+    size_t table_end = RMTL__CKPT_HEADER_SIZE + w->n * RMTL__CKPT_ENTRY_SIZE, total = table_end;
+    for (size_t i = 0; i < w->n; i++) {
+        if (rmtl__align_up(&total) || w->sec[i].len > SIZE_MAX - total)
+            return rmtl__error(RMTL_ENOMEM, "checkpoint writer: checkpoint too large");
+        total += w->sec[i].len;
+    }
+
+    /* One exact allocation: the wbuf's doubling would waste up to the
+     * size of the model, and no put below can then need to grow it. */
+    rmtl__wbuf b;
+    rmtl__wbuf_init(&b);
+    b.data = rmtl__malloc(total);
+    if (!b.data)
+        return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory (%zu bytes)", total);
+    b.cap = total;
+
+    rmtl__put_bytes(&b, rmtl__ckpt_magic, sizeof rmtl__ckpt_magic);
+    rmtl__put_u32(&b, RMTL__CKPT_VERSION);
+    rmtl__put_u32(&b, RMTL__CKPT_BOM);
+    rmtl__put_u32(&b, w->flags);
+    rmtl__put_u32(&b, (uint32_t)w->n);
+    rmtl__put_u32(&b, rmtl__crc32(0, b.data, RMTL__CKPT_HCRC_AT));
+    rmtl__put_u32(&b, 0); /* table CRC, patched below */
+    size_t off = table_end;
+    for (size_t i = 0; i < w->n; i++) {
+        const rmtl__ckpt_wsec *s = &w->sec[i];
+        rmtl__align_up(&off); /* cannot overflow: total was computed above */
+        rmtl__put_u32(&b, s->tag);
+        rmtl__put_u32(&b, s->flags);
+        rmtl__put_u64(&b, off);
+        rmtl__put_u64(&b, s->len);
+        rmtl__put_u32(&b, rmtl__crc32(0, s->data, s->len));
+        rmtl__put_u32(&b, 0);
+        off += s->len;
+    }
+    rmtl__patch_u32(&b, RMTL__CKPT_TCRC_AT,
+                    rmtl__crc32(0, b.data + RMTL__CKPT_HEADER_SIZE, table_end - RMTL__CKPT_HEADER_SIZE));
+    for (size_t i = 0; i < w->n; i++) {
+        rmtl__put_align(&b, RMTL__CKPT_ALIGN);
+        rmtl__put_bytes(&b, w->sec[i].data, w->sec[i].len);
+    }
+    if (b.failed || b.len != total) { /* unreachable with the exact reserve */
+        rmtl__wbuf_free(&b);
+        return rmtl__error(RMTL_ERROR, "checkpoint writer: layout error");
+    }
+    *out = b.data;
+    *len = total;
+    return 0;
+}
+
+/* --- atomic file replacement ------------------------------------------ */
+/* Syncs the directory holding `dir` so that the rename itself survives a
+ * power loss. EINVAL means the file system cannot sync directories at
+ * all, which is no failure of this write. */
+static int rmtl__fsync_dir(const char *path, const char *dir)
+{
+    int fd;
+    do
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return rmtl__error(RMTL_EIO, "%s: written, but cannot open directory %s to sync it: %s", path,
+                           dir, strerror(errno));
+    int rc = fsync(fd), err = errno;
+    close(fd);
+    if (rc != 0 && err != EINVAL)
+        return rmtl__error(RMTL_EIO, "%s: written, but cannot sync directory %s: %s", path, dir,
+                           strerror(err));
+    return 0;
+}
+
+int rmtl__write_file_atomic(const char *path, const void *buf, size_t len)
+{
+    RMTL__CHECK_ARG(path && *path, "path");
+    RMTL__CHECK_ARG(buf || len == 0, "buf");
+    /* Both names are made up front: no allocation may fail once the old
+     * file has been replaced. */
+    size_t plen = strlen(path);
+    if (plen > SIZE_MAX / 2 - 8)
+        return rmtl__error(RMTL_EINVAL, "path too long");
+    char *tmp = rmtl__malloc(2 * plen + 8);
+    if (!tmp)
+        return rmtl__error(RMTL_ENOMEM, "%s: out of memory", path);
+    char *dir = tmp + plen + 5;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+
+    int fd;
+    do
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int rc = rmtl__error(RMTL_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        rmtl__free(tmp);
+        return rc;
+    }
+    const char *what = NULL;
+    int err = 0;
+    const unsigned char *p = buf;
+    for (size_t left = len; left > 0;) {
+        size_t chunk = left < ((size_t)1 << 30) ? left : ((size_t)1 << 30);
+        ssize_t k = write(fd, p, chunk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            what = "cannot write", err = k < 0 ? errno : EIO;
+            break;
+        }
+        p += k, left -= (size_t)k;
+    }
+    if (!what && fsync(fd) != 0)
+        what = "cannot sync", err = errno;
+    /* close() is not retried on EINTR: on Linux the descriptor is gone. */
+    if (close(fd) != 0 && !what && errno != EINTR)
+        what = "cannot close", err = errno;
+    if (!what && rename(tmp, path) != 0)
+        what = "cannot rename", err = errno;
+    if (what) {
+        unlink(tmp);
+        int rc = rmtl__error(RMTL_EIO, "%s: %s %s: %s", path, what, tmp, strerror(err));
+        rmtl__free(tmp);
+        return rc;
+    }
+    int rc = rmtl__fsync_dir(path, dir);
+    rmtl__free(tmp);
+    return rc;
+}
+
+/* --- reader ---------------------------------------------------------- */
+static int rmtl__sec_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const rmtl__ckpt_section *)a)->tag, y = ((const rmtl__ckpt_section *)b)->tag;
+    return (x > y) - (x < y);
+}
+
+/* The structure, padding and CRCs of the whole file; allocates nothing. */
+static int rmtl__ckpt_check(const unsigned char *b, size_t len, uint32_t *count_out)
+{
+    if (len < RMTL__CKPT_HEADER_SIZE)
+        return rmtl__error(RMTL_EFORMAT, "checkpoint truncated: %zu bytes, the header alone is %u",
+                           len, RMTL__CKPT_HEADER_SIZE);
+    if (memcmp(b, rmtl__ckpt_magic, sizeof rmtl__ckpt_magic) != 0)
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: bad magic (not a librmtl checkpoint)");
+    uint32_t bom = rmtl__load_u32le(b + 12);
+    if (bom != RMTL__CKPT_BOM)
+        return rmtl__error(RMTL_EFORMAT,
+                           "checkpoint: byte-order mark 0x%08x, expected 0x%08x little-endian", bom,
+                           RMTL__CKPT_BOM);
+    if (rmtl__crc32(0, b, RMTL__CKPT_HCRC_AT) != rmtl__load_u32le(b + RMTL__CKPT_HCRC_AT))
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: header CRC mismatch");
+    /* The header CRC is checked first: the 32-byte header keeps its layout
+     * in every format version, so a damaged version field reads as damage,
+     * not as a file from the future. */
+    uint32_t version = rmtl__load_u32le(b + 8);
+    if (version == 0)
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: invalid format version 0");
+    if (version > RMTL__CKPT_VERSION)
+        return rmtl__error(RMTL_EVERSION,
+                           "checkpoint format version %u is newer than this library reads (%u)",
+                           version, RMTL__CKPT_VERSION);
+    uint32_t count = rmtl__load_u32le(b + 20);
+    if (count > (len - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE)
+        return rmtl__error(RMTL_EFORMAT,
+                           "checkpoint: section table (%u entries) runs past the end of the file "
+                           "(%zu bytes)",
+                           count, len);
+    size_t table_end = RMTL__CKPT_HEADER_SIZE + (size_t)count * RMTL__CKPT_ENTRY_SIZE;
+    if (rmtl__crc32(0, b + RMTL__CKPT_HEADER_SIZE, table_end - RMTL__CKPT_HEADER_SIZE) !=
+        rmtl__load_u32le(b + RMTL__CKPT_TCRC_AT))
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: section table CRC mismatch");
+
+    size_t pos = table_end;
+    for (uint32_t i = 0; i < count; i++) {
+        const unsigned char *e = b + RMTL__CKPT_HEADER_SIZE + (size_t)i * RMTL__CKPT_ENTRY_SIZE;
+        char name[5];
+        rmtl__ckpt_tag_str(rmtl__load_u32le(e), name);
+        uint64_t off = rmtl__load_u64le(e + 8), slen = rmtl__load_u64le(e + 16);
+        if (off % RMTL__CKPT_ALIGN)
+            return rmtl__error(RMTL_EFORMAT,
+                               "checkpoint section '%s': offset %llu is not %u-byte aligned", name,
+                               (unsigned long long)off, RMTL__CKPT_ALIGN);
+        if (off > len || slen > len - off)
+            return rmtl__error(RMTL_EFORMAT,
+                               "checkpoint section '%s': %llu bytes at offset %llu run past the end "
+                               "of the file (%zu bytes)",
+                               name, (unsigned long long)slen, (unsigned long long)off, len);
+        size_t expect = pos;
+        rmtl__align_up(&expect); /* pos <= len, so cannot overflow */
+        if (off != expect)
+            return rmtl__error(RMTL_EFORMAT,
+                               "checkpoint section '%s': at offset %llu, expected %zu (sections "
+                               "follow each other in table order)",
+                               name, (unsigned long long)off, expect);
+        for (size_t k = pos; k < expect; k++)
+            if (b[k])
+                return rmtl__error(RMTL_EFORMAT,
+                                   "checkpoint: nonzero padding byte at offset %zu before section "
+                                   "'%s'",
+                                   k, name);
+        if (rmtl__crc32(0, b + off, (size_t)slen) != rmtl__load_u32le(e + 24))
+            return rmtl__error(RMTL_EFORMAT, "checkpoint section '%s': CRC mismatch", name);
+        pos = (size_t)(off + slen);
+    }
+    if (pos != len)
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: %zu unexpected bytes after the last section",
+                           len - pos);
+    *count_out = count;
+    return 0;
+}
+
+int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uint32_t *known_tags,
+                    size_t n_known)
+{
+    memset(r, 0, sizeof *r);
+    RMTL__CHECK_ARG(buf || len == 0, "buf");
+    RMTL__CHECK_ARG(known_tags || n_known == 0, "known_tags");
+    const unsigned char *b = buf;
+    uint32_t count = 0;
+    int rc = rmtl__ckpt_check(b, len, &count);
+    if (rc)
+        return rc;
+
+    /* count <= len / 32 was checked, so this is bounded by the file size. */
+    rmtl__ckpt_section *sec = rmtl__mallocarray(count, sizeof *sec);
+    if (!sec)
+        return rmtl__error(RMTL_ENOMEM, "checkpoint: out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        const unsigned char *e = b + RMTL__CKPT_HEADER_SIZE + (size_t)i * RMTL__CKPT_ENTRY_SIZE;
+        sec[i].tag = rmtl__load_u32le(e);
+        sec[i].flags = rmtl__load_u32le(e + 4);
+        sec[i].data = b + (size_t)rmtl__load_u64le(e + 8);
+        sec[i].len = (size_t)rmtl__load_u64le(e + 16);
+    }
+    if (count > 1)
+        qsort(sec, count, sizeof *sec, rmtl__sec_cmp);
+    size_t kept = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        char name[5];
+        rmtl__ckpt_tag_str(sec[i].tag, name);
+        if (i > 0 && sec[i].tag == sec[i - 1].tag) {
+            rmtl__free(sec);
+            return rmtl__error(RMTL_EFORMAT, "checkpoint: section '%s' appears twice", name);
+        }
+        int known = 0;
+        for (size_t k = 0; k < n_known && !known; k++)
+            known = known_tags[k] == sec[i].tag;
+        if (known)
+            sec[kept++] = sec[i];
+        else if (sec[i].flags & RMTL__CKPT_S_REQUIRED) {
+            rmtl__free(sec);
+            return rmtl__error(RMTL_EVERSION,
+                               "checkpoint section '%s' is required but unknown to this version of "
+                               "librmtl",
+                               name);
+        }
+    }
+    r->version = rmtl__load_u32le(b + 8);
+    r->flags = rmtl__load_u32le(b + 16);
+    r->sec = sec;
+    r->n = kept;
+    return 0;
+}
+
+void rmtl__ckpt_close(rmtl__ckpt_reader *r)
+{
+    rmtl__free(r->sec);
+    memset(r, 0, sizeof *r);
+}
+
+static const rmtl__ckpt_section *rmtl__ckpt_lookup(const rmtl__ckpt_reader *r, uint32_t tag)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->sec[mid].tag < tag)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n && r->sec[lo].tag == tag ? &r->sec[lo] : NULL;
+}
+
+int rmtl__ckpt_has(const rmtl__ckpt_reader *r, uint32_t tag) { return rmtl__ckpt_lookup(r, tag) != NULL; }
+
+int rmtl__ckpt_find(const rmtl__ckpt_reader *r, uint32_t tag, const void **data, size_t *len)
+{
+    const rmtl__ckpt_section *s = rmtl__ckpt_lookup(r, tag);
+    *data = s ? s->data : NULL;
+    *len = s ? s->len : 0;
+    if (!s) {
+        char name[5];
+        rmtl__ckpt_tag_str(tag, name);
+        return rmtl__error(RMTL_EFORMAT, "checkpoint has no '%s' section", name);
+    }
+    return 0;
+}
+
+int rmtl__ckpt_read_file(char **buf, size_t *len, const char *path)
+{
+    RMTL__CHECK_ARG(path, "path");
+    return rmtl__read_file(buf, len, path);
+}

@@ -1,0 +1,109 @@
+/* The versioned checkpoint container (CONVENTIONS R8, docs/checkpoint-format.md):
+ * a 32-byte header, a table of tagged sections and the sections, every
+ * byte covered by a CRC-32 or required to be zero padding. Model, agent and
+ * fusion save/load build their payloads and hand them to this layer. */
+#ifndef RMTL_CORE_CKPT_H
+#define RMTL_CORE_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bytes.h"
+
+/* A tag is four ASCII characters; stored as a little-endian u32 the file
+ * shows them in reading order ("CONF"). */
+#define RMTL__TAG(a, b, c, d)                                                   \
+    ((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |         \
+     (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
+
+#define RMTL__TAG_CONF RMTL__TAG('C', 'O', 'N', 'F') /* canonical YAML config        */
+#define RMTL__TAG_ARCH RMTL__TAG('A', 'R', 'C', 'H') /* network architecture         */
+#define RMTL__TAG_TENS RMTL__TAG('T', 'E', 'N', 'S') /* named tensors (core/tensors.h) */
+#define RMTL__TAG_FUSE RMTL__TAG('F', 'U', 'S', 'E') /* fusion actor/critics         */
+#define RMTL__TAG_META RMTL__TAG('M', 'E', 'T', 'A') /* free-form provenance         */
+#define RMTL__TAG_OPTS RMTL__TAG('O', 'P', 'T', 'S') /* optimiser state (Adam moments) */
+#define RMTL__TAG_RLST RMTL__TAG('R', 'L', 'S', 'T') /* RL state: targets, steps, RNG  */
+#define RMTL__TAG_DATA RMTL__TAG('D', 'A', 'T', 'A') /* dataset schema / vocabularies */
+
+#define RMTL__CKPT_VERSION 1u         /* format_version this library writes and reads */
+#define RMTL__CKPT_HEADER_SIZE 32u
+#define RMTL__CKPT_ENTRY_SIZE 32u
+#define RMTL__CKPT_ALIGN 64u
+#define RMTL__CKPT_F_TRAINING 1u /* header flag: contains training state     */
+#define RMTL__CKPT_S_REQUIRED 1u /* section flag: readers must understand it */
+
+/* "CONF" for messages; bytes outside printable ASCII show as '?'. */
+void rmtl__ckpt_tag_str(uint32_t tag, char out[5]);
+
+/* --- writer ---------------------------------------------------------- */
+typedef struct rmtl__ckpt_wsec {
+    uint32_t tag, flags;
+    unsigned char *data; /* owned */
+    size_t len;
+} rmtl__ckpt_wsec;
+
+typedef struct rmtl__ckpt_writer {
+    uint32_t flags; /* header flags, RMTL__CKPT_F_* */
+    rmtl__ckpt_wsec *sec;
+    size_t n, cap;
+} rmtl__ckpt_writer;
+
+/* Sections are written in the order they are added, so equal inputs give
+ * byte-identical files. [per-object] */
+void rmtl__ckpt_writer_init(rmtl__ckpt_writer *w, uint32_t flags);
+void rmtl__ckpt_writer_free(rmtl__ckpt_writer *w); /* accepts a zeroed writer */
+/* Copies len bytes. RMTL_EINVAL for a tag added twice, RMTL_ENOMEM. */
+int rmtl__ckpt_add_section(rmtl__ckpt_writer *w, uint32_t tag, int required, const void *data,
+                           size_t len);
+/* Takes b's bytes without copying. b is always left empty (freed on
+ * failure), so callers need no cleanup; a b that failed while being filled
+ * gives RMTL_ENOMEM. */
+int rmtl__ckpt_add_wbuf(rmtl__ckpt_writer *w, uint32_t tag, int required, rmtl__wbuf *b);
+/* Lays out the whole file in one new buffer (free with rmtl__free);
+ * *out = NULL on failure. The writer is unchanged and still needs _free. */
+int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *len);
+
+/* Replaces `path` atomically: writes path.tmp, fsyncs it, renames it over
+ * path and fsyncs the directory. Any failure gives RMTL_EIO naming the
+ * path and the system's reason, removes path.tmp and leaves a previous
+ * file at path untouched (RMTL_ENOMEM if the name cannot be built). Two
+ * writers of one path at once share path.tmp: the host serializes them.
+ * [thread-safe] */
+int rmtl__write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* --- reader ---------------------------------------------------------- */
+typedef struct rmtl__ckpt_section {
+    uint32_t tag, flags;
+    const unsigned char *data; /* borrowed from the buffer given to open */
+    size_t len;
+} rmtl__ckpt_section;
+
+typedef struct rmtl__ckpt_reader {
+    uint32_t version, flags; /* header fields */
+    rmtl__ckpt_section *sec;  /* the known sections, sorted by tag */
+    size_t n;
+} rmtl__ckpt_reader;
+
+/* Validates the whole container before anything in it is used: structure,
+ * every CRC, padding, duplicate and unknown sections. known_tags lists the
+ * sections the caller understands; any other section is skipped if
+ * optional, RMTL_EVERSION if required. Damage gives RMTL_EFORMAT, a newer
+ * format_version RMTL_EVERSION. buf is borrowed and must outlive r (no
+ * alignment is assumed). Allocates at most one entry per section, bounded
+ * by len. On failure r is zeroed; rmtl__ckpt_close is safe either way.
+ * [thread-safe] for distinct readers. */
+int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uint32_t *known_tags,
+                    size_t n_known);
+void rmtl__ckpt_close(rmtl__ckpt_reader *r);
+/* 1 if the checkpoint has the (known) section, else 0. */
+int rmtl__ckpt_has(const rmtl__ckpt_reader *r, uint32_t tag);
+/* The bytes of a known section (borrowed). A missing section gives
+ * RMTL_EFORMAT "checkpoint has no 'XXXX' section" with *data = NULL,
+ * *len = 0; test with rmtl__ckpt_has first where a section is optional. */
+int rmtl__ckpt_find(const rmtl__ckpt_reader *r, uint32_t tag, const void **data, size_t *len);
+
+/* Reads a whole checkpoint file (free *buf with rmtl__free): RMTL_EIO with
+ * the path and the reason, RMTL_ENOMEM. */
+int rmtl__ckpt_read_file(char **buf, size_t *len, const char *path);
+
+#endif
