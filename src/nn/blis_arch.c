@@ -13,13 +13,14 @@
 
 #include <blis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static pthread_mutex_t rmtl__blis_lock = PTHREAD_MUTEX_INITIALIZER;
-static int rmtl__blis_ready;
+static atomic_int rmtl__blis_ready;
 static char rmtl__blis_active[32];
 
 int rmtl__ncores(void)
@@ -108,10 +109,17 @@ int rmtl__blis_init(const char *requested)
         bli_init();
         snprintf(rmtl__blis_active, sizeof rmtl__blis_active, "%s",
                  bli_arch_string(bli_arch_query_id()));
-        rmtl__blis_ready = 1;
+        atomic_store_explicit(&rmtl__blis_ready, 1, memory_order_release);
     }
     pthread_mutex_unlock(&rmtl__blis_lock);
     return rc;
+}
+
+void rmtl__blis_ensure(void)
+{
+    /* One acquire load on the hot path; the lock only until BLIS is up. */
+    if (!atomic_load_explicit(&rmtl__blis_ready, memory_order_acquire))
+        rmtl__blis_init(NULL);
 }
 
 const char *rmtl__blis_arch(void)

@@ -9,6 +9,7 @@ void rmtl__gemm(const rmtl__rt *rt, int trans_a, int trans_b, size_t m, size_t n
 {
     /* A fresh rntm_t on the stack per call: BLIS may write to it, and
      * serving threads share handles, so nothing here is shared. */
+    rmtl__blis_ensure();
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(rt && rt->threads > 0 ? rt->threads : 1, &rntm);

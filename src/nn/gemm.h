@@ -32,6 +32,9 @@ void rmtl__gemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, floa
  * RMTL_ECONFIG if `requested` is unknown or needs CPU features this CPU
  * lacks. Thread-safe. */
 int rmtl__blis_init(const char *requested);
+/* rmtl__blis_init(NULL) unless BLIS is already initialised by us; every
+ * GEMM calls it first, so no BLIS call can run on BLIS's own choice. */
+void rmtl__blis_ensure(void);
 /* Name of the active BLIS kernel set ("skx", "generic", ...). */
 const char *rmtl__blis_arch(void);
 /* What auto would choose on this CPU, or NULL to leave BLIS's own choice. */
