@@ -158,21 +158,27 @@ RMTL_API int rmtl_config_load_string(rmtl_config *cfg, const char *yaml, size_t 
  *  or ("rl.gamma", "0.95"): handy for command-line overrides. [per-object] */
 RMTL_API int rmtl_config_set(rmtl_config *cfg, const char *key, const char *value);
 /** Typed setters; the key's type must match (ints are accepted for
- *  double keys). [per-object] */
+ *  double keys), else RMTL_ECONFIG naming the function that fits. Values
+ *  are range-checked; on error nothing changes. set_bool takes any
+ *  nonzero value as true. [per-object] */
 RMTL_API int rmtl_config_set_int(rmtl_config *cfg, const char *key, int64_t value);
 RMTL_API int rmtl_config_set_double(rmtl_config *cfg, const char *key, double value);
 RMTL_API int rmtl_config_set_bool(rmtl_config *cfg, const char *key, int value);
-/** For string and choice keys (choices are checked). */
+/** For choice keys such as model.arch (the choice is checked). */
 RMTL_API int rmtl_config_set_string(rmtl_config *cfg, const char *key, const char *value);
-/** For integer-list keys such as model.bottom. */
+/** For integer-list keys such as model.bottom (and double-list keys such
+ *  as fusion.reward_coef). `values` may be NULL when `count` is 0. */
 RMTL_API int rmtl_config_set_int_list(rmtl_config *cfg, const char *key,
                                       const int64_t *values, size_t count);
 
-/** Typed getters. [per-object] */
+/** Typed getters; the key's type must match. Lists of doubles or names
+ *  (fusion.reward_coef, model.tasks) have no getter: read them from
+ *  rmtl_config_dump(). On error `*out` is zeroed. [per-object] */
 RMTL_API int rmtl_config_get_int(int64_t *out, const rmtl_config *cfg, const char *key);
 RMTL_API int rmtl_config_get_double(double *out, const rmtl_config *cfg, const char *key);
 RMTL_API int rmtl_config_get_bool(int *out, const rmtl_config *cfg, const char *key);
-/** `*out` is borrowed from `cfg`, valid until the key is next set. */
+/** For choice keys. `*out` is borrowed from `cfg`, valid until the key is
+ *  next set. */
 RMTL_API int rmtl_config_get_string(const char **out, const rmtl_config *cfg,
                                     const char *key);
 /** Writes up to `capacity` values and sets `*count` to the list's length

@@ -79,7 +79,9 @@ int rmtl__parse_double(double *out, const char *s)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+    /* ERANGE also flags subnormal results, which are exact enough and
+     * must load back from a dump; only overflow and total underflow fail. */
+    if (end == s || *end != '\0' || !isfinite(v) || (errno == ERANGE && v == 0.0))
         return -1;
     *out = v;
     return 0;

@@ -35,7 +35,8 @@ const char *rmtl__yaml_scalar(const yaml_node_t *n);
 
 /* Conversions of a scalar's text: 0 on success, -1 when the text is not
  * entirely a value of that type (no trailing junk, no overflow). Doubles
- * must be finite; booleans are exactly "true" or "false". */
+ * must be finite (subnormals are accepted, underflow to zero is not);
+ * booleans are exactly "true" or "false". */
 int rmtl__parse_double(double *out, const char *s);
 int rmtl__parse_int(int64_t *out, const char *s);
 int rmtl__parse_bool(int *out, const char *s);
