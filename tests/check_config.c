@@ -460,8 +460,6 @@ START_TEST(test_validate)
     static const struct {
         const char *yaml, *want;
     } cases[] = {
-        {"model: {arch: esmm, tasks: [ctr]}", "model.arch: esmm chains tasks"},
-        {"model: {arch: aitm, tasks: [ctr]}", "needs at least 2 in model.tasks"},
         {"fusion: {reward_coef: [1, 2, 3]}",
          "fusion.reward_group: 2 entries but fusion.reward_coef has 3"},
         {"fusion: {reward_group: [0, 2]}", "fusion.reward_group: entry 2 is group 2 but "

@@ -6,14 +6,6 @@
 
 int rmtl__params_validate(const struct rmtl__params *p)
 {
-    const char *arch = rmtl__arch_names[p->model.arch];
-    size_t ntasks = p->model.tasks.n;
-
-    if ((p->model.arch == RMTL__ARCH_ESMM || p->model.arch == RMTL__ARCH_AITM) && ntasks < 2)
-        return rmtl__error(RMTL_ECONFIG,
-                           "model.arch: %s chains tasks and needs at least 2 in model.tasks "
-                           "(got %zu)",
-                           arch, ntasks);
     const rmtl__dlist *coef = &p->fusion.reward_coef;
     const rmtl__ilist *group = &p->fusion.reward_group;
     if (group->n != coef->n)
