@@ -50,12 +50,15 @@ static void rmtl__adam_block(const rmtl__adam *opt, float *restrict w, const flo
                              float *restrict m, float *restrict v, size_t n, float c,
                              float step, float sbc2)
 {
+    /* 1 − β in double, then rounded (as PyTorch does): 1.0f − 0.999f would
+     * be off by 1.3e-5 relative. */
     float b1 = (float)opt->beta1, b2 = (float)opt->beta2, wd = (float)opt->weight_decay;
+    float c1 = (float)(1.0 - opt->beta1), c2 = (float)(1.0 - opt->beta2);
     float eps = (float)opt->eps;
     for (size_t i = 0; i < n; i++) {
         float gi = c * g[i] + wd * w[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = b1 * m[i] + c1 * gi;
+        v[i] = b2 * v[i] + c2 * gi * gi;
         w[i] -= step * m[i] / (sqrtf(v[i]) / sbc2 + eps);
     }
 }
