@@ -431,7 +431,7 @@ static int build_all(int threads)
         rc = rmtl__attn_init(&a, &ps, "a", 4, &rng);
     if (!rc) {
         int32_t cat[6] = {1, 2, 3, 4, 0, 6};
-        float num[3] = {0.1f, 0.2f, 0.3f}, dy[6] = {1, 1, 1, 1, 1, 1};
+        float num[3] = {0.1f, 0.2f, 0.3f}, dy[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
         const float *y, *gy;
         float *x = rmtl__ws_alloc(&ws, 27), *dx = rmtl__ws_alloc(&ws, 27);
         rc = x && dx ? 0 : RMTL_ENOMEM;
