@@ -12,6 +12,15 @@
 #define RMTL__INLINE static inline
 #endif
 
+/* The library is built for baseline x86-64 (SSE2); these passes are the
+ * only code of ours that competes with BLIS for time, so they get AVX2
+ * and AVX-512 clones, chosen once by the loader (GNU ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define RMTL__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RMTL__CLONES
+#endif
+
 enum { RMTL__BLK = 16 };
 
 /* 1 when all exponent bits are set (NaN or ±Inf): adding one exponent
@@ -53,7 +62,7 @@ RMTL__INLINE uint32_t rmtl__bias_act_rows(size_t n, size_t m, float *y, size_t l
     return bad;
 }
 
-int rmtl__bias_act(size_t n, size_t m, float *y, size_t ldy, const float *b, int relu)
+RMTL__CLONES int rmtl__bias_act(size_t n, size_t m, float *y, size_t ldy, const float *b, int relu)
 {
     uint32_t bad;
     if (b)
@@ -92,13 +101,13 @@ RMTL__INLINE uint32_t rmtl__colsum_rows(size_t n, size_t m, const float *dy, siz
     return bad;
 }
 
-int rmtl__colsum(size_t n, size_t m, const float *dy, size_t lddy, float *db)
+RMTL__CLONES int rmtl__colsum(size_t n, size_t m, const float *dy, size_t lddy, float *db)
 {
     return (db ? rmtl__colsum_rows(n, m, dy, lddy, db, 1)
                : rmtl__colsum_rows(n, m, dy, lddy, NULL, 0)) != 0;
 }
 
-int rmtl__nonfinite(size_t n, size_t m, const float *x, size_t ldx)
+RMTL__CLONES int rmtl__nonfinite(size_t n, size_t m, const float *x, size_t ldx)
 {
     return rmtl__colsum_rows(n, m, x, ldx, NULL, 0) != 0;
 }
