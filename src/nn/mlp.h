@@ -9,10 +9,10 @@
  * several inputs into one call rather than calling twice); predict() is
  * const, keeps nothing and may run concurrently with its own workspace.
  *
- * ReLU and dropout are fused into the Linear's output pass. The backward
- * pass needs no stored mask: with inverted dropout after ReLU, the output h
- * is > 0 exactly where both let the value through, so dz = dh·s·[h > 0],
- * s = 1/(1 − p) in training and 1 otherwise.
+ * ReLU rides in the Linear's output pass; training adds one dropout pass.
+ * The backward pass needs no stored mask: with inverted dropout after
+ * ReLU, the output h is > 0 exactly where both let the value through, so
+ * dz = dh·s·[h > 0], s = 1/(1 − p) in training and 1 otherwise.
  */
 #ifndef RMTL_NN_MLP_H
 #define RMTL_NN_MLP_H
