@@ -1,0 +1,46 @@
+/*
+ * Input layer: one embedding table for F categorical fields (field f owns
+ * rows [offset[f], offset[f+1]); its row 0 is the unknown/rare id, and any
+ * id outside [0, vocab[f]) reads it), plus Linear(n_num → E) of the
+ * numerical features as one more field vector. Output row: the F + 1 (or F
+ * without numerical features) vectors of E values, concatenated.
+ *
+ * The table is one sparse parameter: backward adds into the rows of the
+ * batch's ids only and records them as touched (param.h), so zeroing and
+ * the lazy Adam update cost O(touched rows).
+ */
+#ifndef RMTL_NN_EMBEDDING_H
+#define RMTL_NN_EMBEDDING_H
+
+#include "nn/linear.h"
+
+#include <stdint.h>
+
+typedef struct rmtl__embed {
+    rmtl__param *table; /* Σ vocab × dim, "<name>.table" */
+    size_t n_fields, n_num, dim;
+    size_t *offset;     /* n_fields + 1 */
+    rmtl__linear num;   /* "<name>.num", when n_num > 0 */
+} rmtl__embed;
+
+/* vocab[f] >= 1 rows per field (row 0 included). Xavier-uniform table.
+ * On failure the module is freed; the list may hold some parameters. */
+int rmtl__embed_init(rmtl__embed *e, rmtl__params *ps, const char *name, const size_t *vocab,
+                     size_t n_fields, size_t n_num, size_t dim, rmtl__rng *rng);
+void rmtl__embed_free(rmtl__embed *e);
+/* Width of an output row. */
+size_t rmtl__embed_width(const rmtl__embed *e);
+
+/* y (n × width): cat is n × n_fields ids (row stride ldc), num n × n_num
+ * (stride ldn; unused without numerical features). RMTL_ENUMERIC naming
+ * "<name>.num" for non-finite numerical features. */
+int rmtl__embed_forward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
+                        size_t ldc, const float *num, size_t ldn, float *y, size_t ldy);
+/* Accumulates the gradients of the rows used and of the numerical Linear.
+ * RMTL_ENUMERIC naming the layer if dy is not finite; then nothing was
+ * accumulated into the table. */
+int rmtl__embed_backward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
+                         size_t ldc, const float *num, size_t ldn, const float *dy,
+                         size_t lddy);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * MLP: [Linear → ReLU → Dropout] for each hidden width, then an optional
+ * output Linear(→ out) without activation. Layer names "<name>.0",
+ * "<name>.1", ..., "<name>.out".
+ *
+ * Modules (mlp, gate, attn) follow one rule: forward() allocates its
+ * activations from the workspace and remembers them in the module for the
+ * next backward() (one forward/backward in flight per module; batch
+ * several inputs into one call rather than calling twice); predict() is
+ * const, keeps nothing and may run concurrently with its own workspace.
+ *
+ * ReLU rides in the Linear's output pass; training adds one dropout pass.
+ * The backward pass needs no stored mask: with inverted dropout after
+ * ReLU, the output h is > 0 exactly where both let the value through, so
+ * dz = dh·s·[h > 0], s = 1/(1 − p) in training and 1 otherwise.
+ */
+#ifndef RMTL_NN_MLP_H
+#define RMTL_NN_MLP_H
+
+#include "nn/linear.h"
+#include "nn/ws.h"
+
+typedef struct rmtl__mlp {
+    rmtl__linear *lin; /* n_lin layers: n_hidden hidden ones, then the output one if any */
+    size_t n_lin, n_hidden;
+    size_t in, out;    /* out: width of the last layer */
+    float dropout;
+    /* the last forward(): input, its layout, mode and every layer's output */
+    const float *x;
+    size_t ldx, n;
+    int train;
+    float **h;
+} rmtl__mlp;
+
+/* widths: n_widths hidden widths (may be 0 if out > 0); out: width of the
+ * output Linear, 0 for none. dropout in [0, 1). Weights from rng. On
+ * failure the module is freed; the list may hold some of its parameters. */
+int rmtl__mlp_init(rmtl__mlp *m, rmtl__params *ps, const char *name, size_t in,
+                   const size_t *widths, size_t n_widths, size_t out, float dropout,
+                   rmtl__rng *rng);
+/* Frees what the module owns (not the parameters). Accepts a zeroed one. */
+void rmtl__mlp_free(rmtl__mlp *m);
+
+/* Training forward of n rows. dropout_rng NULL: evaluation mode (no
+ * dropout). *y (n×out, row stride out) lives in ws. x must stay valid until
+ * backward. */
+int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                      rmtl__rng *dropout_rng, const float **y);
+/* Backward of the last forward: accumulates parameter gradients; dx (n×in)
+ * is set (acc = 0) or added to (acc = 1), or skipped when NULL. */
+int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy, float *dx,
+                       size_t lddx, int acc);
+/* Evaluation-mode output into y (n×out), nothing remembered. */
+int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                      float *y, size_t ldy);
+
+#endif

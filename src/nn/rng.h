@@ -1,0 +1,49 @@
+/*
+ * Seeded pseudo-random numbers for everything stochastic in librmtl:
+ * xoshiro256** (Blackman & Vigna, 2018), seeded through splitmix64.
+ * Independent streams are the same seed advanced by `stream` jumps of
+ * 2^128 draws each, so streams never overlap. The state is four words,
+ * exposed so that checkpoints resume the exact sequence. Not for
+ * cryptography.
+ */
+#ifndef RMTL_NN_RNG_H
+#define RMTL_NN_RNG_H
+
+#include <stdint.h>
+
+typedef struct rmtl__rng {
+    uint64_t s[4]; /* never all zero */
+} rmtl__rng;
+
+/* One stream per purpose, so that drawing more for one purpose (say,
+ * dropout on a wider layer) never shifts the numbers of another. */
+enum {
+    RMTL__STREAM_INIT = 0,    /* weight initialisation */
+    RMTL__STREAM_DROPOUT = 1, /* dropout masks */
+    RMTL__STREAM_SAMPLE = 2,  /* replay sampling, shuffling */
+    RMTL__STREAM_NOISE = 3    /* exploration noise */
+};
+
+/* Advances a splitmix64 state and returns its next output. */
+uint64_t rmtl__splitmix64(uint64_t *state);
+
+/* State from `seed`, then `stream` jumps (stream 0: no jump). */
+void rmtl__rng_seed(rmtl__rng *r, uint64_t seed, uint64_t stream);
+/* Advances by 2^128 draws. */
+void rmtl__rng_jump(rmtl__rng *r);
+
+uint64_t rmtl__rng_u64(rmtl__rng *r);
+/* Uniform in [0, 1) with 53 (double) or 24 (float) random bits. */
+double rmtl__rng_double(rmtl__rng *r);
+float rmtl__rng_float(rmtl__rng *r);
+/* Standard normal, Box-Muller; one value per call (no cached second value,
+ * so the state stays the four words). */
+double rmtl__rng_normal(rmtl__rng *r);
+/* Uniform integer in [0, n), n >= 1, without modulo bias (rejection). */
+uint64_t rmtl__rng_below(rmtl__rng *r, uint64_t n);
+
+/* Serialisable state. set refuses the all-zero state (RMTL_EINVAL). */
+void rmtl__rng_get_state(const rmtl__rng *r, uint64_t s[4]);
+int rmtl__rng_set_state(rmtl__rng *r, const uint64_t s[4]);
+
+#endif
