@@ -215,6 +215,82 @@ typedef struct rmtl_batch {
 #define RMTL_BATCH_VERSION 1u
 #define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
 
+/* ---------------------------------------------------------------------- */
+/* Replay                                                                  */
+/* ---------------------------------------------------------------------- */
+/** A view of `rows` transitions (s, a, s', r, done, y) of the session MDP
+ *  (docs/rmtl.md). Shapes follow the object that reads it: n_cat ids and
+ *  n_num floats per state, T = n_tasks values per action, reward and label
+ *  row. Arrays are row-major; `num` and `next_num` may be NULL when
+ *  n_num = 0. Transparent: it starts with a version and only ever grows at
+ *  the end (initialise with RMTL_TRANSITIONS_INIT). Borrowed for the call
+ *  when passed in; borrowed from the library when it fills one. */
+typedef struct rmtl_transitions {
+    uint32_t version;        /* RMTL_TRANSITIONS_VERSION                      */
+    size_t rows;             /* number of transitions                         */
+    const int32_t *cat;      /* rows × n_cat: state s, categorical ids        */
+    const float *num;        /* rows × n_num: state s, numerical values       */
+    const float *action;     /* rows × T: action a, each in [0, 1]            */
+    const int32_t *next_cat; /* rows × n_cat: next state s'                   */
+    const float *next_num;   /* rows × n_num                                  */
+    const float *reward;     /* rows × T: per-task rewards r                  */
+    const uint8_t *done;     /* rows: 1 when s was the session's last state    */
+    const float *labels;     /* rows × T: labels y of s, 0 or 1               */
+} rmtl_transitions;
+#define RMTL_TRANSITIONS_VERSION 1u
+#define RMTL_TRANSITIONS_INIT \
+    {RMTL_TRANSITIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/** Creates an empty ring buffer of `capacity` transitions (SPEC:
+ *  rl.buffer_size) with states of n_cat ids and n_num floats and T =
+ *  n_tasks tasks. It stores ids and floats, never embedded vectors: about
+ *  4·(2·n_cat + 2·n_num + 3·T) + 5 bytes per transition, allocated up front.
+ *  `seed` seeds the sampling and the fill helpers' random numbers.
+ *  Errors: RMTL_EINVAL (capacity 0 or above 2^31, n_tasks 0, no state
+ *  fields), RMTL_ENOMEM. Free with rmtl_replay_free(). [thread-safe] */
+RMTL_API int rmtl_replay_create(rmtl_replay **out, size_t capacity, size_t n_cat,
+                                size_t n_num, size_t n_tasks, uint64_t seed);
+/** Accepts NULL. Invalidates every view the buffer handed out. */
+RMTL_API void rmtl_replay_free(rmtl_replay *rb);
+/** Transitions held (at most the capacity); 0 for NULL. [per-object] */
+RMTL_API size_t rmtl_replay_size(const rmtl_replay *rb);
+/** Capacity given at creation; 0 for NULL. [per-object] */
+RMTL_API size_t rmtl_replay_capacity(const rmtl_replay *rb);
+
+/** Appends the t->rows transitions of `t` (copied), overwriting the oldest
+ *  ones once the buffer is full. All rows are checked before any is
+ *  stored: RMTL_EINVAL for a missing array, an action outside [0, 1] or a
+ *  done flag other than 0/1 (naming the row and task), RMTL_ENUMERIC for
+ *  NaN or infinite floats; the buffer is then unchanged. [per-object] */
+RMTL_API int rmtl_replay_store(rmtl_replay *rb, const rmtl_transitions *t);
+/** Draws `batch` distinct transitions uniformly at random (without
+ *  replacement within the batch) into `*out` (whose version the caller
+ *  set). The arrays are borrowed from `rb` until its next sample, store,
+ *  fill or free. Errors: RMTL_EINVAL for batch 0 or above the capacity,
+ *  RMTL_ESTATE when the buffer holds fewer than `batch` transitions,
+ *  RMTL_ENOMEM. [per-object] */
+RMTL_API int rmtl_replay_sample(rmtl_transitions *out, rmtl_replay *rb, size_t batch);
+/** Points `*out` (rows = 1) at the `index`-th oldest transition held:
+ *  0 is the oldest, size − 1 the newest. Borrowed like a sample's arrays.
+ *  RMTL_EINVAL when index >= size. [per-object] */
+RMTL_API int rmtl_replay_get(rmtl_transitions *out, const rmtl_replay *rb, size_t index);
+
+/* ---------------------------------------------------------------------- */
+/* Critic                                                                  */
+/* ---------------------------------------------------------------------- */
+/*
+ * One critic per task estimates Q_k(s, a_k) ≤ 0, the discounted sum of the
+ * task's future rewards (docs/rmtl.md): the state's field vectors (its
+ * embedding starts as a copy of the actor's) and Linear(1 → E) of the
+ * task's action feed a bottom MLP (rl.critic.bottom) and a tower
+ * (rl.critic.tower) whose output x gives Q = −ReLU(x). Each critic owns a
+ * target copy, its Adam optimiser (rl.critic_lr) and its random streams.
+ * A critic is [per-object]: one thread at a time.
+ */
+
+/** Accepts NULL. */
+RMTL_API void rmtl_critic_free(rmtl_critic *critic);
+
 #ifdef __cplusplus
 }
 #endif

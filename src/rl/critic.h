@@ -1,0 +1,59 @@
+/*
+ * The critic handle's inside (public rmtl_critic, include/rmtl.h): one
+ * task's Q network, its target copy, its optimiser and random streams.
+ *
+ * The update is split so that the agent can share work between its T
+ * critics: the actor's target action π'(s') is computed once per batch and
+ * handed to every critic (rmtl__critic_update_from).
+ */
+#ifndef RMTL_RL_CRITIC_H
+#define RMTL_RL_CRITIC_H
+
+#include "nn/adam.h"
+#include "rl/hp.h"
+#include "rl/qnet.h"
+
+#include <stdint.h>
+
+struct rmtl_critic {
+    size_t task, n_tasks;
+    rmtl__rlhp hp; /* hyper-parameters read at creation */
+    rmtl__qnet net, target;
+    rmtl__adam opt;
+    rmtl__ws ws;
+    rmtl__rng dropout_rng, noise_rng;
+    uint64_t updates; /* critic updates done */
+    /* shape, kept for checkpoints */
+    size_t *vocab;
+    size_t n_fields, n_num, dim;
+};
+
+/* Builds a critic for `task` of n_tasks over states of n_fields
+ * categorical fields (vocabulary sizes vocab) and n_num numerical values,
+ * embedding dimension dim; the other hyper-parameters come from hp (rl.*,
+ * optim.*, model.dropout, runtime.*). Weights are seeded from
+ * runtime.seed and the task, then the embedding is copied from `embed`
+ * when it is not NULL. The target starts equal to the critic. */
+int rmtl__critic_new(rmtl_critic **out, const rmtl__rlhp *hp, const size_t *vocab,
+                     size_t n_fields, size_t n_num, size_t dim, size_t task, size_t n_tasks,
+                     const rmtl__embed *embed);
+
+/* One critic step (SPEC §3) on the transitions t, given the target
+ * actor's actions next_a (t->rows × n_tasks, row stride ldna) at s':
+ *   a' = next_a[:, k] + clip(N(0, σ), −c, c)
+ *   y  = r_k + γ(1 − done)·min(Q'(s', a'), Q(s', a'))        (evaluation mode)
+ *   L  = mean_i w_i·(Q(s_i, a_ik) − y_i)²                     (training mode)
+ * with IPS weights w when rl.ips, else 1; then one Adam step. t must have
+ * been checked (rmtl__transitions_check). *loss: L. */
+int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const float *next_a,
+                             size_t ldna, double *loss);
+
+/* The actor's side of one task: Q(s, π_k(s)) for the n states of t (in
+ * evaluation mode, the critic frozen) and d/dπ_k of
+ * L = −(1/n)·Σ_i w_i·Q(s_i, π_ik): grad[i·ldg] is set. w may be NULL
+ * (all 1), read with stride ldw. *qsum (may be NULL): Σ_i w_i·Q_i. */
+int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const float *num,
+                             const float *pi, size_t ldpi, const float *w, size_t ldw,
+                             float *grad, size_t ldg, double *qsum);
+
+#endif

@@ -1,0 +1,54 @@
+/* Copies the RL hyper-parameters out of a config (hp.h). */
+#include "rl/hp.h"
+
+#include "core/internal.h"
+#include "core/params.h"
+#include "nn/gemm.h"
+
+#include <string.h>
+
+static size_t rmtl__hp_list(size_t *dst, const rmtl__ilist *src)
+{
+    size_t n = src->n < RMTL__HP_LIST_CAP ? src->n : RMTL__HP_LIST_CAP;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (size_t)src->v[i];
+    return n;
+}
+
+int rmtl__rlhp_from_config(rmtl__rlhp *hp, const rmtl_config *cfg)
+{
+    RMTL__CHECK_ARG(cfg, "cfg");
+    int rc = rmtl_config_validate(cfg);
+    if (rc)
+        return rc;
+    const struct rmtl__params *p = rmtl__config_params(cfg);
+    memset(hp, 0, sizeof *hp);
+    hp->gamma = p->rl.gamma;
+    hp->tau = p->rl.tau;
+    hp->actor_lr = p->rl.actor_lr;
+    hp->critic_lr = p->rl.critic_lr;
+    hp->policy_noise = p->rl.policy_noise;
+    hp->noise_clip = p->rl.noise_clip;
+    hp->explore_noise = p->rl.explore_noise;
+    hp->lambda = p->rl.lambda;
+    hp->bc_weight = p->rl.bc_weight;
+    hp->ips = p->rl.ips;
+    hp->reward = p->rl.reward;
+    hp->actor_update_freq = (uint64_t)p->rl.actor_update_freq;
+    hp->soft_update_freq = (uint64_t)p->rl.soft_update_freq;
+    hp->init_training_step = (uint64_t)p->rl.init_training_step;
+    hp->buffer_size = (size_t)p->rl.buffer_size;
+    hp->batch_size = (size_t)p->rl.batch_size;
+    hp->n_critic_bottom = rmtl__hp_list(hp->critic_bottom, &p->rl.critic.bottom);
+    hp->n_critic_tower = rmtl__hp_list(hp->critic_tower, &p->rl.critic.tower);
+    hp->embed_dim = (size_t)p->model.embed_dim;
+    hp->dropout = p->model.dropout;
+    hp->weight_decay = p->optim.weight_decay;
+    hp->beta1 = p->optim.beta1;
+    hp->beta2 = p->optim.beta2;
+    hp->eps = p->optim.eps;
+    hp->clip_norm = p->optim.clip_norm;
+    hp->seed = (uint64_t)p->runtime.seed;
+    hp->threads = p->runtime.threads > 0 ? (int)p->runtime.threads : rmtl__ncores();
+    return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * The hyper-parameters the RL handles read from a config, copied into a
+ * plain struct at creation. It also keeps core/params.h (whose
+ * `struct rmtl__params` is the config's field struct) out of the files
+ * that use nn/param.h (whose `rmtl__params` is a parameter list): the two
+ * names collide, so only hp.c includes the config side.
+ */
+#ifndef RMTL_RL_HP_H
+#define RMTL_RL_HP_H
+
+#include "rmtl.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RMTL__HP_LIST_CAP 16
+
+typedef struct rmtl__rlhp {
+    /* rl.* */
+    double gamma, tau, actor_lr, critic_lr, policy_noise, noise_clip, explore_noise;
+    double lambda, bc_weight;
+    int ips, reward; /* reward: enum rmtl__reward */
+    uint64_t actor_update_freq, soft_update_freq, init_training_step;
+    size_t buffer_size, batch_size;
+    size_t critic_bottom[RMTL__HP_LIST_CAP], n_critic_bottom;
+    size_t critic_tower[RMTL__HP_LIST_CAP], n_critic_tower;
+    /* model.* and optim.* that the critics share with the actor */
+    size_t embed_dim;
+    double dropout;
+    double weight_decay, beta1, beta2, eps, clip_norm;
+    /* runtime.* */
+    uint64_t seed;
+    int threads; /* resolved: >= 1 */
+} rmtl__rlhp;
+
+/* Validates cfg (RMTL_ECONFIG with the config's message) and copies its
+ * values. */
+int rmtl__rlhp_from_config(rmtl__rlhp *hp, const rmtl_config *cfg);
+
+#endif
