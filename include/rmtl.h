@@ -317,6 +317,34 @@ RMTL_API int rmtl_dataset_split_sessions(rmtl_dataset **train, rmtl_dataset **va
                                          rmtl_dataset **test, const rmtl_dataset *ds,
                                          double train_frac, double val_frac, uint64_t seed);
 
+/* --- Metrics ----------------------------------------------------------- */
+/*
+ * Evaluation over `n` rows. `scores` are probabilities and `labels` 0/1;
+ * both are read with `stride` floats between consecutive rows, so one task
+ * column of a row-major rows × n_tasks matrix is (base + task, stride =
+ * n_tasks). No state: [thread-safe].
+ */
+
+/** Exact ROC AUC: the probability that a random positive scores above a
+ *  random negative, ties counting one half (rank-sum with tied ranks
+ *  averaged; O(n log n)). Labels must be exactly 0 or 1.
+ *  Errors: RMTL_EINVAL (n == 0, stride == 0, a label not 0/1, or only one
+ *  class present: AUC is undefined), RMTL_ENUMERIC (NaN score),
+ *  RMTL_ENOMEM. */
+RMTL_API int rmtl_auc(double *out, const float *scores, const float *labels, size_t n,
+                      size_t stride);
+/** Mean binary cross-entropy −[y·ln p + (1−y)·ln(1−p)] with p clamped to
+ *  [1e-7, 1 − 1e-7]; labels in [0, 1]. Errors: RMTL_EINVAL (n == 0,
+ *  stride == 0, label outside [0, 1]), RMTL_ENUMERIC (NaN score). */
+RMTL_API int rmtl_logloss(double *out, const float *scores, const float *labels, size_t n,
+                          size_t stride);
+/** Session log-loss: the mean over sessions of the mean log-loss of the
+ *  rows inside each session. Rows of a session are those with the same
+ *  `session_ids[i]` (read with stride 1), contiguous or not. Errors: as
+ *  rmtl_logloss(), plus RMTL_ENOMEM. */
+RMTL_API int rmtl_session_logloss(double *out, const float *scores, const float *labels,
+                                  size_t n, size_t stride, const int64_t *session_ids);
+
 #ifdef __cplusplus
 }
 #endif

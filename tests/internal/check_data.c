@@ -646,6 +646,9 @@ START_TEST(test_enomem_operations)
     const int64_t sid[4] = {1, 1, 2, 3};
     ENOMEM_LOOP(rmtl_dataset_from_arrays(&a, 4, 1, &vocab, cat, 1, num, 1, y, sid),
                 rmtl_dataset_free(a));
+    double out;
+    ENOMEM_LOOP(rmtl_auc(&out, num, y, 4, 1), (void)0);
+    ENOMEM_LOOP(rmtl_session_logloss(&out, y, y, 4, 1, sid), (void)0);
     rmtl_dataset_free(ds);
     free(csv.p);
 }
