@@ -351,6 +351,99 @@ RMTL_API int rmtl_logloss(double *out, const float *scores, const float *labels,
 RMTL_API int rmtl_session_logloss(double *out, const float *scores, const float *labels,
                                   size_t n, size_t stride, const int64_t *session_ids);
 /* ---------------------------------------------------------------------- */
+/* Env (dataset mode)                                                      */
+/* ---------------------------------------------------------------------- */
+/*
+ * The session MDP of RMTL (docs/rmtl.md) over a dataset with session ids:
+ * an episode is one session; the state s_t is the t-th impression of the
+ * session in timestamp order (its categorical ids and numerical values);
+ * the action a_t ∈ [0, 1]^T is the vector of predicted probabilities; the
+ * reward of task k is
+ *     r = y·log(a) + (1 − y)·log(1 − a)   (rl.reward: bce; both logs'
+ *                                          arguments clamped to [1e-4, 1])
+ *     r = −|a − y|                        (rl.reward: abs)
+ * so r ≤ 0 and a perfect prediction earns 0. After the session's last
+ * impression the episode is done. The labels do not depend on the
+ * actions: the MDP replays logged sessions. The host drives the loop:
+ *
+ *     rmtl_env_reset(&s, env);
+ *     do {
+ *         choose T actions for (s.cat, s.num);
+ *         rmtl_env_step(&r, env, action, T);   // r.reward, r.labels, r.done
+ *         ... s' is (r.next_cat, r.next_num) ...
+ *     } while (!r.done);
+ *
+ * The simulator (rmtl_env_sim_*) is the other kind of env; calls of one
+ * kind on the other fail with RMTL_EINVAL.
+ */
+
+/** Flags of rmtl_env_create(). */
+#define RMTL_ENV_EVAL 1u /* resets play sessions 0, 1, 2, ... in order (wrapping);
+                            without it each reset draws a session uniformly
+                            at random (seeded by runtime.seed) */
+
+/** Creates the MDP over the sessions of `ds`, which needs labels and
+ *  session structure (a `session` or `user` column, or session ids given
+ *  to rmtl_dataset_from_arrays()). `ds` is borrowed: it must outlive the
+ *  env and must not be shuffled while the env lives. rl.reward and
+ *  runtime.seed are read from `cfg` (only during the call).
+ *  Errors: RMTL_EINVAL (no labels, no session column, no rows), RMTL_ECONFIG
+ *  (invalid cfg), RMTL_ENOMEM. Free with rmtl_env_free(). [thread-safe] */
+RMTL_API int rmtl_env_create(rmtl_env **out, const rmtl_config *cfg, const rmtl_dataset *ds,
+                             uint32_t flags);
+/** Accepts NULL. Invalidates every view borrowed from the env. */
+RMTL_API void rmtl_env_free(rmtl_env *env);
+
+/** A state: one impression of the dataset. The arrays point into the
+ *  dataset (valid while it lives). Initialise with RMTL_ENV_STATE_INIT. */
+typedef struct rmtl_env_state {
+    uint32_t version;    /* RMTL_ENV_STATE_VERSION                          */
+    size_t session;      /* the episode's session (index in the dataset's
+                            session order: by first timestamp)              */
+    size_t step;         /* position of the impression in its session       */
+    size_t row;          /* its row in the dataset                          */
+    size_t n_cat;
+    const int32_t *cat;  /* n_cat categorical ids                           */
+    size_t n_num;
+    const float *num;    /* n_num numerical values, NULL when n_num = 0     */
+} rmtl_env_state;
+#define RMTL_ENV_STATE_VERSION 1u
+#define RMTL_ENV_STATE_INIT {RMTL_ENV_STATE_VERSION, 0, 0, 0, 0, NULL, 0, NULL}
+
+/** What a step returns. `reward` is borrowed from the env until its next
+ *  step or reset; the other arrays point into the dataset. Initialise
+ *  with RMTL_ENV_STEP_INIT. */
+typedef struct rmtl_env_step_result {
+    uint32_t version;        /* RMTL_ENV_STEP_VERSION                       */
+    size_t n_tasks;
+    const float *reward;     /* n_tasks rewards r_t,k ≤ 0                   */
+    const float *labels;     /* n_tasks labels y_t,k of the state acted on  */
+    int done;                /* 1: that state was the session's last        */
+    size_t next_step;        /* the next state s_(t+1); when done, the last
+                                state again (the MDP masks it with done)   */
+    size_t next_row;
+    const int32_t *next_cat; /* n_cat ids                                   */
+    const float *next_num;   /* n_num values, NULL when n_num = 0           */
+} rmtl_env_step_result;
+#define RMTL_ENV_STEP_VERSION 1u
+#define RMTL_ENV_STEP_INIT {RMTL_ENV_STEP_VERSION, 0, NULL, NULL, 0, 0, 0, NULL, NULL}
+
+/** Starts an episode (abandoning any running one) and fills `*out`, whose
+ *  version the caller set, with its first state. [per-object] */
+RMTL_API int rmtl_env_reset(rmtl_env_state *out, rmtl_env *env);
+/** Takes `action` (n_tasks values, the env's number of tasks, each in
+ *  [0, 1]) in the current state and fills `*out`. Errors (nothing changes):
+ *  RMTL_EINVAL for a wrong n_tasks, a NULL argument or an action outside
+ *  [0, 1] (naming the task and value); RMTL_ENUMERIC for a NaN or infinite
+ *  action; RMTL_ESTATE before the first reset or after the episode ended
+ *  (reset starts the next). [per-object] */
+RMTL_API int rmtl_env_step(rmtl_env_step_result *out, rmtl_env *env, const float *action,
+                           size_t n_tasks);
+/** The current state again (after reset or a step that was not done), into
+ *  `*out`. RMTL_ESTATE when no episode is running. [per-object] */
+RMTL_API int rmtl_env_current(rmtl_env_state *out, const rmtl_env *env);
+
+/* ---------------------------------------------------------------------- */
 /* Replay                                                                  */
 /* ---------------------------------------------------------------------- */
 /** A view of `rows` transitions (s, a, s', r, done, y) of the session MDP

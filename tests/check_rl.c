@@ -1,10 +1,13 @@
 /* Public API of RMTL's reinforcement learning: the replay buffer (ring
- * overwrite, uniform sampling without replacement, bad input). */
+ * overwrite, uniform sampling without replacement, bad input) and the
+ * session environment over a dataset (time order, done flags, rewards,
+ * bad input). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rmtl.h"
 
@@ -235,6 +238,340 @@ START_TEST(test_replay_bad_input)
 }
 END_TEST
 
+/* ---- session environment over a dataset --------------------------------------- */
+
+#define OTTO_CSV RMTL_SOURCE_DIR "/../shared/data/sessions/otto/events.csv"
+#define OTTO_SCHEMA RMTL_SOURCE_DIR "/examples/schemas/otto.yaml"
+
+/* The otto events as the test reads them itself: per CSV row, the session
+ * id, the timestamp and the three labels. */
+typedef struct {
+    size_t n;
+    long long session[1024], ts[1024];
+    float y[1024][3];
+} otto_rows;
+
+static void read_otto(otto_rows *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    o->n = 0;
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_uint_lt(o->n, 1024);
+        long long sess, aid, ts, pos;
+        char type[32];
+        int c, k, d;
+        ck_assert_int_eq(sscanf(line, "%lld,%lld,%lld,%31[^,],%lld,%d,%d,%d", &sess, &aid, &ts,
+                                type, &pos, &c, &k, &d),
+                         8);
+        o->session[o->n] = sess;
+        o->ts[o->n] = ts;
+        o->y[o->n][0] = (float)c;
+        o->y[o->n][1] = (float)k;
+        o->y[o->n][2] = (float)d;
+        o->n++;
+    }
+    fclose(f);
+}
+
+static rmtl_config *env_cfg(const char *reward, int64_t seed)
+{
+    rmtl_config *cfg = NULL;
+    ck_assert_int_eq(rmtl_config_create(&cfg), RMTL_OK);
+    ck_assert_int_eq(rmtl_config_set_string(cfg, "rl.reward", reward), RMTL_OK);
+    ck_assert_int_eq(rmtl_config_set_int(cfg, "runtime.seed", seed), RMTL_OK);
+    return cfg;
+}
+
+static rmtl_env *new_env(const rmtl_dataset *ds, const char *reward, int64_t seed,
+                         uint32_t flags)
+{
+    rmtl_config *cfg = env_cfg(reward, seed);
+    rmtl_env *env = NULL;
+    ck_assert_msg(rmtl_env_create(&env, cfg, ds, flags) == RMTL_OK, "%s", rmtl_last_error());
+    rmtl_config_free(cfg);
+    return env;
+}
+
+/* BCE rewards of the actions A for labels 0/1, by hand:
+ * log(0.8), log(0.3), log(0.5) for y = 1 and log(0.2), log(0.7), log(0.5)
+ * for y = 0. */
+static const float A[3] = {0.8f, 0.3f, 0.5f};
+static const float R1[3] = {-0.22314355f, -1.2039728f, -0.69314718f};
+static const float R0[3] = {-1.6094379f, -0.35667494f, -0.69314718f};
+
+/* Walks every session once in evaluation order and checks it against the
+ * CSV: sessions by first timestamp, rows by timestamp (ties in file
+ * order), every row once, done on the last row only, BCE rewards. `line`
+ * maps a dataset row to its CSV row. */
+static void walk_sessions(rmtl_env *env, const rmtl_dataset *ds, const otto_rows *o,
+                          const size_t *line)
+{
+    size_t S = rmtl_dataset_n_sessions(ds), visited = 0;
+    ck_assert_uint_eq(S, 20);
+    static int seen[1024];
+    memset(seen, 0, sizeof seen);
+    long long prev_first = -1;
+    for (size_t s = 0; s < S; s++) {
+        rmtl_env_state st = RMTL_ENV_STATE_INIT;
+        ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
+        ck_assert_uint_eq(st.session, s);
+        ck_assert_uint_eq(st.step, 0);
+        ck_assert_uint_eq(st.n_cat, rmtl_dataset_n_cat(ds));
+        ck_assert_uint_eq(st.n_num, rmtl_dataset_n_num(ds));
+        size_t L = line[st.row];
+        long long sess = o->session[L], prev_ts = o->ts[L];
+        size_t prev_line = L, len = 0, rows_in_csv = 0;
+        for (size_t i = 0; i < o->n; i++)
+            rows_in_csv += o->session[i] == sess;
+        ck_assert_msg(o->ts[L] >= prev_first, "session %zu starts before session %zu", s, s - 1);
+        prev_first = o->ts[L];
+        const int32_t *cat = st.cat;
+        for (;;) {
+            rmtl_env_step_result r = RMTL_ENV_STEP_INIT;
+            ck_assert_int_eq(rmtl_env_step(&r, env, A, 3), RMTL_OK);
+            ck_assert_uint_eq(r.n_tasks, 3);
+            ck_assert(!seen[L]);
+            seen[L] = 1;
+            visited++;
+            len++;
+            for (int k = 0; k < 3; k++) {
+                ck_assert_float_eq(r.labels[k], o->y[L][k]);
+                float want = o->y[L][k] > 0.5f ? R1[k] : R0[k];
+                ck_assert_msg(fabsf(r.reward[k] - want) < 1e-6f, "reward %g, want %g",
+                              r.reward[k], want);
+            }
+            if (r.done) {
+                ck_assert_uint_eq(len, rows_in_csv); /* done exactly on the last row */
+                ck_assert_ptr_eq(r.next_cat, cat);   /* s' = s at the end */
+                rmtl_env_step_result again = RMTL_ENV_STEP_INIT;
+                ck_assert_error(rmtl_env_step(&again, env, A, 3), RMTL_ESTATE, "episode is done");
+                rmtl_env_state cur = RMTL_ENV_STATE_INIT;
+                ck_assert_error(rmtl_env_current(&cur, env), RMTL_ESTATE, "done");
+                break;
+            }
+            ck_assert_uint_lt(len, rows_in_csv);
+            ck_assert_uint_eq(r.next_step, len);
+            size_t NL = line[r.next_row];
+            ck_assert_int_eq(o->session[NL], sess); /* same session */
+            ck_assert(o->ts[NL] > prev_ts || (o->ts[NL] == prev_ts && NL > prev_line));
+            rmtl_env_state cur = RMTL_ENV_STATE_INIT;
+            ck_assert_int_eq(rmtl_env_current(&cur, env), RMTL_OK);
+            ck_assert_uint_eq(cur.row, r.next_row);
+            ck_assert_ptr_eq(cur.cat, r.next_cat);
+            cat = r.next_cat;
+            prev_ts = o->ts[NL];
+            prev_line = NL;
+            L = NL;
+        }
+    }
+    ck_assert_uint_eq(visited, o->n);
+    /* evaluation order wraps around */
+    rmtl_env_state st = RMTL_ENV_STATE_INIT;
+    ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
+    ck_assert_uint_eq(st.session, 0);
+}
+
+START_TEST(test_env_otto_walk)
+{
+    otto_rows *o = malloc(sizeof *o);
+    read_otto(o, OTTO_CSV);
+    rmtl_dataset *ds = NULL;
+    ck_assert_msg(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL) == RMTL_OK, "%s",
+                  rmtl_last_error());
+    ck_assert_uint_eq(rmtl_dataset_rows(ds), o->n);
+    static size_t line[1024];
+    for (size_t i = 0; i < o->n; i++)
+        line[i] = i; /* rows are in file order */
+    rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
+    walk_sessions(env, ds, o, line);
+    rmtl_env_free(env);
+    rmtl_dataset_free(ds);
+    free(o);
+}
+END_TEST
+
+/* The same events written in a scrambled order: the env must sort them. */
+START_TEST(test_env_sorts_by_time)
+{
+    otto_rows *o = malloc(sizeof *o), *sh = malloc(sizeof *sh);
+    read_otto(o, OTTO_CSV);
+    FILE *in = fopen(OTTO_CSV, "r");
+    ck_assert_ptr_nonnull(in);
+    static char lines[1024][128];
+    char header[256];
+    ck_assert_ptr_nonnull(fgets(header, sizeof header, in));
+    size_t n = 0;
+    while (n < 1024 && fgets(lines[n], sizeof lines[n], in))
+        n++;
+    fclose(in);
+    ck_assert_uint_eq(n, o->n);
+    static size_t perm[1024];
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (i * 389 + 17) % n; /* 389 is prime and does not divide 862 */
+    char path[] = "/tmp/rmtl_otto_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(header, f);
+    for (size_t i = 0; i < n; i++)
+        fputs(lines[perm[i]], f);
+    fclose(f);
+    read_otto(sh, path);
+    rmtl_dataset *ds = NULL;
+    ck_assert_msg(rmtl_dataset_load(&ds, path, OTTO_SCHEMA, NULL) == RMTL_OK, "%s",
+                  rmtl_last_error());
+    remove(path);
+    static size_t line[1024];
+    for (size_t i = 0; i < n; i++)
+        line[i] = i;
+    rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
+    walk_sessions(env, ds, sh, line);
+    rmtl_env_free(env);
+    rmtl_dataset_free(ds);
+    free(o);
+    free(sh);
+}
+END_TEST
+
+START_TEST(test_env_random_sessions)
+{
+    rmtl_dataset *ds = NULL;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    rmtl_env *a = new_env(ds, "bce", 5, 0), *b = new_env(ds, "bce", 5, 0);
+    rmtl_env *c = new_env(ds, "bce", 6, 0);
+    int hits[20] = {0}, differs = 0;
+    for (int k = 0; k < 400; k++) {
+        rmtl_env_state sa = RMTL_ENV_STATE_INIT, sb = RMTL_ENV_STATE_INIT;
+        rmtl_env_state sc = RMTL_ENV_STATE_INIT;
+        ck_assert_int_eq(rmtl_env_reset(&sa, a), RMTL_OK);
+        ck_assert_int_eq(rmtl_env_reset(&sb, b), RMTL_OK);
+        ck_assert_int_eq(rmtl_env_reset(&sc, c), RMTL_OK);
+        ck_assert_uint_eq(sa.session, sb.session); /* seeded */
+        ck_assert_uint_eq(sa.row, sb.row);
+        ck_assert_uint_eq(sa.step, 0);
+        differs |= sa.session != sc.session;
+        hits[sa.session]++;
+    }
+    ck_assert(differs);
+    for (int s = 0; s < 20; s++) /* 400 draws of 20: each expected 20 times */
+        ck_assert_msg(hits[s] > 3, "session %d drawn %d times", s, hits[s]);
+    rmtl_env_free(a);
+    rmtl_env_free(b);
+    rmtl_env_free(c);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(test_env_abs_reward)
+{
+    rmtl_dataset *ds = NULL;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    rmtl_env *env = new_env(ds, "abs", 1, RMTL_ENV_EVAL);
+    rmtl_env_state st = RMTL_ENV_STATE_INIT;
+    ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
+    /* session 0's first event: clicked, not carted, not ordered */
+    rmtl_env_step_result r = RMTL_ENV_STEP_INIT;
+    const float a[3] = {0.25f, 0.75f, 0.0f};
+    ck_assert_int_eq(rmtl_env_step(&r, env, a, 3), RMTL_OK);
+    ck_assert_float_eq(r.labels[0], 1.0f);
+    ck_assert_float_eq(r.labels[1], 0.0f);
+    ck_assert_float_eq(r.reward[0], -0.75f);
+    ck_assert_float_eq(r.reward[1], -0.75f);
+    ck_assert_float_eq(r.reward[2], 0.0f);
+    ck_assert(!r.done);
+    rmtl_env_free(env);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(test_env_bad_input)
+{
+    rmtl_dataset *ds = NULL;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
+    rmtl_env_step_result r = RMTL_ENV_STEP_INIT;
+    rmtl_env_state st = RMTL_ENV_STATE_INIT;
+    ck_assert_error(rmtl_env_step(&r, env, A, 3), RMTL_ESTATE, "rmtl_env_reset first");
+    ck_assert_error(rmtl_env_current(&st, env), RMTL_ESTATE, "rmtl_env_reset first");
+    ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
+    float a[3] = {0.5f, 1.5f, 0.5f};
+    ck_assert_error(rmtl_env_step(&r, env, a, 3), RMTL_EINVAL, "action 1.5 of task 1");
+    a[1] = -0.25f;
+    ck_assert_error(rmtl_env_step(&r, env, a, 3), RMTL_EINVAL, "outside [0, 1]");
+    a[1] = NAN;
+    ck_assert_error(rmtl_env_step(&r, env, a, 3), RMTL_ENUMERIC, "task 1 is nan");
+    a[1] = 0.5f;
+    ck_assert_error(rmtl_env_step(&r, env, a, 2), RMTL_EINVAL, "2 actions given");
+    ck_assert_error(rmtl_env_step(&r, env, NULL, 3), RMTL_EINVAL, "'action'");
+    rmtl_env_step_result bad = RMTL_ENV_STEP_INIT;
+    bad.version = 0;
+    ck_assert_error(rmtl_env_step(&bad, env, a, 3), RMTL_EINVAL, "RMTL_ENV_STEP_INIT");
+    /* the refused calls changed nothing: the episode is still at step 0 */
+    ck_assert_int_eq(rmtl_env_current(&st, env), RMTL_OK);
+    ck_assert_uint_eq(st.step, 0);
+    ck_assert_int_eq(rmtl_env_step(&r, env, a, 3), RMTL_OK);
+    ck_assert_uint_eq(r.next_step, 1);
+    rmtl_env_free(env);
+
+    /* no session column: the same events with the session column ignored */
+    static const char schema[] =
+        "columns:\n  session: ignore\n  aid: {role: item, feature: true}\n"
+        "  ts_ms: timestamp\n  type: categorical\n  pos_in_session: numerical\n"
+        "  pair_clicked: {role: label, threshold: 0.5}\n"
+        "  pair_carted: {role: label, threshold: 0.5}\n"
+        "  pair_ordered: {role: label, threshold: 0.5}\n"
+        "tasks: [pair_clicked, pair_carted, pair_ordered]\n";
+    rmtl_dataset *flat = NULL;
+    ck_assert_msg(rmtl_dataset_load_schema_string(&flat, OTTO_CSV, schema, strlen(schema),
+                                                  "flat.yaml", NULL) == RMTL_OK,
+                  "%s", rmtl_last_error());
+    rmtl_config *cfg = env_cfg("bce", 1);
+    env = (rmtl_env *)1;
+    ck_assert_error(rmtl_env_create(&env, cfg, flat, 0), RMTL_EINVAL, "no session column");
+    ck_assert_ptr_null(env);
+    /* from arrays: without session ids, and without labels */
+    const size_t vocab[1] = {4};
+    const int32_t cat[3] = {1, 2, 3};
+    const float lab[3] = {1, 0, 1};
+    const int64_t sess[3] = {7, 7, 9};
+    rmtl_dataset *arr = NULL;
+    ck_assert_int_eq(rmtl_dataset_from_arrays(&arr, 3, 1, vocab, cat, 0, NULL, 1, lab, NULL),
+                     RMTL_OK);
+    ck_assert_error(rmtl_env_create(&env, cfg, arr, 0), RMTL_EINVAL, "no session column");
+    rmtl_dataset_free(arr);
+    ck_assert_int_eq(rmtl_dataset_from_arrays(&arr, 3, 1, vocab, cat, 0, NULL, 1, NULL, sess),
+                     RMTL_OK);
+    ck_assert_error(rmtl_env_create(&env, cfg, arr, 0), RMTL_EINVAL, "no labels");
+    rmtl_dataset_free(arr);
+    /* with session ids it works: sessions {7: two rows} and {9: one row} */
+    ck_assert_int_eq(rmtl_dataset_from_arrays(&arr, 3, 1, vocab, cat, 0, NULL, 1, lab, sess),
+                     RMTL_OK);
+    ck_assert_int_eq(rmtl_env_create(&env, cfg, arr, RMTL_ENV_EVAL), RMTL_OK);
+    ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
+    ck_assert_ptr_null(st.num);
+    ck_assert_int_eq(st.cat[0], 1);
+    const float one = 1.0f;
+    ck_assert_int_eq(rmtl_env_step(&r, env, &one, 1), RMTL_OK);
+    ck_assert(!r.done);
+    ck_assert_int_eq(r.next_cat[0], 2);
+    ck_assert_int_eq(rmtl_env_step(&r, env, &one, 1), RMTL_OK);
+    ck_assert(r.done);
+    ck_assert_float_eq(r.reward[0], logf(1e-4f)); /* label 0, action 1: clamped */
+    ck_assert_error(rmtl_env_create(&env, cfg, arr, 4), RMTL_EINVAL, "flags");
+    ck_assert_error(rmtl_env_create(&env, cfg, NULL, 0), RMTL_EINVAL, "'ds'");
+    ck_assert_error(rmtl_env_reset(&st, NULL), RMTL_EINVAL, "'env'");
+    rmtl_env_free(env);
+    rmtl_env_free(NULL);
+    rmtl_dataset_free(arr);
+    rmtl_dataset_free(flat);
+    rmtl_config_free(cfg);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
 Suite *rmtl_test_rl_suite(void)
 {
     Suite *s = suite_create("rl");
@@ -243,6 +580,13 @@ Suite *rmtl_test_rl_suite(void)
     tcase_add_test(tc, test_replay_uniform);
     tcase_add_test(tc, test_replay_sampling_is_seeded);
     tcase_add_test(tc, test_replay_bad_input);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("env");
+    tcase_add_test(tc, test_env_otto_walk);
+    tcase_add_test(tc, test_env_sorts_by_time);
+    tcase_add_test(tc, test_env_random_sessions);
+    tcase_add_test(tc, test_env_abs_reward);
+    tcase_add_test(tc, test_env_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

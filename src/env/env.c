@@ -1,0 +1,14 @@
+/* The env handle's destructor, whatever its kind. */
+#include "env/env.h"
+
+#include "core/internal.h"
+#include "rl/denv.h"
+
+void rmtl_env_free(rmtl_env *env)
+{
+    if (!env)
+        return;
+    if (env->kind == RMTL__ENV_DATA)
+        rmtl__denv_free(env->data);
+    rmtl__free(env);
+}
