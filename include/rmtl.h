@@ -503,6 +503,14 @@ RMTL_API int rmtl_replay_sample(rmtl_transitions *out, rmtl_replay *rb, size_t b
  *  RMTL_EINVAL when index >= size. [per-object] */
 RMTL_API int rmtl_replay_get(rmtl_transitions *out, const rmtl_replay *rb, size_t index);
 
+/** Walks `env` (dataset mode, borrowed for the call) with uniform random
+ *  actions in [0, 1)^T and stores `n` transitions: the warm-up behaviour
+ *  policy. The env's running episode goes on where it was; a new one
+ *  starts after each done. Random numbers come from the buffer's seed.
+ *  Errors: RMTL_EINVAL (a simulator env, or shapes that differ from the
+ *  env's: n_cat, n_num, tasks), RMTL_ENOMEM. [per-object] on both. */
+RMTL_API int rmtl_replay_fill_random(rmtl_replay *rb, rmtl_env *env, size_t n);
+
 /* ---------------------------------------------------------------------- */
 /* Critic                                                                  */
 /* ---------------------------------------------------------------------- */

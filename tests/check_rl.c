@@ -572,6 +572,63 @@ START_TEST(test_env_bad_input)
 }
 END_TEST
 
+START_TEST(test_replay_fill_random)
+{
+    rmtl_dataset *ds = NULL;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    size_t nc = rmtl_dataset_n_cat(ds), nn = rmtl_dataset_n_num(ds);
+    rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL), *env2 = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
+    rmtl_replay *rb = NULL, *rb2 = NULL, *bad = NULL;
+    ck_assert_int_eq(rmtl_replay_create(&rb, 1000, nc, nn, 3, 9), RMTL_OK);
+    ck_assert_int_eq(rmtl_replay_create(&rb2, 1000, nc, nn, 3, 9), RMTL_OK);
+    /* 700 transitions cross several session ends */
+    ck_assert_int_eq(rmtl_replay_fill_random(rb, env, 700), RMTL_OK);
+    ck_assert_uint_eq(rmtl_replay_size(rb), 700);
+    size_t dones = 0;
+    for (size_t i = 0; i < 700; i++) {
+        rmtl_transitions t = RMTL_TRANSITIONS_INIT, u = RMTL_TRANSITIONS_INIT;
+        ck_assert_int_eq(rmtl_replay_get(&t, rb, i), RMTL_OK);
+        for (int k = 0; k < 3; k++) {
+            float a = t.action[k], y = t.labels[k];
+            ck_assert(a >= 0.0f && a < 1.0f);
+            double want = y > 0.5f ? log(fmax(a, 1e-4)) : log(fmax(1.0 - a, 1e-4));
+            ck_assert(fabs(t.reward[k] - want) < 1e-5);
+        }
+        dones += t.done[0];
+        if (i + 1 < 700) { /* s' is the next transition's s, unless the session ended */
+            ck_assert_int_eq(rmtl_replay_get(&u, rb, i + 1), RMTL_OK);
+            if (!t.done[0])
+                ck_assert(memcmp(t.next_cat, u.cat, nc * sizeof(int32_t)) == 0);
+            else
+                ck_assert(memcmp(t.next_cat, t.cat, nc * sizeof(int32_t)) == 0);
+        }
+    }
+    ck_assert_uint_gt(dones, 2);
+    /* filling in two calls continues the episode: the same transitions */
+    ck_assert_int_eq(rmtl_replay_fill_random(rb2, env2, 300), RMTL_OK);
+    ck_assert_int_eq(rmtl_replay_fill_random(rb2, env2, 400), RMTL_OK);
+    for (size_t i = 0; i < 700; i++) {
+        rmtl_transitions t = RMTL_TRANSITIONS_INIT, u = RMTL_TRANSITIONS_INIT;
+        ck_assert_int_eq(rmtl_replay_get(&t, rb, i), RMTL_OK);
+        ck_assert_int_eq(rmtl_replay_get(&u, rb2, i), RMTL_OK);
+        ck_assert(memcmp(t.cat, u.cat, nc * sizeof(int32_t)) == 0);
+        ck_assert(memcmp(t.action, u.action, 3 * sizeof(float)) == 0);
+        ck_assert_uint_eq(t.done[0], u.done[0]);
+    }
+    /* shapes must agree */
+    ck_assert_int_eq(rmtl_replay_create(&bad, 10, nc, nn, 2, 1), RMTL_OK);
+    ck_assert_error(rmtl_replay_fill_random(bad, env, 5), RMTL_EINVAL, "2 tasks");
+    ck_assert_error(rmtl_replay_fill_random(NULL, env, 5), RMTL_EINVAL, "'rb'");
+    ck_assert_error(rmtl_replay_fill_random(rb, NULL, 5), RMTL_EINVAL, "'env'");
+    rmtl_replay_free(bad);
+    rmtl_replay_free(rb);
+    rmtl_replay_free(rb2);
+    rmtl_env_free(env);
+    rmtl_env_free(env2);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
 Suite *rmtl_test_rl_suite(void)
 {
     Suite *s = suite_create("rl");
@@ -587,6 +644,7 @@ Suite *rmtl_test_rl_suite(void)
     tcase_add_test(tc, test_env_random_sessions);
     tcase_add_test(tc, test_env_abs_reward);
     tcase_add_test(tc, test_env_bad_input);
+    tcase_add_test(tc, test_replay_fill_random);
     suite_add_tcase(s, tc);
     return s;
 }
