@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rmtl.h"
+#include "util/tdata.h"
 
 #define ck_assert_error(rc, code, want)                                                   \
     do {                                                                                  \
@@ -240,8 +240,14 @@ END_TEST
 
 /* ---- session environment over a dataset --------------------------------------- */
 
-#define OTTO_CSV RMTL_SOURCE_DIR "/../shared/data/sessions/otto/events.csv"
 #define OTTO_SCHEMA RMTL_SOURCE_DIR "/examples/schemas/otto.yaml"
+
+/* The otto events, or return from the test (skipped: the shared data
+ * folder is absent; the reason is printed). */
+#define OTTO_OR_SKIP(csv)                                                     \
+    const char *csv = rmtl_tdata_shared("sessions/otto/events.csv");          \
+    if (!csv)                                                                 \
+        return
 
 /* The otto events as the test reads them itself: per CSV row, the session
  * id, the timestamp and the three labels. */
@@ -376,6 +382,7 @@ static void walk_sessions(rmtl_env *env, const rmtl_dataset *ds, const otto_rows
 
 START_TEST(test_env_otto_walk)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     otto_rows *o = malloc(sizeof *o);
     read_otto(o, OTTO_CSV);
     rmtl_dataset *ds = NULL;
@@ -396,6 +403,7 @@ END_TEST
 /* The same events written in a scrambled order: the env must sort them. */
 START_TEST(test_env_sorts_by_time)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     otto_rows *o = malloc(sizeof *o), *sh = malloc(sizeof *sh);
     read_otto(o, OTTO_CSV);
     FILE *in = fopen(OTTO_CSV, "r");
@@ -411,18 +419,17 @@ START_TEST(test_env_sorts_by_time)
     static size_t perm[1024];
     for (size_t i = 0; i < n; i++)
         perm[i] = (i * 389 + 17) % n; /* 389 is prime and does not divide 862 */
-    char path[] = "/tmp/rmtl_otto_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(header, f);
+    static char text[1024 * 128 + 256];
+    size_t len = 0;
+    len += (size_t)snprintf(text + len, sizeof text - len, "%s", header);
     for (size_t i = 0; i < n; i++)
-        fputs(lines[perm[i]], f);
-    fclose(f);
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s", lines[perm[i]]);
+    const char *path = rmtl_tdata_write("otto_scrambled.csv", text, len);
     read_otto(sh, path);
     rmtl_dataset *ds = NULL;
     ck_assert_msg(rmtl_dataset_load(&ds, path, OTTO_SCHEMA, NULL) == RMTL_OK, "%s",
                   rmtl_last_error());
+    rmtl_tdata_cleanup();
     remove(path);
     static size_t line[1024];
     for (size_t i = 0; i < n; i++)
@@ -438,6 +445,7 @@ END_TEST
 
 START_TEST(test_env_random_sessions)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
     ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
     rmtl_env *a = new_env(ds, "bce", 5, 0), *b = new_env(ds, "bce", 5, 0);
@@ -467,6 +475,7 @@ END_TEST
 
 START_TEST(test_env_abs_reward)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
     ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
     rmtl_env *env = new_env(ds, "abs", 1, RMTL_ENV_EVAL);
@@ -489,6 +498,7 @@ END_TEST
 
 START_TEST(test_env_bad_input)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
     ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
     rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
@@ -574,6 +584,7 @@ END_TEST
 
 START_TEST(test_replay_fill_random)
 {
+    OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
     ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
     size_t nc = rmtl_dataset_n_cat(ds), nn = rmtl_dataset_n_num(ds);
