@@ -183,13 +183,21 @@ void rmtl__sess_begin(rmtl__sim_sess *ss, const rmtl__sim *s, uint64_t seed, uin
     rmtl__build(ss, s);
 }
 
+int rmtl__sess_pending(const rmtl__sim_sess *ss)
+{
+    if (ss->state == RMTL__SESS_ACTIVE)
+        return 0;
+    return rmtl__error(RMTL_ESTATE, ss->state == RMTL__SESS_DONE
+                                        ? "the session has ended; call rmtl_env_sim_reset"
+                                        : "no session yet; call rmtl_env_sim_reset");
+}
+
 int rmtl__sess_check_step(const rmtl__sim_sess *ss, const rmtl__sim *s, const float *scores,
                           size_t n)
 {
-    if (ss->state != RMTL__SESS_ACTIVE)
-        return rmtl__error(RMTL_ESTATE, ss->state == RMTL__SESS_DONE
-                                            ? "the session has ended; call rmtl_env_sim_reset"
-                                            : "no session yet; call rmtl_env_sim_reset");
+    int rc = rmtl__sess_pending(ss);
+    if (rc)
+        return rc;
     if (!scores)
         return rmtl__error(RMTL_EINVAL, "scores is NULL");
     if (n != s->n)

@@ -123,11 +123,8 @@ int rmtl_env_sim_request(rmtl_sim_request *out, const rmtl_env *env)
     rmtl__sim *s = rmtl__env_sim(env, __func__);
     if (!s)
         return RMTL_EINVAL;
-    if (s->host.state != RMTL__SESS_ACTIVE)
-        return rmtl__error(RMTL_ESTATE, "%s: %s", __func__,
-                           s->host.state == RMTL__SESS_DONE
-                               ? "the session has ended; call rmtl_env_sim_reset"
-                               : "no session yet; call rmtl_env_sim_reset");
+    if (rmtl__sess_pending(&s->host))
+        return rmtl__error_prefix(RMTL_ESTATE, "%s", __func__);
     rmtl__sess_request_view(out, &s->host, s);
     return 0;
 }

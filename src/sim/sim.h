@@ -205,6 +205,8 @@ void rmtl__sess_free(rmtl__sim_sess *ss); /* accepts a zeroed session */
 /* Starts session `index` of the stream `seed`: its user and first request
  * depend on (seed, index) only. */
 void rmtl__sess_begin(rmtl__sim_sess *ss, const rmtl__sim *s, uint64_t seed, uint64_t index);
+/* 0 while a request is pending, else RMTL_ESTATE saying why. */
+int rmtl__sess_pending(const rmtl__sim_sess *ss);
 /* Checks a step's arguments without changing anything: RMTL_ESTATE,
  * RMTL_EINVAL (NULL, wrong n) or RMTL_ENUMERIC (NaN/Inf). */
 int rmtl__sess_check_step(const rmtl__sim_sess *ss, const rmtl__sim *s, const float *scores,
