@@ -573,6 +573,17 @@ START_TEST(test_env_bad_input)
     ck_assert_error(rmtl_env_create(&env, cfg, arr, 4), RMTL_EINVAL, "flags");
     ck_assert_error(rmtl_env_create(&env, cfg, NULL, 0), RMTL_EINVAL, "'ds'");
     ck_assert_error(rmtl_env_reset(&st, NULL), RMTL_EINVAL, "'env'");
+    /* the two kinds of env refuse each other's calls */
+    ck_assert_int_ne(rmtl_env_sim_reset(env), RMTL_OK);
+    rmtl_env *sim = NULL;
+    ck_assert_msg(rmtl_env_sim_create(&sim, cfg) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_error(rmtl_env_reset(&st, sim), RMTL_EINVAL, "simulator");
+    ck_assert_error(rmtl_env_step(&r, sim, &one, 1), RMTL_EINVAL, "simulator");
+    rmtl_replay *rb = NULL;
+    ck_assert_int_eq(rmtl_replay_create(&rb, 4, 1, 0, 1, 1), RMTL_OK);
+    ck_assert_error(rmtl_replay_fill_random(rb, sim, 1), RMTL_EINVAL, "simulator");
+    rmtl_replay_free(rb);
+    rmtl_env_free(sim);
     rmtl_env_free(env);
     rmtl_env_free(NULL);
     rmtl_dataset_free(arr);

@@ -2,13 +2,15 @@
 #include "env/env.h"
 
 #include "core/internal.h"
-#include "rl/denv.h"
+#include "sim/sim.h"
 
 void rmtl_env_free(rmtl_env *env)
 {
     if (!env)
         return;
-    if (env->kind == RMTL__ENV_DATA)
+    if (env->kind == RMTL__ENV_SIM)
+        rmtl__sim_free(env->sim);
+    else if (env->kind == RMTL__ENV_DATA)
         rmtl__denv_free(env->data);
     rmtl__free(env);
 }

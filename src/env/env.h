@@ -17,4 +17,9 @@ struct rmtl_env {
     struct rmtl__denv *data; /* kind == RMTL__ENV_DATA */
 };
 
+/* The dataset MDP's destructor (src/rl/env.c), declared here so that the
+ * handle's destructor needs neither rl/denv.h nor its nn/rng.h, whose
+ * rmtl__rng is not src/sim's. */
+void rmtl__denv_free(struct rmtl__denv *e);
+
 #endif
