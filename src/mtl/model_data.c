@@ -146,8 +146,10 @@ static void rmtl__gather_batch(rmtl_batch *b, const rmtl__gather *g, const rmtl_
     size_t nc = ds->meta->n_cat, nn = ds->meta->n_num, nt = ds->meta->n_tasks;
     for (size_t i = 0; i < n; i++) {
         size_t r = rows[i];
-        memcpy(g->cat + i * nc, ds->cat + r * nc, nc * sizeof *g->cat);
-        memcpy(g->num + i * nn, ds->num + r * nn, nn * sizeof *g->num);
+        if (nc)
+            memcpy(g->cat + i * nc, ds->cat + r * nc, nc * sizeof *g->cat);
+        if (nn)
+            memcpy(g->num + i * nn, ds->num + r * nn, nn * sizeof *g->num);
         memcpy(g->labels + i * nt, ds->labels + r * nt, nt * sizeof *g->labels);
     }
     b->rows = n;
