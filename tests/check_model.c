@@ -379,7 +379,19 @@ START_TEST(test_resume)
     const char *arch = mtl_archs[_i];
     mtl_data d;
     rmtl_model *a = small_model(arch, 2, 0.3, 9, &d);
+    /* before any step: no moments yet, still a valid trainer checkpoint */
+    void *fresh;
+    size_t fresh_len;
+    OK(rmtl_model_save_buffer(&fresh, &fresh_len, a, RMTL_SAVE_TRAINING_STATE));
+    rmtl_model *f;
+    OK(rmtl_model_load_buffer(&f, fresh, fresh_len));
+    train_steps(f, &d, 7, 0);
+    rmtl_free(fresh);
     train_steps(a, &d, 7, 0);
+    float *pf = predict_all(f, &d, 256), *pa0 = predict_all(a, &d, 256);
+    ck_assert(same_floats(pf, pa0, 512));
+    free(pf), free(pa0);
+    rmtl_model_free(f);
     void *full, *plain;
     size_t full_len, plain_len;
     OK(rmtl_model_save_buffer(&full, &full_len, a, RMTL_SAVE_TRAINING_STATE));

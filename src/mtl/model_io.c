@@ -26,14 +26,15 @@ static int rmtl__add_tensor(rmtl__tensors_writer *tw, const char *name, const rm
 }
 
 /* TENS (which = 0: weights) or OPTS (which = 1: moments "m.<name>",
- * "v.<name>" of the parameters that have them) into section `tag`. */
+ * "v.<name>" of the parameters that have them; ps NULL: none) into
+ * section `tag`. */
 static int rmtl__put_tensors(rmtl__ckpt_writer *cw, uint32_t tag, const rmtl__params *ps,
                              int which)
 {
     rmtl__tensors_writer tw;
     rmtl__tensors_writer_init(&tw);
     int rc = 0;
-    for (size_t i = 0; !rc && i < ps->n; i++) {
+    for (size_t i = 0; !rc && ps && i < ps->n; i++) {
         const rmtl__param *p = ps->p[i];
         if (!which) {
             rc = rmtl__add_tensor(&tw, p->name, p, p->w);
@@ -94,8 +95,10 @@ static int rmtl__model_serialize(const rmtl_model *m, uint32_t flags, unsigned c
         else
             rc = rmtl__ckpt_add_wbuf(&cw, RMTL__TAG_DATA, 1, &w);
     }
+    /* before the first step there are no moments (or zeros left by a
+     * step that failed to allocate the rest): none are saved */
     if (!rc && training)
-        rc = rmtl__put_tensors(&cw, RMTL__TAG_OPTS, &m->net.ps, 1);
+        rc = rmtl__put_tensors(&cw, RMTL__TAG_OPTS, m->opt.t ? &m->net.ps : NULL, 1);
     if (!rc && training) {
         rmtl__wbuf_init(&w);
         rmtl__put_u32(&w, RMTL__RLST_VERSION);
@@ -139,19 +142,12 @@ int rmtl_model_save(const rmtl_model *m, const char *path, uint32_t flags)
 
 /* --- loading ------------------------------------------------------------- */
 
-/* A section's bytes; a missing section is RMTL_EFORMAT. */
-static int rmtl__section(const rmtl__ckpt_reader *r, uint32_t tag, const void **data,
-                         size_t *len)
-{
-    return rmtl__ckpt_find(r, tag, data, len);
-}
-
 /* The config of CONF: anything it rejects is damage (RMTL_EFORMAT). */
 static int rmtl__load_conf(rmtl_config **cfg, const rmtl__ckpt_reader *r)
 {
     const void *data;
     size_t len;
-    int rc = rmtl__section(r, RMTL__TAG_CONF, &data, &len);
+    int rc = rmtl__ckpt_find(r, RMTL__TAG_CONF, &data, &len);
     if (!rc)
         rc = rmtl_config_create(cfg);
     if (!rc)
@@ -171,7 +167,7 @@ static int rmtl__load_tensors(rmtl_model *m, const rmtl__ckpt_reader *r, uint32_
 {
     const void *data;
     size_t len;
-    int rc = rmtl__section(r, tag, &data, &len);
+    int rc = rmtl__ckpt_find(r, tag, &data, &len);
     rmtl__tensors_reader tr;
     if (!rc)
         rc = rmtl__tensors_open(&tr, data, len);
@@ -230,7 +226,7 @@ static int rmtl__load_rlst(rmtl_model *m, const rmtl__ckpt_reader *r)
 {
     const void *data;
     size_t len;
-    int rc = rmtl__section(r, RMTL__TAG_RLST, &data, &len);
+    int rc = rmtl__ckpt_find(r, RMTL__TAG_RLST, &data, &len);
     if (rc)
         return rc;
     rmtl__rbuf b;
@@ -258,7 +254,7 @@ static int rmtl__model_parse(rmtl_model **out, const rmtl__ckpt_reader *r)
     const void *data;
     size_t len;
     if (!rc)
-        rc = rmtl__section(r, RMTL__TAG_ARCH, &data, &len);
+        rc = rmtl__ckpt_find(r, RMTL__TAG_ARCH, &data, &len);
     if (!rc)
         rc = rmtl__layout_read(&lay, arch, sizeof arch, data, len);
     rmtl_model *m = NULL;
@@ -271,7 +267,7 @@ static int rmtl__model_parse(rmtl_model **out, const rmtl__ckpt_reader *r)
     if (!rc)
         rc = rmtl__load_tensors(m, r, RMTL__TAG_TENS, 0);
     if (!rc && rmtl__ckpt_has(r, RMTL__TAG_DATA)) {
-        rc = rmtl__section(r, RMTL__TAG_DATA, &data, &len);
+        rc = rmtl__ckpt_find(r, RMTL__TAG_DATA, &data, &len);
         if (!rc)
             rc = rmtl__model_schema_load(m, data, len);
     }

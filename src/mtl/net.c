@@ -129,6 +129,9 @@ int rmtl__net_run(const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape, rmtl__rn
         return rc;
     int x0 = rmtl__g_input(&ps, x, d0, d0), z[RMTL__TASKS_MAX];
     rc = net->arch->wire(&ps, net->hp, T, x0, z);
+    if (!rc && ps.next != net->mods.n)
+        rc = rmtl__error(RMTL_ERROR, "network wiring: %zu of %zu modules used", ps.next,
+                         net->mods.n);
     if (rc)
         return rc;
     for (size_t k = 0; k < T; k++) {
