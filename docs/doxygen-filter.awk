@@ -27,6 +27,20 @@ function is_dashes(s) { return s ~ /^\/\* -+ \*\/$/ }
 
 function emit(s) { out[++m] = s }
 
+function is_banner(j) {
+    return (is_dashes(line[j]) && is_dashes(line[j + 2])) ||
+        line[j] ~ /^\/\* --- [^-].* -+ \*\/$/
+}
+
+# Whether the section starting after input line j declares anything: a
+# section of preprocessor plumbing only (export macros, extern "C") gets
+# no topic of its own.
+function has_content(j) {
+    for (j++; j <= n && !is_banner(j); j++)
+        if (line[j] !~ /^[ \t]*(#.*|extern "C" \{|\}|)$/) return 1
+    return 0
+}
+
 # Opens the comment of section `title`, closing the current group. The
 # title runs to the end of the line, so `@{` goes on the next line.
 function open_group(title,    id, s) {
@@ -138,6 +152,12 @@ END {
             sub(/^\/\* /, "", t); sub(/\*\/$/, "", t)
             emit(in_group ? "/** @} */" : "")
             in_group = 0
+            if (!has_content(i + 2)) {
+                emit(line[i + 1])
+                emit(line[i + 2])
+                i += 2
+                continue
+            }
             emit(open_group(trim(t)))
             if (finish_group(i + 3)) emit(" *")
             i += 2 + (kind == "group")
