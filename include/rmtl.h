@@ -351,6 +351,146 @@ RMTL_API int rmtl_logloss(double *out, const float *scores, const float *labels,
 RMTL_API int rmtl_session_logloss(double *out, const float *scores, const float *labels,
                                   size_t n, size_t stride, const int64_t *session_ids);
 /* ---------------------------------------------------------------------- */
+/* Progress and contexts                                                   */
+/* ---------------------------------------------------------------------- */
+/** What a long call reports as it goes. Transparent, versioned, grows at
+ *  the end only. */
+typedef struct rmtl_progress {
+    uint32_t version; /* RMTL_PROGRESS_VERSION                       */
+    uint64_t done;    /* units done so far (rows, steps, sessions)   */
+    uint64_t total;   /* units in all, 0 if unknown                  */
+    double loss;      /* running mean loss, NaN when none            */
+    double elapsed;   /* seconds since the call started              */
+} rmtl_progress;
+#define RMTL_PROGRESS_VERSION 1u
+
+/** Called from the calling thread every so often during a long call;
+ *  returning non-zero cancels it (the call then fails with RMTL_ESTATE and
+ *  leaves its object in a consistent state). */
+typedef int (*rmtl_progress_fn)(const rmtl_progress *progress, void *payload);
+
+/** Per-thread scratch memory for batched read-only calls (prediction,
+ *  batched fusion). One context per thread; it is not tied to a model, and
+ *  grows to the largest batch it has served. `threads` is its BLIS thread
+ *  count (0: 1, the right choice for serving). [thread-safe] */
+RMTL_API int rmtl_ctx_create(rmtl_ctx **out, int threads);
+/** Accepts NULL. */
+RMTL_API void rmtl_ctx_free(rmtl_ctx *ctx);
+
+/* ---------------------------------------------------------------------- */
+/* Model                                                                   */
+/* ---------------------------------------------------------------------- */
+/*
+ * A multi-task model: embeddings of the categorical fields plus a Linear of
+ * the numerical features, then the architecture of `model.arch` (single_task,
+ * shared_bottom, esmm, omoe, mmoe, ple, aitm), one sigmoid output per task.
+ * The model keeps its input schema (fields, vocabularies, normalisation)
+ * so that a checkpoint scores raw CSV on its own. docs/models.md describes
+ * each architecture, its parameter names and the checkpoint sections.
+ *
+ * Batches given to a model must fit its layout: `cat` holds rows × n_cat
+ * ids with field f's ids in [0, vocab_size(f)) (0 = unknown; the dataset
+ * layer maps unseen values to 0, so any other id is a caller error), `num`
+ * rows × n_num finite values (NULL only without numerical features).
+ * Training also needs `labels` (exactly 0 or 1) and takes optional
+ * `weights` (finite, >= 0). A batch that does not fit is RMTL_EINVAL
+ * naming the array, row and column; a NaN/Inf feature or weight is
+ * RMTL_ENUMERIC. `session` is not read.
+ */
+
+/** Creates a model with fresh weights (seeded by runtime.seed). The input
+ *  layout and the task names come from `train` (whose schema, vocabularies
+ *  and normalisation are copied into the model; model.tasks is not used:
+ *  the dataset's schema names and orders the tasks, at most 16); the
+ *  architecture and training parameters from `cfg` (copied). Free with
+ *  rmtl_model_free(). RMTL_ECONFIG for an invalid config, RMTL_EINVAL for
+ *  NULL arguments or more than 16 tasks, RMTL_ENOMEM. [thread-safe] */
+RMTL_API int rmtl_model_create(rmtl_model **out, const rmtl_config *cfg,
+                               const rmtl_dataset *train);
+/** Deep copy (weights, optimiser state, RNG): an immutable snapshot for
+ *  serving while the original keeps training. [per-object] */
+RMTL_API int rmtl_model_clone(rmtl_model **out, const rmtl_model *m);
+/** Accepts NULL. */
+RMTL_API void rmtl_model_free(rmtl_model *m);
+
+/** Number of tasks T. [thread-safe] */
+RMTL_API size_t rmtl_model_num_tasks(const rmtl_model *m);
+/** Name of task `i` (borrowed from `m`), NULL when out of range. */
+RMTL_API const char *rmtl_model_task_name(const rmtl_model *m, size_t i);
+/** Number of trainable weights. */
+RMTL_API size_t rmtl_model_num_params(const rmtl_model *m);
+/** The model's input schema as an empty dataset (borrowed from `m`), to
+ *  pass as the `reference` of rmtl_dataset_load() when scoring new CSV. */
+RMTL_API const rmtl_dataset *rmtl_model_schema(const rmtl_model *m);
+
+/** Probabilities for every row of `batch`: `out` receives rows × T floats
+ *  (row-major); `capacity` is its length in floats. Read-only on `m`:
+ *  any number of threads may predict at once, each with its own `ctx`
+ *  (NULL: a temporary one is allocated for the call); the result does not
+ *  depend on the thread or the context. After its first batch of a size,
+ *  a context allocates nothing for batches up to that size. RMTL_EINVAL
+ *  for a batch that does not fit the model (see above) or a too small
+ *  `capacity`, RMTL_ENUMERIC for NaN/Inf features, RMTL_ENOMEM.
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_batch *batch,
+                                float *out, size_t capacity);
+
+/** One Adam step on `batch` (labels required). The loss is
+ *  (1/T)·Σ_k mean_rows(w_rk · BCE(p_rk, y_rk)) with w = batch->weights
+ *  (rows × T, NULL: all 1) — the RMTL fine-tuning passes critic weights
+ *  here. `*loss` (may be NULL) receives it (before the step). A failed
+ *  step changes nothing: on RMTL_ENUMERIC (non-finite feature, activation,
+ *  loss or gradient; the message names the layer), RMTL_EINVAL or
+ *  RMTL_ENOMEM the weights, optimiser state and random streams are as
+ *  before. After the first step at a batch size, steps of that size or
+ *  smaller allocate nothing. [per-object] */
+RMTL_API int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss);
+
+/** One pass over `train` in batches of train.batch_size, shuffled with the
+ *  model's own seeded RNG when train.shuffle is true (the dataset is not
+ *  modified). `*mean_loss` (may be NULL) receives the epoch's mean loss
+ *  (NaN on failure). `fn` (may be NULL) is called about every second and
+ *  after the last batch; if it returns non-zero the epoch stops with
+ *  RMTL_ESTATE. Steps taken before a failure or a cancellation stay taken.
+ *  RMTL_EINVAL for a dataset of another layout (fields, vocabulary sizes,
+ *  numerical features, tasks), without rows or without labels.
+ *  [per-object] */
+RMTL_API int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset *train,
+                                    rmtl_progress_fn fn, void *payload);
+
+/** Evaluates on `ds` (labelled, of the model's layout): per task, AUC,
+ *  log-loss and session log-loss (each array may be NULL; each holds
+ *  `capacity` >= T doubles). A task whose labels are all equal gets NaN
+ *  AUC. Sessions are the dataset's (each row its own session when it was
+ *  built without session ids). `ctx` as for rmtl_model_predict().
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_model_evaluate(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_dataset *ds,
+                                 double *auc, double *logloss, double *session_logloss,
+                                 size_t capacity);
+
+/** Flags for saving. */
+#define RMTL_SAVE_TRAINING_STATE 1u /* optimiser moments, step, RNG: resume exactly */
+
+/** Writes a checkpoint atomically (temporary file, fsync, rename): config,
+ *  schema, weights, and with RMTL_SAVE_TRAINING_STATE the optimiser and
+ *  RNG state. The same model gives the same bytes. RMTL_EIO when the file
+ *  cannot be written (the previous file at `path` is then intact),
+ *  RMTL_EINVAL for unknown flags. [per-object] */
+RMTL_API int rmtl_model_save(const rmtl_model *m, const char *path, uint32_t flags);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes. */
+RMTL_API int rmtl_model_save_buffer(void **out, size_t *len, const rmtl_model *m,
+                                    uint32_t flags);
+/** Loads a checkpoint. RMTL_EFORMAT for a damaged or truncated file or
+ *  sections that disagree (e.g. a tensor whose shape does not fit the
+ *  network the config and layout describe: the message names it),
+ *  RMTL_EVERSION for a newer format, RMTL_EIO when unreadable; the message
+ *  names the section. Training resumes exactly when the file has the
+ *  training state; without it, Adam starts afresh and the random streams
+ *  from runtime.seed. [thread-safe] */
+RMTL_API int rmtl_model_load(rmtl_model **out, const char *path);
+RMTL_API int rmtl_model_load_buffer(rmtl_model **out, const void *buf, size_t len);
+
+/* ---------------------------------------------------------------------- */
 /* Env (dataset mode)                                                      */
 /* ---------------------------------------------------------------------- */
 /*
