@@ -870,12 +870,213 @@ RMTL_API int rmtl_replay_fill_random(rmtl_replay *rb, rmtl_env *env, size_t n);
  * embedding starts as a copy of the actor's) and Linear(1 → E) of the
  * task's action feed a bottom MLP (rl.critic.bottom) and a tower
  * (rl.critic.tower) whose output x gives Q = −ReLU(x). Each critic owns a
- * target copy, its Adam optimiser (rl.critic_lr) and its random streams.
- * A critic is [per-object]: one thread at a time.
+ * target copy, its Adam optimiser (rl.critic_lr, optim.*) and its random
+ * streams. Critics only depend on the input layout, so critics trained
+ * with one actor can weigh the loss of any model with the same inputs and
+ * tasks. A critic is [per-object] unless a call says otherwise.
  */
 
+/** Creates the critic of task `task` (< the model's tasks) for states laid
+ *  out like `model`'s inputs, its embedding copied from the model's, its
+ *  other weights drawn from runtime.seed and the task; the target starts
+ *  equal to it. Hyper-parameters come from `cfg` (rl.*, optim.*,
+ *  model.dropout, runtime.*; read during the call only); the embedding
+ *  dimension is the model's. Errors: RMTL_EINVAL, RMTL_ECONFIG,
+ *  RMTL_ENOMEM. Free with rmtl_critic_free(). [thread-safe] */
+RMTL_API int rmtl_critic_create(rmtl_critic **out, const rmtl_config *cfg,
+                                const rmtl_model *model, size_t task);
 /** Accepts NULL. */
 RMTL_API void rmtl_critic_free(rmtl_critic *critic);
+/** The task this critic scores; 0 for NULL. */
+RMTL_API size_t rmtl_critic_task(const rmtl_critic *critic);
+/** Critic updates done so far; 0 for NULL. */
+RMTL_API uint64_t rmtl_critic_updates(const rmtl_critic *critic);
+
+/** Q(s_i, a_i) for every row of `states` (cat and num used) with the
+ *  actions action[i·stride], in evaluation mode, into q (capacity >=
+ *  rows). Read-only on the critic: [thread-safe with one ctx per thread]
+ *  (ctx NULL: a temporary one). Errors: RMTL_EINVAL (a batch that does not
+ *  fit, stride 0, small capacity), RMTL_ENUMERIC (NaN/Inf feature or
+ *  action). */
+RMTL_API int rmtl_critic_q(const rmtl_critic *critic, rmtl_ctx *ctx, const rmtl_batch *states,
+                           const float *action, size_t stride, float *q, size_t capacity);
+
+/** One critic step on `batch` (TD3 style, docs/rmtl.md):
+ *    a'   = π'(s')_k + clip(N(0, rl.policy_noise), −rl.noise_clip, rl.noise_clip)
+ *    y    = r_k + rl.gamma·(1 − done)·min(Q'(s', a'), Q(s', a'))
+ *    L    = mean_i w_i·(Q(s_i, a_ik) − y_i)²
+ *  where π' is the actor's target and w the inverse-propensity weights of
+ *  the batch's labels when rl.ips is true (else 1); then one Adam step.
+ *  `*loss` (may be NULL) receives L. `actor` is only read. Errors:
+ *  RMTL_EINVAL (bad transitions, an actor of other inputs or tasks),
+ *  RMTL_ENUMERIC (the weights are then unchanged), RMTL_ENOMEM. */
+RMTL_API int rmtl_critic_update(rmtl_critic *critic, const rmtl_actor *actor,
+                                const rmtl_transitions *batch, double *loss);
+/** Moves the target towards the critic: θ' ← τ·θ + (1 − τ)·θ', τ =
+ *  rl.tau. */
+RMTL_API int rmtl_critic_soft_update(rmtl_critic *critic);
+
+/** The RMTL loss weights of a batch (docs/rmtl.md): with ŷ = model's
+ *  predictions, weights[i·T + k] = 1 − lambda·Q_k(s_i, ŷ_ik) for the T
+ *  tasks of `model` (rows × T floats, capacity >= rows·T). `critics` holds
+ *  one critic per task (any order) built for the model's inputs; Q is
+ *  evaluated without gradients, so pass the weights as batch->weights to
+ *  rmtl_model_train_step(). With Q ≤ 0 every weight is >= 1.
+ *  [thread-safe with one ctx per thread] (ctx NULL: a temporary one).
+ *  Errors: RMTL_EINVAL (critics missing or of other inputs, a batch that
+ *  does not fit, lambda negative or not finite, small capacity),
+ *  RMTL_ENUMERIC, RMTL_ENOMEM. */
+RMTL_API int rmtl_critic_loss_weights(const rmtl_critic *const *critics, size_t n_critics,
+                                      const rmtl_model *model, rmtl_ctx *ctx,
+                                      const rmtl_batch *batch, double lambda, float *weights,
+                                      size_t capacity);
+
+/** Writes the critic (config, input layout, weights, target, Adam state,
+ *  random streams, update count) to a checkpoint, atomically (see
+ *  rmtl_model_save()); loading it resumes training exactly. RMTL_EIO.
+ *  [per-object] */
+RMTL_API int rmtl_critic_save(const rmtl_critic *critic, const char *path);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes. */
+RMTL_API int rmtl_critic_save_buffer(void **out, size_t *len, const rmtl_critic *critic);
+/** Loads a critic checkpoint. RMTL_EFORMAT (damaged, or another kind of
+ *  checkpoint), RMTL_EVERSION, RMTL_EIO, RMTL_ENOMEM. [thread-safe] */
+RMTL_API int rmtl_critic_load(rmtl_critic **out, const char *path);
+RMTL_API int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t len);
+
+/* ---------------------------------------------------------------------- */
+/* Agent (actor and agent)                                                 */
+/* ---------------------------------------------------------------------- */
+/*
+ * An actor is an MTL model of any architecture under RL training, the
+ * policy π(s) = its T probabilities: it owns the model, a target copy
+ * (the critics' TD targets read it), a frozen copy of the pre-trained
+ * model (the behaviour-cloning anchor) and its own Adam optimiser
+ * (rl.actor_lr). An agent owns an actor and one critic per task and runs
+ * the schedule of docs/rmtl.md in one rmtl_agent_update() call:
+ *
+ *     rmtl_replay_fill_random(rb, env, rl.buffer_size);        // warm-up
+ *     for (step = 0; step < n; step++) {
+ *         rmtl_replay_sample(&batch, rb, rl.batch_size);
+ *         rmtl_agent_update(agent, &batch, &report);
+ *     }
+ *     weights = rmtl_agent_loss_weights(agent, model, ...);   // RMTL loss
+ *
+ * Actors and agents are training handles: [per-object], the host
+ * serialises their calls. Deterministic for a given seed and thread count.
+ */
+
+/** Creates an actor from a pre-trained model (copied three times: the
+ *  policy, its target and the anchor; the policy's Adam starts fresh).
+ *  Hyper-parameters from `cfg` (rl.*, optim.*, runtime.*; read during the
+ *  call only). Errors: RMTL_EINVAL, RMTL_ECONFIG, RMTL_ENOMEM. Free with
+ *  rmtl_actor_free(). [thread-safe] */
+RMTL_API int rmtl_actor_create(rmtl_actor **out, const rmtl_config *cfg,
+                               const rmtl_model *pretrained);
+/** Accepts NULL. */
+RMTL_API void rmtl_actor_free(rmtl_actor *actor);
+/** The policy being trained, borrowed from the actor (valid until it is
+ *  freed, changed by its updates): predict, evaluate or save it as any
+ *  model; clone it for a snapshot. NULL for NULL. */
+RMTL_API const rmtl_model *rmtl_actor_model(const rmtl_actor *actor);
+/** Actor updates done so far; 0 for NULL. */
+RMTL_API uint64_t rmtl_actor_updates(const rmtl_actor *actor);
+
+/** The policy's actions π(s) for every row of `states` into `actions`
+ *  (rows × T, capacity >= rows·T). With `explore` non-zero each value gets
+ *  clip(N(0, rl.explore_noise), −rl.noise_clip, rl.noise_clip) added and
+ *  is clamped to [0, 1] (the noise comes from the actor's seeded stream).
+ *  Errors as rmtl_model_predict(). */
+RMTL_API int rmtl_actor_act(rmtl_actor *actor, const rmtl_batch *states, int explore,
+                            float *actions, size_t capacity);
+/** One actor step on the states of `batch`:
+ *    L = −(1/B)·Σ_i Σ_k w_ik·Q_k(s_i, π_k(s_i)) + β·(1/P)·Σ_p mean((θ_p − θ0_p)²)
+ *  with w the IPS weights when rl.ips (else 1), β = rl.bc_weight, θ0 the
+ *  anchor and P the number of parameter tensors; the critics are not
+ *  changed. `critics` holds one critic per task, any order. `*loss` (may
+ *  be NULL) receives L. Errors: RMTL_EINVAL, RMTL_ENUMERIC (weights
+ *  unchanged), RMTL_ENOMEM. */
+RMTL_API int rmtl_actor_update(rmtl_actor *actor, rmtl_critic *const *critics,
+                               size_t n_critics, const rmtl_transitions *batch, double *loss);
+/** Moves the target towards the policy: θ' ← τ·θ + (1 − τ)·θ', τ = rl.tau. */
+RMTL_API int rmtl_actor_soft_update(rmtl_actor *actor);
+
+/** Walks `env` (dataset mode) with the actor plus exploration noise (as
+ *  rmtl_actor_act() with explore) and stores `n` transitions, continuing
+ *  the env's running episode. The actions of a session are computed in
+ *  one batch. Errors: as rmtl_replay_fill_random(), RMTL_EINVAL for an
+ *  actor whose inputs or tasks differ from the env's. [per-object] on all
+ *  three. */
+RMTL_API int rmtl_replay_fill_actor(rmtl_replay *rb, rmtl_env *env, rmtl_actor *actor,
+                                    size_t n);
+
+/** Writes the actor (its model, target, anchor, Adam state, noise stream
+ *  and counter) to a checkpoint atomically; loading resumes exactly. */
+RMTL_API int rmtl_actor_save(const rmtl_actor *actor, const char *path);
+RMTL_API int rmtl_actor_save_buffer(void **out, size_t *len, const rmtl_actor *actor);
+/** Loads an actor checkpoint. Errors as rmtl_critic_load(). */
+RMTL_API int rmtl_actor_load(rmtl_actor **out, const char *path);
+RMTL_API int rmtl_actor_load_buffer(rmtl_actor **out, const void *buf, size_t len);
+
+/** Creates an agent: an actor of `pretrained` and one critic per task,
+ *  built as rmtl_actor_create() and rmtl_critic_create() do. Free with
+ *  rmtl_agent_free(). [thread-safe] */
+RMTL_API int rmtl_agent_create(rmtl_agent **out, const rmtl_config *cfg,
+                               const rmtl_model *pretrained);
+/** Accepts NULL. */
+RMTL_API void rmtl_agent_free(rmtl_agent *agent);
+/** The agent's actor and task k's critic, borrowed (valid while the agent
+ *  lives); use them with the granular calls or to save them alone. NULL
+ *  for NULL or k out of range. */
+RMTL_API rmtl_actor *rmtl_agent_actor(rmtl_agent *agent);
+RMTL_API rmtl_critic *rmtl_agent_critic(rmtl_agent *agent, size_t task);
+/** Agent updates done so far; 0 for NULL. */
+RMTL_API uint64_t rmtl_agent_steps(const rmtl_agent *agent);
+
+/** What one rmtl_agent_update() did. Initialise with
+ *  RMTL_AGENT_REPORT_INIT; `critic_loss` is borrowed from the agent until
+ *  its next update. */
+typedef struct rmtl_agent_report {
+    uint32_t version;          /* RMTL_AGENT_REPORT_VERSION                 */
+    uint64_t step;             /* updates done, this one included           */
+    size_t n_tasks;
+    const double *critic_loss; /* n_tasks critic losses                     */
+    int actor_updated;         /* 1 when the actor took a step              */
+    double actor_loss;         /* its loss, NaN when it did not             */
+    int targets_updated;       /* 1 when the targets were soft-updated      */
+} rmtl_agent_report;
+#define RMTL_AGENT_REPORT_VERSION 1u
+#define RMTL_AGENT_REPORT_INIT {RMTL_AGENT_REPORT_VERSION, 0, 0, NULL, 0, 0.0, 0}
+
+/** One step of the schedule on `batch` (t = updates done before it):
+ *    every critic:  rmtl_critic_update() (the target actions computed once);
+ *    the actor:     rmtl_actor_update() when t >= rl.init_training_step and
+ *                   (t + 1) is a multiple of rl.actor_update_freq;
+ *    the targets:   soft updates of every critic and the actor when (t + 1)
+ *                   is a multiple of rl.soft_update_freq.
+ *  `report` (may be NULL; version set by the caller) says what happened.
+ *  Errors: RMTL_EINVAL (bad transitions), RMTL_ENUMERIC, RMTL_ENOMEM; a
+ *  failure after the first critic's step leaves the critics updated so
+ *  far updated and the step count unchanged. */
+RMTL_API int rmtl_agent_update(rmtl_agent *agent, const rmtl_transitions *batch,
+                               rmtl_agent_report *report);
+
+/** rmtl_critic_loss_weights() with the agent's critics and lambda =
+ *  rl.lambda: the weights of the RMTL loss for fine-tuning `model` (any
+ *  model with the agent's inputs and tasks, the actor's own included).
+ *  [thread-safe with one ctx per thread], as long as no update runs. */
+RMTL_API int rmtl_agent_loss_weights(const rmtl_agent *agent, const rmtl_model *model,
+                                     rmtl_ctx *ctx, const rmtl_batch *batch, float *weights,
+                                     size_t capacity);
+
+/** Writes the whole agent (config, actor with its target, anchor and
+ *  optimiser, every critic with its target and optimiser, step counters,
+ *  random streams) to a checkpoint atomically: loading it and going on
+ *  gives the same numbers, bit for bit, as never stopping. */
+RMTL_API int rmtl_agent_save(const rmtl_agent *agent, const char *path);
+RMTL_API int rmtl_agent_save_buffer(void **out, size_t *len, const rmtl_agent *agent);
+/** Loads an agent checkpoint. Errors as rmtl_critic_load(). */
+RMTL_API int rmtl_agent_load(rmtl_agent **out, const char *path);
+RMTL_API int rmtl_agent_load_buffer(rmtl_agent **out, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /* Public API of RMTL's reinforcement learning: the replay buffer (ring
- * overwrite, uniform sampling without replacement, bad input) and the
+ * overwrite, uniform sampling without replacement, bad input), the
  * session environment over a dataset (time order, done flags, rewards,
- * bad input). */
+ * bad input), and critics, actor and agent driven by a host loop
+ * (schedule, behaviour policy, RMTL loss weights, checkpoints, bad input). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -570,8 +571,10 @@ START_TEST(test_env_bad_input)
     ck_assert_int_eq(rmtl_env_step(&r, env, &one, 1), RMTL_OK);
     ck_assert(r.done);
     ck_assert_float_eq(r.reward[0], logf(1e-4f)); /* label 0, action 1: clamped */
-    ck_assert_error(rmtl_env_create(&env, cfg, arr, 4), RMTL_EINVAL, "flags");
-    ck_assert_error(rmtl_env_create(&env, cfg, NULL, 0), RMTL_EINVAL, "'ds'");
+    rmtl_env *other = NULL;
+    ck_assert_error(rmtl_env_create(&other, cfg, arr, 4), RMTL_EINVAL, "flags");
+    ck_assert_error(rmtl_env_create(&other, cfg, NULL, 0), RMTL_EINVAL, "'ds'");
+    ck_assert_ptr_null(other);
     ck_assert_error(rmtl_env_reset(&st, NULL), RMTL_EINVAL, "'env'");
     /* the two kinds of env refuse each other's calls */
     ck_assert_int_ne(rmtl_env_sim_reset(env), RMTL_OK);
@@ -651,6 +654,268 @@ START_TEST(test_replay_fill_random)
 }
 END_TEST
 
+/* ---- critics, actor and agent over the otto sessions ---------------------------- */
+
+/* A small ESMM over the otto events, an env, a replay buffer filled with
+ * random actions, and an agent whose schedule runs the actor early. */
+typedef struct {
+    rmtl_config *cfg;
+    rmtl_dataset *ds;
+    rmtl_model *model;
+    rmtl_env *env;
+    rmtl_replay *rb;
+    rmtl_agent *agent;
+    size_t nc, nn;
+} otto_rl;
+
+static rmtl_config *rl_cfg(void)
+{
+    rmtl_config *cfg = NULL;
+    ck_assert_int_eq(rmtl_config_create(&cfg), RMTL_OK);
+    static const char yaml[] =
+        "model: {arch: esmm, embed_dim: 8, bottom: [16, 8], tower: [8], dropout: 0.1}\n"
+        "rl: {critic: {bottom: [16, 8], tower: [8]}, init_training_step: 2,\n"
+        "     actor_update_freq: 2, soft_update_freq: 2, actor_lr: 0.001, lambda: 0.5}\n"
+        "runtime: {threads: 1, seed: 7}\n";
+    ck_assert_msg(rmtl_config_load_string(cfg, yaml, strlen(yaml), "rl.yaml") == RMTL_OK, "%s",
+                  rmtl_last_error());
+    return cfg;
+}
+
+static void otto_rl_init(otto_rl *o, const char *csv)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg = rl_cfg();
+    ck_assert_int_eq(rmtl_dataset_load(&o->ds, csv, OTTO_SCHEMA, NULL), RMTL_OK);
+    o->nc = rmtl_dataset_n_cat(o->ds);
+    o->nn = rmtl_dataset_n_num(o->ds);
+    ck_assert_msg(rmtl_model_create(&o->model, o->cfg, o->ds) == RMTL_OK, "%s",
+                  rmtl_last_error());
+    ck_assert_int_eq(rmtl_env_create(&o->env, o->cfg, o->ds, 0), RMTL_OK);
+    ck_assert_int_eq(rmtl_replay_create(&o->rb, 2000, o->nc, o->nn, 3, 3), RMTL_OK);
+    ck_assert_int_eq(rmtl_replay_fill_random(o->rb, o->env, 600), RMTL_OK);
+    ck_assert_msg(rmtl_agent_create(&o->agent, o->cfg, o->model) == RMTL_OK, "%s",
+                  rmtl_last_error());
+}
+
+static void otto_rl_free(otto_rl *o)
+{
+    rmtl_agent_free(o->agent);
+    rmtl_replay_free(o->rb);
+    rmtl_env_free(o->env);
+    rmtl_model_free(o->model);
+    rmtl_dataset_free(o->ds);
+    rmtl_config_free(o->cfg);
+}
+
+START_TEST(test_agent_host_loop)
+{
+    OTTO_OR_SKIP(OTTO_CSV);
+    otto_rl o;
+    otto_rl_init(&o, OTTO_CSV);
+    rmtl_actor *actor = rmtl_agent_actor(o.agent);
+    ck_assert_ptr_nonnull(actor);
+    ck_assert_ptr_null(rmtl_agent_critic(o.agent, 3));
+    for (size_t k = 0; k < 3; k++)
+        ck_assert_uint_eq(rmtl_critic_task(rmtl_agent_critic(o.agent, k)), k);
+    /* the schedule: init 2, actor every 2nd step from then, targets every 2nd */
+    for (int step = 0; step < 8; step++) {
+        rmtl_transitions b = RMTL_TRANSITIONS_INIT;
+        ck_assert_int_eq(rmtl_replay_sample(&b, o.rb, 64), RMTL_OK);
+        rmtl_agent_report r = RMTL_AGENT_REPORT_INIT;
+        ck_assert_msg(rmtl_agent_update(o.agent, &b, &r) == RMTL_OK, "%s", rmtl_last_error());
+        ck_assert_uint_eq(r.step, (uint64_t)step + 1);
+        ck_assert_int_eq(r.actor_updated, step >= 2 && step % 2 == 1);
+        ck_assert_int_eq(r.targets_updated, step % 2 == 1);
+        for (int k = 0; k < 3; k++)
+            ck_assert(isfinite(r.critic_loss[k]) && r.critic_loss[k] >= 0);
+    }
+    ck_assert_uint_eq(rmtl_agent_steps(o.agent), 8);
+    ck_assert_uint_eq(rmtl_actor_updates(actor), 3);
+    /* the actor's model is a model: predict with it; its actions are
+     * probabilities, and exploration stays within the noise clip */
+    rmtl_batch b = RMTL_BATCH_INIT;
+    ck_assert_int_eq(rmtl_dataset_batch(&b, o.ds, 0, 50), RMTL_OK);
+    float p[150], act[150], ex[150];
+    ck_assert_int_eq(rmtl_model_predict(rmtl_actor_model(actor), NULL, &b, p, 150), RMTL_OK);
+    ck_assert_int_eq(rmtl_actor_act(actor, &b, 0, act, 150), RMTL_OK);
+    ck_assert(memcmp(p, act, sizeof p) == 0);
+    ck_assert_int_eq(rmtl_actor_act(actor, &b, 1, ex, 150), RMTL_OK);
+    int moved = 0;
+    for (int i = 0; i < 150; i++) {
+        ck_assert(ex[i] >= 0.0f && ex[i] <= 1.0f);
+        ck_assert(fabsf(ex[i] - act[i]) <= 0.5f + 1e-6f); /* rl.noise_clip */
+        moved += ex[i] != act[i];
+    }
+    ck_assert_int_gt(moved, 100);
+    /* the behaviour policy: the actor with noise walks the env */
+    ck_assert_int_eq(rmtl_replay_fill_actor(o.rb, o.env, actor, 300), RMTL_OK);
+    ck_assert_uint_eq(rmtl_replay_size(o.rb), 900);
+    rmtl_transitions g = RMTL_TRANSITIONS_INIT;
+    ck_assert_int_eq(rmtl_replay_get(&g, o.rb, 899), RMTL_OK);
+    for (int k = 0; k < 3; k++)
+        ck_assert(g.action[k] >= 0.0f && g.action[k] <= 1.0f);
+    /* the RMTL loss weights: 1 − λ·Q_k(s, ŷ_k) ≥ 1, Q from the critics */
+    float w[150], q[50];
+    ck_assert_int_eq(rmtl_agent_loss_weights(o.agent, o.model, NULL, &b, w, 150), RMTL_OK);
+    ck_assert_int_eq(rmtl_model_predict(o.model, NULL, &b, p, 150), RMTL_OK);
+    for (size_t k = 0; k < 3; k++) {
+        rmtl_critic *c = rmtl_agent_critic(o.agent, k);
+        ck_assert_int_eq(rmtl_critic_q(c, NULL, &b, p + k, 3, q, 50), RMTL_OK);
+        for (int i = 0; i < 50; i++) {
+            ck_assert(q[i] <= 0.0f);
+            ck_assert(w[i * 3 + k] >= 1.0f);
+            ck_assert(fabsf(w[i * 3 + k] - (1.0f - 0.5f * q[i])) < 1e-6f);
+        }
+    }
+    /* ... which the model's training step takes as loss weights */
+    rmtl_model *tuned = NULL;
+    ck_assert_int_eq(rmtl_model_clone(&tuned, o.model), RMTL_OK);
+    b.weights = w;
+    double lw, l1;
+    ck_assert_int_eq(rmtl_model_train_step(tuned, &b, &lw), RMTL_OK);
+    rmtl_model_free(tuned);
+    ck_assert_int_eq(rmtl_model_clone(&tuned, o.model), RMTL_OK);
+    b.weights = NULL;
+    ck_assert_int_eq(rmtl_model_train_step(tuned, &b, &l1), RMTL_OK);
+    ck_assert(lw >= l1); /* every weight is >= 1 */
+    rmtl_model_free(tuned);
+    otto_rl_free(&o);
+}
+END_TEST
+
+START_TEST(test_agent_checkpoint_files)
+{
+    OTTO_OR_SKIP(OTTO_CSV);
+    otto_rl o;
+    otto_rl_init(&o, OTTO_CSV);
+    rmtl_transitions b = RMTL_TRANSITIONS_INIT;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(rmtl_replay_sample(&b, o.rb, 32), RMTL_OK);
+        ck_assert_int_eq(rmtl_agent_update(o.agent, &b, NULL), RMTL_OK);
+    }
+    const char *path = rmtl_tdata_write("agent.rmtl", "", 0);
+    ck_assert_msg(rmtl_agent_save(o.agent, path) == RMTL_OK, "%s", rmtl_last_error());
+    rmtl_agent *copy = NULL;
+    ck_assert_msg(rmtl_agent_load(&copy, path) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_uint_eq(rmtl_agent_steps(copy), 4);
+    /* the same batches give the same numbers, bit for bit */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(rmtl_replay_sample(&b, o.rb, 32), RMTL_OK);
+        rmtl_agent_report r1 = RMTL_AGENT_REPORT_INIT, r2 = RMTL_AGENT_REPORT_INIT;
+        ck_assert_int_eq(rmtl_agent_update(o.agent, &b, &r1), RMTL_OK);
+        ck_assert_int_eq(rmtl_agent_update(copy, &b, &r2), RMTL_OK);
+        ck_assert(memcmp(r1.critic_loss, r2.critic_loss, 3 * sizeof(double)) == 0);
+        ck_assert_int_eq(r1.actor_updated, r2.actor_updated);
+        ck_assert(r1.actor_updated ? r1.actor_loss == r2.actor_loss : isnan(r2.actor_loss));
+    }
+    /* critics and actors on their own */
+    const char *cpath = rmtl_tdata_write("critic.rmtl", "", 0);
+    ck_assert_int_eq(rmtl_critic_save(rmtl_agent_critic(o.agent, 2), cpath), RMTL_OK);
+    rmtl_critic *c = NULL;
+    ck_assert_int_eq(rmtl_critic_load(&c, cpath), RMTL_OK);
+    ck_assert_uint_eq(rmtl_critic_task(c), 2);
+    ck_assert_uint_eq(rmtl_critic_updates(c), 9);
+    const char *apath = rmtl_tdata_write("actor.rmtl", "", 0);
+    ck_assert_int_eq(rmtl_actor_save(rmtl_agent_actor(o.agent), apath), RMTL_OK);
+    rmtl_actor *a = NULL;
+    ck_assert_int_eq(rmtl_actor_load(&a, apath), RMTL_OK);
+    ck_assert_uint_eq(rmtl_actor_updates(a), rmtl_actor_updates(rmtl_agent_actor(o.agent)));
+    /* each kind refuses the others, and models refuse them all */
+    rmtl_agent *bad = NULL;
+    ck_assert_error(rmtl_agent_load(&bad, cpath), RMTL_EFORMAT, "holds a critic, not agent");
+    rmtl_critic *badc = NULL;
+    ck_assert_error(rmtl_critic_load(&badc, apath), RMTL_EFORMAT, "holds an actor, not critic");
+    rmtl_model *m = NULL;
+    /* the model loader does not know the MODL section an agent requires */
+    ck_assert_error(rmtl_model_load(&m, path), RMTL_EVERSION, "MODL");
+    const char *mpath = rmtl_tdata_write("model.rmtl", "", 0);
+    ck_assert_int_eq(rmtl_model_save(o.model, mpath, 0), RMTL_OK);
+    ck_assert_error(rmtl_agent_load(&bad, mpath), RMTL_EFORMAT, "no 'RLST'");
+    ck_assert_ptr_null(bad);
+    ck_assert_int_eq(rmtl_model_save(o.model, mpath, RMTL_SAVE_TRAINING_STATE), RMTL_OK);
+    ck_assert_error(rmtl_agent_load(&bad, mpath), RMTL_EFORMAT, "rmtl_model_load");
+    ck_assert_error(rmtl_agent_load(&bad, "/nonexistent/agent.rmtl"), RMTL_EIO, "agent.rmtl");
+    ck_assert_int_eq(rmtl_agent_load_buffer(&bad, "garbage", 7), RMTL_EFORMAT);
+    rmtl_tdata_cleanup();
+    rmtl_actor_free(a);
+    rmtl_critic_free(c);
+    rmtl_agent_free(copy);
+    otto_rl_free(&o);
+}
+END_TEST
+
+START_TEST(test_rl_bad_input)
+{
+    OTTO_OR_SKIP(OTTO_CSV);
+    otto_rl o;
+    otto_rl_init(&o, OTTO_CSV);
+    rmtl_actor *actor = rmtl_agent_actor(o.agent);
+    rmtl_critic *c[3] = {rmtl_agent_critic(o.agent, 0), rmtl_agent_critic(o.agent, 1),
+                         rmtl_agent_critic(o.agent, 2)};
+    rmtl_transitions b = RMTL_TRANSITIONS_INIT;
+    ck_assert_int_eq(rmtl_replay_sample(&b, o.rb, 16), RMTL_OK);
+    double loss;
+    /* critics: one per task, any order */
+    ck_assert_error(rmtl_actor_update(actor, c, 2, &b, &loss), RMTL_EINVAL, "2 critics");
+    rmtl_critic *dup[3] = {c[0], c[0], c[2]};
+    ck_assert_error(rmtl_actor_update(actor, dup, 3, &b, &loss), RMTL_EINVAL, "two critics");
+    rmtl_critic *rev[3] = {c[2], c[1], c[0]};
+    ck_assert_int_eq(rmtl_actor_update(actor, rev, 3, &b, &loss), RMTL_OK);
+    ck_assert(isfinite(loss));
+    ck_assert_int_eq(rmtl_critic_update(c[1], actor, &b, &loss), RMTL_OK);
+    ck_assert_int_eq(rmtl_critic_soft_update(c[1]), RMTL_OK);
+    ck_assert_int_eq(rmtl_actor_soft_update(actor), RMTL_OK);
+    rmtl_critic *cc = NULL;
+    ck_assert_error(rmtl_critic_create(&cc, o.cfg, o.model, 3), RMTL_EINVAL, "task 3");
+    ck_assert_ptr_null(cc);
+    /* transitions: a NaN, an action outside [0, 1], an unknown id */
+    static float act[16 * 3];
+    static int32_t cat[64];
+    memcpy(act, b.action, sizeof act);
+    rmtl_transitions t = b;
+    t.action = act;
+    act[4] = NAN;
+    ck_assert_error(rmtl_agent_update(o.agent, &t, NULL), RMTL_ENUMERIC, "non-finite action");
+    act[4] = 2.0f;
+    ck_assert_error(rmtl_critic_update(c[0], actor, &t, &loss), RMTL_EINVAL, "outside [0, 1]");
+    act[4] = 0.5f;
+    ck_assert_uint_le(16 * o.nc, 64);
+    memcpy(cat, b.next_cat, 16 * o.nc * sizeof(int32_t));
+    t.next_cat = cat;
+    cat[o.nc] = 1 << 30;
+    ck_assert_error(rmtl_agent_update(o.agent, &t, NULL), RMTL_EINVAL, "next states");
+    ck_assert_uint_eq(rmtl_agent_steps(o.agent), 0); /* nothing happened */
+    rmtl_agent_report r = RMTL_AGENT_REPORT_INIT;
+    r.version = 0;
+    ck_assert_error(rmtl_agent_update(o.agent, &b, &r), RMTL_EINVAL, "RMTL_AGENT_REPORT_INIT");
+    /* loss weights */
+    rmtl_batch sb = RMTL_BATCH_INIT;
+    ck_assert_int_eq(rmtl_dataset_batch(&sb, o.ds, 0, 10), RMTL_OK);
+    float w[30];
+    const rmtl_critic *cc3[3] = {c[0], c[1], c[2]};
+    ck_assert_error(rmtl_critic_loss_weights(cc3, 3, o.model, NULL, &sb, -1.0, w, 30),
+                    RMTL_EINVAL, "lambda");
+    ck_assert_error(rmtl_critic_loss_weights(cc3, 2, o.model, NULL, &sb, 0.5, w, 30),
+                    RMTL_EINVAL, "2 critics");
+    ck_assert_int_ne(rmtl_critic_loss_weights(cc3, 3, o.model, NULL, &sb, 0.5, w, 29), RMTL_OK);
+    ck_assert_int_eq(rmtl_critic_loss_weights(cc3, 3, o.model, NULL, &sb, 0.0, w, 30), RMTL_OK);
+    for (int i = 0; i < 30; i++)
+        ck_assert_float_eq(w[i], 1.0f); /* λ = 0: plain BCE */
+    /* NULL handles */
+    ck_assert_error(rmtl_agent_update(NULL, &b, NULL), RMTL_EINVAL, "agent");
+    ck_assert_error(rmtl_agent_create(NULL, o.cfg, o.model), RMTL_EINVAL, "out");
+    rmtl_agent *ag = NULL;
+    ck_assert_error(rmtl_agent_create(&ag, o.cfg, NULL), RMTL_EINVAL, "pretrained");
+    ck_assert_uint_eq(rmtl_agent_steps(NULL), 0);
+    ck_assert_ptr_null(rmtl_actor_model(NULL));
+    rmtl_agent_free(NULL);
+    rmtl_actor_free(NULL);
+    rmtl_critic_free(NULL);
+    otto_rl_free(&o);
+}
+END_TEST
+
 Suite *rmtl_test_rl_suite(void)
 {
     Suite *s = suite_create("rl");
@@ -667,6 +932,12 @@ Suite *rmtl_test_rl_suite(void)
     tcase_add_test(tc, test_env_abs_reward);
     tcase_add_test(tc, test_env_bad_input);
     tcase_add_test(tc, test_replay_fill_random);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("agent");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_agent_host_loop);
+    tcase_add_test(tc, test_agent_checkpoint_files);
+    tcase_add_test(tc, test_rl_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

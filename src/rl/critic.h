@@ -10,33 +10,38 @@
 #define RMTL_RL_CRITIC_H
 
 #include "nn/adam.h"
+#include "mtl/layout.h"
 #include "rl/hp.h"
 #include "rl/qnet.h"
 
 #include <stdint.h>
 
 struct rmtl_critic {
+    rmtl_config *cfg; /* owned copy: checkpoints */
     size_t task, n_tasks;
+    rmtl__layout lay; /* the states' fields and the tasks (the actor's layout) */
     rmtl__rlhp hp; /* hyper-parameters read at creation */
     rmtl__qnet net, target;
     rmtl__adam opt;
     rmtl__ws ws;
     rmtl__rng dropout_rng, noise_rng;
     uint64_t updates; /* critic updates done */
-    /* shape, kept for checkpoints */
-    size_t *vocab;
-    size_t n_fields, n_num, dim;
+    size_t dim;       /* embedding dimension */
+    rmtl_ctx *ctx;    /* evaluation passes of the actor's target */
+    float *next_a;    /* rows × T target actions of the last update */
+    size_t next_cap;
 };
 
-/* Builds a critic for `task` of n_tasks over states of n_fields
- * categorical fields (vocabulary sizes vocab) and n_num numerical values,
- * embedding dimension dim; the other hyper-parameters come from hp (rl.*,
- * optim.*, model.dropout, runtime.*). Weights are seeded from
- * runtime.seed and the task, then the embedding is copied from `embed`
- * when it is not NULL. The target starts equal to the critic. */
-int rmtl__critic_new(rmtl_critic **out, const rmtl__rlhp *hp, const size_t *vocab,
-                     size_t n_fields, size_t n_num, size_t dim, size_t task, size_t n_tasks,
-                     const rmtl__embed *embed);
+/* Builds a critic for `task` of the layout's tasks over its states
+ * (layout copied), embedding dimension dim; the other hyper-parameters
+ * come from hp (rl.*, optim.*, model.dropout, runtime.*). Weights are
+ * seeded from runtime.seed and the task, then the embedding is copied from
+ * `embed` when it is not NULL. The target starts equal to the critic. */
+int rmtl__critic_new(rmtl_critic **out, const rmtl__rlhp *hp, const rmtl__layout *lay,
+                     size_t dim, size_t task, const rmtl__embed *embed);
+/* The same from a config (copied into the critic; hp read from it). */
+int rmtl__critic_new_cfg(rmtl_critic **out, const rmtl_config *cfg, const rmtl__layout *lay,
+                         size_t dim, size_t task, const rmtl__embed *embed);
 
 /* One critic step (SPEC §3) on the transitions t, given the target
  * actor's actions next_a (t->rows × n_tasks, row stride ldna) at s':
@@ -55,5 +60,11 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
 int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const float *num,
                              const float *pi, size_t ldpi, const float *w, size_t ldw,
                              float *grad, size_t ldg, double *qsum);
+
+/* Checks transitions against a layout: rmtl__transitions_check, and the
+ * ids of s and s' within the vocabularies (messages prefixed with fn). */
+int rmtl__critic_check_batch(const rmtl__layout *lay, const rmtl_transitions *t, const char *fn);
+/* Grows *buf to n floats (contents lost). */
+int rmtl__critic_reserve_next(float **buf, size_t *cap, size_t n);
 
 #endif

@@ -21,7 +21,7 @@ typedef struct rmtl__denv {
     size_t n_cat, n_num, n_tasks, n_sessions;
     int reward_kind; /* enum rmtl__reward */
     int eval;        /* sessions in order instead of at random */
-    rmtl__rng rng;   /* RMTL__STREAM_SAMPLE of runtime.seed: session draws */
+    rmtl__rng rng;   /* RMTL__STREAM_ENV of runtime.seed: session draws */
     size_t next_session; /* evaluation: the session the next reset plays */
     /* the episode */
     int state;           /* RMTL__EP_* */

@@ -100,7 +100,7 @@ int rmtl_env_create(rmtl_env **out, const rmtl_config *cfg, const rmtl_dataset *
     e->reward_kind = hp.reward;
     e->eval = (flags & RMTL_ENV_EVAL) != 0;
     e->reward = reward;
-    rmtl__rng_seed(&e->rng, hp.seed, RMTL__STREAM_SAMPLE);
+    rmtl__rng_seed(&e->rng, hp.seed, RMTL__STREAM_ENV);
     env->kind = RMTL__ENV_DATA;
     env->data = e;
     *out = env;

@@ -23,6 +23,9 @@ static const size_t VOCAB[2] = {4, 3};
 static const size_t BOTTOM[2] = {5, 4};
 static const size_t TOWER[1] = {3};
 static const qref_shape QS = {2, 2, 3, VOCAB, BOTTOM, 2, TOWER, 1};
+/* The critics' input layout: the same 2 fields, 2 numerical values, 2 tasks. */
+static char *TASKS[2] = {"ctr", "cvr"};
+static const rmtl__layout LAY = {2, (size_t *)VOCAB, 2, 2, TASKS};
 
 /* ids include 0 (unknown) and out-of-range values, which read row 0 */
 static const int32_t CAT[5 * 2] = {1, 2, 3, 0, 0, 1, 7, -1, 2, 2};
@@ -364,7 +367,7 @@ static void check_critic_update(size_t task, int ips)
     rmtl__rlhp hp;
     test_hp(&hp, ips);
     rmtl_critic *c;
-    ck_assert_int_eq(rmtl__critic_new(&c, &hp, VOCAB, 2, 2, 3, task, 2, NULL), 0);
+    ck_assert_int_eq(rmtl__critic_new(&c, &hp, &LAY, 3, task, NULL), 0);
     unsigned long long seed = 31 + task;
     spread_biases(&c->net, &seed);
     /* a target that differs from the critic, so min() has work to do */
@@ -451,7 +454,7 @@ START_TEST(test_critic_action_grad)
     rmtl__rlhp hp;
     test_hp(&hp, 0);
     rmtl_critic *c;
-    ck_assert_int_eq(rmtl__critic_new(&c, &hp, VOCAB, 2, 2, 3, 1, 2, NULL), 0);
+    ck_assert_int_eq(rmtl__critic_new(&c, &hp, &LAY, 3, 1, NULL), 0);
     unsigned long long seed = 77;
     spread_biases(&c->net, &seed);
     float num[10], pi[10], w[10], g[10] = {0};
@@ -511,7 +514,7 @@ START_TEST(test_critic_alloc_failures)
     for (k = 1; k < 1000; k++) {
         rmtl_critic *c = NULL;
         rmtl__alloc_fail_after(k);
-        rc = rmtl__critic_new(&c, &hp, VOCAB, 2, 2, 3, 0, 2, NULL);
+        rc = rmtl__critic_new(&c, &hp, &LAY, 3, 0, NULL);
         if (rc == 0) {
             double loss;
             rc = rmtl__critic_update_from(c, &b.t, b.next_a, 2, &loss);
