@@ -44,12 +44,13 @@ extern "C" {
 /* ---------------------------------------------------------------------- */
 /* Version                                                                 */
 /* ---------------------------------------------------------------------- */
-#define RMTL_VERSION_MAJOR 0
-#define RMTL_VERSION_MINOR 1
-#define RMTL_VERSION_PATCH 0
+#define RMTL_VERSION_MAJOR 0 /* release of this header: major */
+#define RMTL_VERSION_MINOR 1 /* minor: bumped by ABI additions */
+#define RMTL_VERSION_PATCH 0 /* patch: fixes only */
+/* MAJOR·10000 + MINOR·100 + PATCH, as rmtl_version_number() returns it. */
 #define RMTL_VERSION_NUMBER \
     (RMTL_VERSION_MAJOR * 10000 + RMTL_VERSION_MINOR * 100 + RMTL_VERSION_PATCH)
-#define RMTL_VERSION_STRING "0.1.0"
+#define RMTL_VERSION_STRING "0.1.0" /* "MAJOR.MINOR.PATCH" */
 /* ABI major: bumped only when a released signature or layout changes. */
 #define RMTL_SOVERSION 1
 
@@ -93,11 +94,12 @@ RMTL_API const char *rmtl_last_error(void);
 /** Empties this thread's message. [thread-safe] */
 RMTL_API void rmtl_error_clear(void);
 
+/** Severity of a log line, the `level` of rmtl_log_fn. */
 typedef enum rmtl_log_level {
-    RMTL_LOG_ERROR = 0,
-    RMTL_LOG_WARN = 1,
-    RMTL_LOG_INFO = 2,
-    RMTL_LOG_DEBUG = 3
+    RMTL_LOG_ERROR = 0, /* a call failed                             */
+    RMTL_LOG_WARN = 1,  /* something is off but the call goes on     */
+    RMTL_LOG_INFO = 2,  /* progress: epochs, evaluations             */
+    RMTL_LOG_DEBUG = 3  /* details for developers                    */
 } rmtl_log_level;
 
 /** Receives the library's log lines (no trailing newline). May be called
@@ -162,7 +164,9 @@ RMTL_API int rmtl_config_set(rmtl_config *cfg, const char *key, const char *valu
  *  are range-checked; on error nothing changes. set_bool takes any
  *  nonzero value as true. [per-object] */
 RMTL_API int rmtl_config_set_int(rmtl_config *cfg, const char *key, int64_t value);
+/** As rmtl_config_set_int() for double keys. [per-object] */
 RMTL_API int rmtl_config_set_double(rmtl_config *cfg, const char *key, double value);
+/** As rmtl_config_set_int() for boolean keys. [per-object] */
 RMTL_API int rmtl_config_set_bool(rmtl_config *cfg, const char *key, int value);
 /** For choice keys such as model.arch (the choice is checked). */
 RMTL_API int rmtl_config_set_string(rmtl_config *cfg, const char *key, const char *value);
@@ -175,7 +179,9 @@ RMTL_API int rmtl_config_set_int_list(rmtl_config *cfg, const char *key,
  *  (fusion.reward_coef, model.tasks) have no getter: read them from
  *  rmtl_config_dump(). On error `*out` is zeroed. [per-object] */
 RMTL_API int rmtl_config_get_int(int64_t *out, const rmtl_config *cfg, const char *key);
+/** As rmtl_config_get_int() for double keys. [per-object] */
 RMTL_API int rmtl_config_get_double(double *out, const rmtl_config *cfg, const char *key);
+/** As rmtl_config_get_int() for boolean keys (`*out` is 0 or 1). [per-object] */
 RMTL_API int rmtl_config_get_bool(int *out, const rmtl_config *cfg, const char *key);
 /** For choice keys. `*out` is borrowed from `cfg`, valid until the key is
  *  next set. */
@@ -212,8 +218,8 @@ typedef struct rmtl_batch {
     const float *weights;   /* rows × n_tasks loss weights, or NULL (all 1)  */
     const int64_t *session; /* rows session ids, or NULL                     */
 } rmtl_batch;
-#define RMTL_BATCH_VERSION 1u
-#define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+#define RMTL_BATCH_VERSION 1u /* layout version of rmtl_batch in this header */
+#define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL} /* empty batch */
 
 /*
  * A dataset holds impressions in the layout models train on: categorical
@@ -286,11 +292,15 @@ RMTL_API size_t rmtl_dataset_rows(const rmtl_dataset *ds);
 RMTL_API size_t rmtl_dataset_n_cat(const rmtl_dataset *ds);
 /** Number of ids of categorical field `field` (including id 0). */
 RMTL_API size_t rmtl_dataset_vocab_size(const rmtl_dataset *ds, size_t field);
+/** Name of categorical field `field` (its CSV column). */
 RMTL_API const char *rmtl_dataset_field_name(const rmtl_dataset *ds, size_t field);
+/** Number of numerical features, in CSV column order. */
 RMTL_API size_t rmtl_dataset_n_num(const rmtl_dataset *ds);
+/** Name of numerical feature `index`. */
 RMTL_API const char *rmtl_dataset_num_name(const rmtl_dataset *ds, size_t index);
 /** Number of tasks (label columns), in task order. */
 RMTL_API size_t rmtl_dataset_n_tasks(const rmtl_dataset *ds);
+/** Name of task `task` (its label column). */
 RMTL_API const char *rmtl_dataset_task_name(const rmtl_dataset *ds, size_t task);
 /** 1 when the dataset has labels, 0 when not (e.g. a prediction CSV). */
 RMTL_API int rmtl_dataset_has_labels(const rmtl_dataset *ds);
@@ -362,7 +372,7 @@ typedef struct rmtl_progress {
     double loss;      /* running mean loss, NaN when none            */
     double elapsed;   /* seconds since the call started              */
 } rmtl_progress;
-#define RMTL_PROGRESS_VERSION 1u
+#define RMTL_PROGRESS_VERSION 1u /**< layout version of rmtl_progress in this header */
 
 /** Called from the calling thread every so often during a long call;
  *  returning non-zero cancels it (the call then fails with RMTL_ESTATE and
@@ -488,6 +498,8 @@ RMTL_API int rmtl_model_save_buffer(void **out, size_t *len, const rmtl_model *m
  *  training state; without it, Adam starts afresh and the random streams
  *  from runtime.seed. [thread-safe] */
 RMTL_API int rmtl_model_load(rmtl_model **out, const char *path);
+/** As rmtl_model_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
 RMTL_API int rmtl_model_load_buffer(rmtl_model **out, const void *buf, size_t len);
 
 /* ---------------------------------------------------------------------- */
@@ -625,21 +637,26 @@ RMTL_API void rmtl_env_free(rmtl_env *env);
  *  RMTL_SIM_INFO_INIT. */
 typedef struct rmtl_sim_info {
     uint32_t version;      /* RMTL_SIM_INFO_VERSION                          */
-    uint32_t users, items; /* ids are 0 .. users-1 and 0 .. items-1          */
+    uint32_t users;        /* user ids are 0 .. users-1                      */
+    uint32_t items;        /* item ids are 0 .. items-1                      */
     uint32_t tasks;        /* behaviours per shown item (1..3)               */
     size_t candidates;     /* items scored per request                       */
     size_t top_l;          /* items shown per request                        */
     size_t max_requests;   /* a session ends after at most this many         */
     size_t sessions;       /* sim.sessions: the config's evaluation length   */
-    size_t user_dim, item_dim, context_dim; /* float feature counts          */
+    size_t user_dim;       /* float features per user                       */
+    size_t item_dim;       /* float features per item                       */
+    size_t context_dim;    /* float context features per request            */
     /* Vocabulary size of each categorical field, the reserved id 0
      * included: ids run from 1 to card - 1. */
-    uint32_t user_card[RMTL_SIM_USER_CATS];
-    uint32_t item_card[RMTL_SIM_ITEM_CATS];
+    uint32_t user_card[RMTL_SIM_USER_CATS]; /* segment, activity, region    */
+    uint32_t item_card[RMTL_SIM_ITEM_CATS]; /* category, brand, price and
+                                               popularity buckets           */
     double reward_coef[RMTL_SIM_MAX_TASKS]; /* c_k of r = Σ c_k·v_k         */
     double position_decay; /* P(click at position k) = (1+k)^-decay · P(click) */
 } rmtl_sim_info;
-#define RMTL_SIM_INFO_VERSION 1u
+#define RMTL_SIM_INFO_VERSION 1u /* layout version of rmtl_sim_info in this header */
+/* Initialiser of rmtl_sim_info: its version, everything else zero. */
 #define RMTL_SIM_INFO_INIT                                                     \
     {RMTL_SIM_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0}, {0, 0, 0, 0}, \
      {0, 0, 0}, 0}
@@ -663,28 +680,29 @@ typedef struct rmtl_sim_request {
     uint64_t session;         /* index of the session in its stream           */
     size_t n_user_cat;        /* RMTL_SIM_USER_CATS                           */
     const int32_t *user_cat;  /* segment, activity level, region             */
-    size_t user_dim;
+    size_t user_dim;          /* floats in user_feat                          */
     const float *user_feat;   /* user_dim observable floats                   */
-    size_t context_dim;
+    size_t context_dim;       /* floats in context                            */
     const float *context;     /* context_dim floats, see docs/simulator.md    */
     size_t n;                 /* candidates                                   */
     const uint32_t *items;    /* n item ids, distinct                         */
     size_t n_item_cat;        /* RMTL_SIM_ITEM_CATS                           */
     const int32_t *item_cat;  /* n × n_item_cat: category, brand, price and
                                  popularity buckets                           */
-    size_t item_dim;
+    size_t item_dim;          /* floats per candidate in item_feat            */
     const float *item_feat;   /* n × item_dim observable floats               */
     const float *price;       /* n prices                                     */
     /* Logging only (rmtl_env_sim_log with action_dim > 0), else 0 and
      * NULL: n × action_dim buffers the policy fills with its fusion action
      * for each candidate and the trust box around it; the rows of the
      * shown items are written to the log. */
-    size_t action_dim;
-    float *action;
-    float *box_lo;
-    float *box_hi;
+    size_t action_dim;        /* floats per candidate in the three below      */
+    float *action;            /* n × action_dim fusion actions                */
+    float *box_lo;            /* n × action_dim trust-box lower bounds        */
+    float *box_hi;            /* n × action_dim trust-box upper bounds        */
 } rmtl_sim_request;
-#define RMTL_SIM_REQUEST_VERSION 1u
+#define RMTL_SIM_REQUEST_VERSION 1u /* layout version of rmtl_sim_request in this header */
+/* Initialiser of rmtl_sim_request: its version, everything else zero. */
 #define RMTL_SIM_REQUEST_INIT                                                               \
     {RMTL_SIM_REQUEST_VERSION, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
      NULL, NULL, 0, NULL, NULL, NULL}
@@ -697,7 +715,7 @@ typedef struct rmtl_sim_feedback {
     size_t n_shown;            /* top_l                                       */
     const uint32_t *shown;     /* candidate indices shown, best first          */
     const uint32_t *items;     /* their item ids                              */
-    size_t tasks;
+    size_t tasks;              /* behaviours per shown item                   */
     const float *behaviours;   /* n_shown × tasks, 0 or 1 (purchase and like
                                   only ever follow a click)                   */
     const float *pair_reward;  /* n_shown: Σ_k c_k·behaviour_k of each item   */
@@ -705,7 +723,8 @@ typedef struct rmtl_sim_feedback {
     double session_reward;     /* cumulative over the session so far          */
     int done;                  /* 1: the user left (or max_requests was hit)  */
 } rmtl_sim_feedback;
-#define RMTL_SIM_FEEDBACK_VERSION 1u
+#define RMTL_SIM_FEEDBACK_VERSION 1u /* layout version of rmtl_sim_feedback in this header */
+/* Initialiser of rmtl_sim_feedback: its version, everything else zero. */
 #define RMTL_SIM_FEEDBACK_INIT \
     {RMTL_SIM_FEEDBACK_VERSION, 0, 0, NULL, NULL, 0, NULL, NULL, 0.0, 0.0, 0}
 
@@ -761,11 +780,12 @@ typedef struct rmtl_sim_stats {
     double reward_mean; /* cumulative session reward: mean over sessions    */
     double reward_std;  /* ... and its sample standard deviation            */
     double length_mean; /* requests per session                             */
-    double length_std;
+    double length_std;  /* ... and its sample standard deviation            */
     double rate[RMTL_SIM_MAX_TASKS]; /* behaviours per shown item (click,
                                         purchase, like; 0 past tasks)        */
 } rmtl_sim_stats;
-#define RMTL_SIM_STATS_VERSION 1u
+#define RMTL_SIM_STATS_VERSION 1u /* layout version of rmtl_sim_stats in this header */
+/* Initialiser of rmtl_sim_stats: its version, everything else zero. */
 #define RMTL_SIM_STATS_INIT \
     {RMTL_SIM_STATS_VERSION, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, {0.0, 0.0, 0.0}}
 
