@@ -552,12 +552,13 @@ typedef struct rmtl_env_state {
                             session order: by first timestamp)              */
     size_t step;         /* position of the impression in its session       */
     size_t row;          /* its row in the dataset                          */
-    size_t n_cat;
+    size_t n_cat;        /* categorical fields of the dataset               */
     const int32_t *cat;  /* n_cat categorical ids                           */
-    size_t n_num;
+    size_t n_num;        /* numerical features of the dataset               */
     const float *num;    /* n_num numerical values, NULL when n_num = 0     */
 } rmtl_env_state;
-#define RMTL_ENV_STATE_VERSION 1u
+#define RMTL_ENV_STATE_VERSION 1u /* layout version of rmtl_env_state in this header */
+/* Initialiser of rmtl_env_state: its version, everything else zero. */
 #define RMTL_ENV_STATE_INIT {RMTL_ENV_STATE_VERSION, 0, 0, 0, 0, NULL, 0, NULL}
 
 /** What a step returns. `reward` is borrowed from the env until its next
@@ -565,17 +566,18 @@ typedef struct rmtl_env_state {
  *  with RMTL_ENV_STEP_INIT. */
 typedef struct rmtl_env_step_result {
     uint32_t version;        /* RMTL_ENV_STEP_VERSION                       */
-    size_t n_tasks;
+    size_t n_tasks;          /* tasks T of the env                          */
     const float *reward;     /* n_tasks rewards r_t,k ≤ 0                   */
     const float *labels;     /* n_tasks labels y_t,k of the state acted on  */
     int done;                /* 1: that state was the session's last        */
     size_t next_step;        /* the next state s_(t+1); when done, the last
                                 state again (the MDP masks it with done)   */
-    size_t next_row;
+    size_t next_row;         /* its row in the dataset                      */
     const int32_t *next_cat; /* n_cat ids                                   */
     const float *next_num;   /* n_num values, NULL when n_num = 0           */
 } rmtl_env_step_result;
-#define RMTL_ENV_STEP_VERSION 1u
+#define RMTL_ENV_STEP_VERSION 1u /* layout version of rmtl_env_step_result in this header */
+/* Initialiser of rmtl_env_step_result: its version, everything else zero. */
 #define RMTL_ENV_STEP_INIT {RMTL_ENV_STEP_VERSION, 0, NULL, NULL, 0, 0, 0, NULL, NULL}
 
 /** Starts an episode (abandoning any running one) and fills `*out`, whose
@@ -835,7 +837,8 @@ typedef struct rmtl_transitions {
     const uint8_t *done;     /* rows: 1 when s was the session's last state    */
     const float *labels;     /* rows × T: labels y of s, 0 or 1               */
 } rmtl_transitions;
-#define RMTL_TRANSITIONS_VERSION 1u
+#define RMTL_TRANSITIONS_VERSION 1u /* layout version of rmtl_transitions in this header */
+/* Initialiser of rmtl_transitions: its version, everything else zero. */
 #define RMTL_TRANSITIONS_INIT \
     {RMTL_TRANSITIONS_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
@@ -848,7 +851,7 @@ typedef struct rmtl_transitions {
  *  fields), RMTL_ENOMEM. Free with rmtl_replay_free(). [thread-safe] */
 RMTL_API int rmtl_replay_create(rmtl_replay **out, size_t capacity, size_t n_cat,
                                 size_t n_num, size_t n_tasks, uint64_t seed);
-/** Accepts NULL. Invalidates every view the buffer handed out. */
+/** Accepts NULL. Invalidates every view the buffer handed out. [per-object] */
 RMTL_API void rmtl_replay_free(rmtl_replay *rb);
 /** Transitions held (at most the capacity); 0 for NULL. [per-object] */
 RMTL_API size_t rmtl_replay_size(const rmtl_replay *rb);
@@ -905,11 +908,11 @@ RMTL_API int rmtl_replay_fill_random(rmtl_replay *rb, rmtl_env *env, size_t n);
  *  RMTL_ENOMEM. Free with rmtl_critic_free(). [thread-safe] */
 RMTL_API int rmtl_critic_create(rmtl_critic **out, const rmtl_config *cfg,
                                 const rmtl_model *model, size_t task);
-/** Accepts NULL. */
+/** Accepts NULL. [per-object] */
 RMTL_API void rmtl_critic_free(rmtl_critic *critic);
-/** The task this critic scores; 0 for NULL. */
+/** The task this critic scores; 0 for NULL. [per-object] */
 RMTL_API size_t rmtl_critic_task(const rmtl_critic *critic);
-/** Critic updates done so far; 0 for NULL. */
+/** Critic updates done so far; 0 for NULL. [per-object] */
 RMTL_API uint64_t rmtl_critic_updates(const rmtl_critic *critic);
 
 /** Q(s_i, a_i) for every row of `states` (cat and num used) with the
@@ -929,11 +932,11 @@ RMTL_API int rmtl_critic_q(const rmtl_critic *critic, rmtl_ctx *ctx, const rmtl_
  *  the batch's labels when rl.ips is true (else 1); then one Adam step.
  *  `*loss` (may be NULL) receives L. `actor` is only read. Errors:
  *  RMTL_EINVAL (bad transitions, an actor of other inputs or tasks),
- *  RMTL_ENUMERIC (the weights are then unchanged), RMTL_ENOMEM. */
+ *  RMTL_ENUMERIC (the weights are then unchanged), RMTL_ENOMEM. [per-object] */
 RMTL_API int rmtl_critic_update(rmtl_critic *critic, const rmtl_actor *actor,
                                 const rmtl_transitions *batch, double *loss);
 /** Moves the target towards the critic: θ' ← τ·θ + (1 − τ)·θ', τ =
- *  rl.tau. */
+ *  rl.tau. [per-object] */
 RMTL_API int rmtl_critic_soft_update(rmtl_critic *critic);
 
 /** The RMTL loss weights of a batch (docs/rmtl.md): with ŷ = model's
@@ -956,15 +959,18 @@ RMTL_API int rmtl_critic_loss_weights(const rmtl_critic *const *critics, size_t 
  *  rmtl_model_save()); loading it resumes training exactly. RMTL_EIO.
  *  [per-object] */
 RMTL_API int rmtl_critic_save(const rmtl_critic *critic, const char *path);
-/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes. */
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes.
+ *  [per-object] */
 RMTL_API int rmtl_critic_save_buffer(void **out, size_t *len, const rmtl_critic *critic);
 /** Loads a critic checkpoint. RMTL_EFORMAT (damaged, or another kind of
  *  checkpoint), RMTL_EVERSION, RMTL_EIO, RMTL_ENOMEM. [thread-safe] */
 RMTL_API int rmtl_critic_load(rmtl_critic **out, const char *path);
+/** As rmtl_critic_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
 RMTL_API int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t len);
 
 /* ---------------------------------------------------------------------- */
-/* Agent (actor and agent)                                                 */
+/* Agent and actor                                                         */
 /* ---------------------------------------------------------------------- */
 /*
  * An actor is an MTL model of any architecture under RL training, the
@@ -992,20 +998,20 @@ RMTL_API int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t 
  *  rmtl_actor_free(). [thread-safe] */
 RMTL_API int rmtl_actor_create(rmtl_actor **out, const rmtl_config *cfg,
                                const rmtl_model *pretrained);
-/** Accepts NULL. */
+/** Accepts NULL. [per-object] */
 RMTL_API void rmtl_actor_free(rmtl_actor *actor);
 /** The policy being trained, borrowed from the actor (valid until it is
  *  freed, changed by its updates): predict, evaluate or save it as any
- *  model; clone it for a snapshot. NULL for NULL. */
+ *  model; clone it for a snapshot. NULL for NULL. [per-object] */
 RMTL_API const rmtl_model *rmtl_actor_model(const rmtl_actor *actor);
-/** Actor updates done so far; 0 for NULL. */
+/** Actor updates done so far; 0 for NULL. [per-object] */
 RMTL_API uint64_t rmtl_actor_updates(const rmtl_actor *actor);
 
 /** The policy's actions π(s) for every row of `states` into `actions`
  *  (rows × T, capacity >= rows·T). With `explore` non-zero each value gets
  *  clip(N(0, rl.explore_noise), −rl.noise_clip, rl.noise_clip) added and
  *  is clamped to [0, 1] (the noise comes from the actor's seeded stream).
- *  Errors as rmtl_model_predict(). */
+ *  Errors as rmtl_model_predict(). [per-object] */
 RMTL_API int rmtl_actor_act(rmtl_actor *actor, const rmtl_batch *states, int explore,
                             float *actions, size_t capacity);
 /** One actor step on the states of `batch`:
@@ -1014,10 +1020,10 @@ RMTL_API int rmtl_actor_act(rmtl_actor *actor, const rmtl_batch *states, int exp
  *  anchor and P the number of parameter tensors; the critics are not
  *  changed. `critics` holds one critic per task, any order. `*loss` (may
  *  be NULL) receives L. Errors: RMTL_EINVAL, RMTL_ENUMERIC (weights
- *  unchanged), RMTL_ENOMEM. */
+ *  unchanged), RMTL_ENOMEM. [per-object] on the actor and the critics */
 RMTL_API int rmtl_actor_update(rmtl_actor *actor, rmtl_critic *const *critics,
                                size_t n_critics, const rmtl_transitions *batch, double *loss);
-/** Moves the target towards the policy: θ' ← τ·θ + (1 − τ)·θ', τ = rl.tau. */
+/** Moves the target towards the policy: θ' ← τ·θ + (1 − τ)·θ', τ = rl.tau. [per-object] */
 RMTL_API int rmtl_actor_soft_update(rmtl_actor *actor);
 
 /** Walks `env` (dataset mode) with the actor plus exploration noise (as
@@ -1030,11 +1036,15 @@ RMTL_API int rmtl_replay_fill_actor(rmtl_replay *rb, rmtl_env *env, rmtl_actor *
                                     size_t n);
 
 /** Writes the actor (its model, target, anchor, Adam state, noise stream
- *  and counter) to a checkpoint atomically; loading resumes exactly. */
+ *  and counter) to a checkpoint atomically; loading resumes exactly. [per-object] */
 RMTL_API int rmtl_actor_save(const rmtl_actor *actor, const char *path);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes.
+ *  [per-object] */
 RMTL_API int rmtl_actor_save_buffer(void **out, size_t *len, const rmtl_actor *actor);
-/** Loads an actor checkpoint. Errors as rmtl_critic_load(). */
+/** Loads an actor checkpoint. Errors as rmtl_critic_load(). [thread-safe] */
 RMTL_API int rmtl_actor_load(rmtl_actor **out, const char *path);
+/** As rmtl_actor_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
 RMTL_API int rmtl_actor_load_buffer(rmtl_actor **out, const void *buf, size_t len);
 
 /** Creates an agent: an actor of `pretrained` and one critic per task,
@@ -1042,14 +1052,16 @@ RMTL_API int rmtl_actor_load_buffer(rmtl_actor **out, const void *buf, size_t le
  *  rmtl_agent_free(). [thread-safe] */
 RMTL_API int rmtl_agent_create(rmtl_agent **out, const rmtl_config *cfg,
                                const rmtl_model *pretrained);
-/** Accepts NULL. */
+/** Accepts NULL. [per-object] */
 RMTL_API void rmtl_agent_free(rmtl_agent *agent);
-/** The agent's actor and task k's critic, borrowed (valid while the agent
- *  lives); use them with the granular calls or to save them alone. NULL
- *  for NULL or k out of range. */
+/** The agent's actor, borrowed (valid while the agent lives): use it with
+ *  the granular calls, read its model, or save it alone. NULL for NULL.
+ *  [per-object] */
 RMTL_API rmtl_actor *rmtl_agent_actor(rmtl_agent *agent);
+/** The agent's critic of task `task`, borrowed like rmtl_agent_actor().
+ *  NULL for NULL or a task out of range. [per-object] */
 RMTL_API rmtl_critic *rmtl_agent_critic(rmtl_agent *agent, size_t task);
-/** Agent updates done so far; 0 for NULL. */
+/** Agent updates done so far; 0 for NULL. [per-object] */
 RMTL_API uint64_t rmtl_agent_steps(const rmtl_agent *agent);
 
 /** What one rmtl_agent_update() did. Initialise with
@@ -1058,13 +1070,14 @@ RMTL_API uint64_t rmtl_agent_steps(const rmtl_agent *agent);
 typedef struct rmtl_agent_report {
     uint32_t version;          /* RMTL_AGENT_REPORT_VERSION                 */
     uint64_t step;             /* updates done, this one included           */
-    size_t n_tasks;
+    size_t n_tasks;            /* tasks T: one critic each                  */
     const double *critic_loss; /* n_tasks critic losses                     */
     int actor_updated;         /* 1 when the actor took a step              */
     double actor_loss;         /* its loss, NaN when it did not             */
     int targets_updated;       /* 1 when the targets were soft-updated      */
 } rmtl_agent_report;
-#define RMTL_AGENT_REPORT_VERSION 1u
+#define RMTL_AGENT_REPORT_VERSION 1u /* layout version of rmtl_agent_report in this header */
+/* Initialiser of rmtl_agent_report: its version, everything else zero. */
 #define RMTL_AGENT_REPORT_INIT {RMTL_AGENT_REPORT_VERSION, 0, 0, NULL, 0, 0.0, 0}
 
 /** One step of the schedule on `batch` (t = updates done before it):
@@ -1076,7 +1089,7 @@ typedef struct rmtl_agent_report {
  *  `report` (may be NULL; version set by the caller) says what happened.
  *  Errors: RMTL_EINVAL (bad transitions), RMTL_ENUMERIC, RMTL_ENOMEM; a
  *  failure after the first critic's step leaves the critics updated so
- *  far updated and the step count unchanged. */
+ *  far updated and the step count unchanged. [per-object] */
 RMTL_API int rmtl_agent_update(rmtl_agent *agent, const rmtl_transitions *batch,
                                rmtl_agent_report *report);
 
@@ -1091,11 +1104,15 @@ RMTL_API int rmtl_agent_loss_weights(const rmtl_agent *agent, const rmtl_model *
 /** Writes the whole agent (config, actor with its target, anchor and
  *  optimiser, every critic with its target and optimiser, step counters,
  *  random streams) to a checkpoint atomically: loading it and going on
- *  gives the same numbers, bit for bit, as never stopping. */
+ *  gives the same numbers, bit for bit, as never stopping. [per-object] */
 RMTL_API int rmtl_agent_save(const rmtl_agent *agent, const char *path);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes.
+ *  [per-object] */
 RMTL_API int rmtl_agent_save_buffer(void **out, size_t *len, const rmtl_agent *agent);
-/** Loads an agent checkpoint. Errors as rmtl_critic_load(). */
+/** Loads an agent checkpoint. Errors as rmtl_critic_load(). [thread-safe] */
 RMTL_API int rmtl_agent_load(rmtl_agent **out, const char *path);
+/** As rmtl_agent_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
 RMTL_API int rmtl_agent_load_buffer(rmtl_agent **out, const void *buf, size_t len);
 
 #ifdef __cplusplus
