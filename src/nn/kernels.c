@@ -118,3 +118,28 @@ int rmtl__numeric_error(const char *param_name, const char *what)
     int len = dot ? (int)(dot - param_name) : (int)strlen(param_name);
     return rmtl__error(RMTL_ENUMERIC, "layer '%.*s': %s", len, param_name, what);
 }
+
+/* dz = dh·s where h > 0, else 0. The load of dh is unconditional so the
+ * select vectorises; a non-finite dh under h <= 0 still yields 0, as the
+ * plain branch did. */
+RMTL__INLINE void rmtl__relu_grad_blk(float *restrict dz, const float *restrict h,
+                                      const float *restrict dh, size_t cnt, float s)
+{
+    for (size_t k = 0; k < cnt; k++) {
+        float v = dh[k] * s;
+        dz[k] = h[k] > 0.0f ? v : 0.0f;
+    }
+}
+
+RMTL__CLONES void rmtl__relu_grad(size_t n, size_t m, const float *h, size_t ldh,
+                                  const float *dh, size_t lddh, float *dz, size_t lddz, float s)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *hr = h + i * ldh, *gr = dh + i * lddh;
+        float *zr = dz + i * lddz;
+        size_t j = 0;
+        for (; j + RMTL__BLK <= m; j += RMTL__BLK)
+            rmtl__relu_grad_blk(zr + j, hr + j, gr + j, RMTL__BLK, s);
+        rmtl__relu_grad_blk(zr + j, hr + j, gr + j, m - j, s);
+    }
+}

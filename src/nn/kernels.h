@@ -21,6 +21,12 @@ int rmtl__colsum(size_t n, size_t m, const float *dy, size_t lddy, float *db);
 /* Non-zero if the n×m block holds a NaN or ±Inf. */
 int rmtl__nonfinite(size_t n, size_t m, const float *x, size_t ldx);
 
+/* Backward of ReLU followed by inverted dropout of scale s: dz = dh·s
+ * where h > 0, else 0 (h is the layer's output after both). dz may be dh
+ * when the strides match. */
+void rmtl__relu_grad(size_t n, size_t m, const float *h, size_t ldh, const float *dh,
+                     size_t lddh, float *dz, size_t lddz, float s);
+
 /* Sets the RMTL_ENUMERIC message "layer 'L': what", where L is the layer
  * owning parameter `param_name` (its name without the last ".part"), and
  * returns RMTL_ENUMERIC. */

@@ -1,6 +1,8 @@
 /* MLP composition over Linear layers with fused ReLU/dropout (see mlp.h). */
 #include "nn/mlp.h"
 
+#include "nn/kernels.h"
+
 #include "core/internal.h"
 #include "nn/dropout.h"
 
@@ -98,15 +100,6 @@ int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size
     return 0;
 }
 
-/* dz = dh·s·[h > 0] in one pass; dz may be dh. */
-static void rmtl__mlp_mask(size_t n, size_t w, const float *h, const float *dh, size_t lddh,
-                           float *dz, float s)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < w; j++)
-            dz[i * w + j] = h[i * w + j] > 0.0f ? dh[i * lddh + j] * s : 0.0f;
-}
-
 int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy, float *dx,
                        size_t lddx, int acc)
 {
@@ -121,7 +114,7 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
             float *dz = gbuf ? gbuf : rmtl__ws_alloc(ws, n * l->out);
             if (!dz)
                 return RMTL_ENOMEM;
-            rmtl__mlp_mask(n, l->out, m->h[i], g, ldg, dz, s);
+            rmtl__relu_grad(n, l->out, m->h[i], l->out, g, ldg, dz, l->out, s);
             g = dz;
             ldg = l->out;
         }
