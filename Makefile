@@ -51,7 +51,7 @@ BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
-.PHONY: all lib tests examples benches check check-run asan check-valgrind demo bench \
+.PHONY: FORCE all lib tests examples benches check check-run asan check-valgrind demo bench \
         install uninstall clean deps help abi-check abi-dump
 
 all: lib examples
@@ -83,12 +83,15 @@ $(LIB_A): $(OBJ)
 # only the public ABI; check_internal links the objects to reach helpers.
 # The suite lists are generated from the file names, so adding
 # tests/check_foo.c (defining rmtl_test_foo_suite) is all it takes.
-$(O)/tests/pub_suites.inc: $(PUB_TESTS) Makefile
-	@mkdir -p $(@D)
-	@printf 'RMTL_SUITE(%s)\n' $(call suite_names,$(PUB_TESTS)) > $@.tmp && mv $@.tmp $@
-$(O)/tests/int_suites.inc: $(INT_TESTS) Makefile
-	@mkdir -p $(@D)
-	@printf 'RMTL_SUITE(%s)\n' $(call suite_names,$(INT_TESTS)) > $@.tmp && mv $@.tmp $@
+# Regenerated on every run but replaced only when the list changed, so a
+# deleted test file drops out and an unchanged list relinks nothing.
+write_if_changed = mkdir -p $(@D) && printf 'RMTL_SUITE(%s)\n' $(1) > $@.tmp && \
+  { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+$(O)/tests/pub_suites.inc: FORCE
+	@$(call write_if_changed,$(call suite_names,$(PUB_TESTS)))
+$(O)/tests/int_suites.inc: FORCE
+	@$(call write_if_changed,$(call suite_names,$(INT_TESTS)))
+FORCE:
 
 TEST_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Isrc -Itests $(CHECK_CFLAGS) $(SAN) \
   -DRMTL_SOURCE_DIR='"$(CURDIR)"' -DRMTL_LIB_PATH='"$(CURDIR)/$(LIBOUT)/$(LIB_SONAME)"'

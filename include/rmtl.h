@@ -215,6 +215,142 @@ typedef struct rmtl_batch {
 #define RMTL_BATCH_VERSION 1u
 #define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
 
+/*
+ * A dataset holds impressions in the layout models train on: categorical
+ * ids (int32, one field per categorical column, id 0 = missing, unseen or
+ * rare), standardised numerical features (float), binary labels (float
+ * 0/1, one per task) and a session id per row, plus the schema,
+ * vocabularies and normalisation that turned CSV text into those numbers.
+ *
+ * The schema (YAML, docs/data.md) names the role of each CSV column:
+ * categorical, numerical, label (with the rule that makes it positive),
+ * session, timestamp, user, item or ignore. The training split is loaded
+ * with a schema and builds the vocabularies and normalisation; validation
+ * and test splits are loaded with the training split as their `reference`
+ * and reuse them, so a value maps to the same id everywhere.
+ *
+ * Ownership: datasets are caller-owned (free with rmtl_dataset_free());
+ * datasets made from one another share read-only vocabularies internally,
+ * so they may be freed in any order.
+ * Threads: read-only calls on a const dataset may run concurrently
+ * ([thread-safe]) as long as no thread shuffles that dataset.
+ */
+
+/** Loads a CSV file (plain or gzip, recognised by content) with the
+ *  schema in the YAML file `schema_path` (training split: builds
+ *  vocabularies and normalisation), or with `schema_path` NULL and a
+ *  `reference` dataset whose schema, vocabularies and normalisation are
+ *  reused (validation, test, prediction). Giving both, or neither, is
+ *  RMTL_EINVAL. With a reference, label columns may be absent from the
+ *  CSV (then the dataset has no labels); feature columns may not.
+ *  Errors: RMTL_EIO (unreadable file), RMTL_ECONFIG (schema problem, e.g.
+ *  a column not in the CSV header: "schema.yaml:12:3: column 'x' ..."),
+ *  RMTL_EFORMAT (bad data: "data.csv:41: column 'age': 'abc' is not a
+ *  finite number"), RMTL_ENOMEM. `reference` is only read; it may be
+ *  freed afterwards. [thread-safe] */
+RMTL_API int rmtl_dataset_load(rmtl_dataset **out, const char *csv_path, const char *schema_path,
+                               const rmtl_dataset *reference);
+/** As rmtl_dataset_load() with the schema given as `schema_len` bytes of
+ *  YAML text; `schema_name` labels messages (NULL: "<schema>"). `schema`
+ *  NULL with a `reference` reuses the reference's schema. [thread-safe] */
+RMTL_API int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv_path,
+                                             const char *schema, size_t schema_len,
+                                             const char *schema_name,
+                                             const rmtl_dataset *reference);
+
+/** Builds a dataset from features a host already holds. All arrays are
+ *  row-major and copied (borrowed for the call only):
+ *  - `cat`: rows × n_cat ids, field f's ids in [0, vocab_sizes[f]);
+ *    vocab_sizes[f] >= 1 (id 0 is the unknown/rare id);
+ *  - `num`: rows × n_num finite values, used as given (no standardisation);
+ *  - `labels`: rows × n_tasks values 0 or 1, or NULL (unlabelled data);
+ *  - `session`: rows session ids, or NULL (each row its own session).
+ *  Names are "cat_<i>", "num_<i>", "task_<i>". Needs rows >= 1,
+ *  n_tasks >= 1 and n_cat + n_num >= 1.
+ *  Errors: RMTL_EINVAL naming the array, row and field at fault (id out of
+ *  range, label not 0/1, NULL array), RMTL_ENUMERIC (NaN/Inf in `num`),
+ *  RMTL_ENOMEM. [thread-safe] */
+RMTL_API int rmtl_dataset_from_arrays(rmtl_dataset **out, size_t rows, size_t n_cat,
+                                      const size_t *vocab_sizes, const int32_t *cat,
+                                      size_t n_num, const float *num, size_t n_tasks,
+                                      const float *labels, const int64_t *session);
+
+/** Accepts NULL. [per-object] */
+RMTL_API void rmtl_dataset_free(rmtl_dataset *ds);
+
+/** Shape getters; 0 (or NULL for names) when `ds` is NULL or the index is
+ *  out of range. Names are borrowed, valid while `ds` lives. [thread-safe] */
+RMTL_API size_t rmtl_dataset_rows(const rmtl_dataset *ds);
+/** Number of categorical fields (categorical columns, and user/item
+ *  columns marked `feature: true`), in CSV column order. */
+RMTL_API size_t rmtl_dataset_n_cat(const rmtl_dataset *ds);
+/** Number of ids of categorical field `field` (including id 0). */
+RMTL_API size_t rmtl_dataset_vocab_size(const rmtl_dataset *ds, size_t field);
+RMTL_API const char *rmtl_dataset_field_name(const rmtl_dataset *ds, size_t field);
+RMTL_API size_t rmtl_dataset_n_num(const rmtl_dataset *ds);
+RMTL_API const char *rmtl_dataset_num_name(const rmtl_dataset *ds, size_t index);
+/** Number of tasks (label columns), in task order. */
+RMTL_API size_t rmtl_dataset_n_tasks(const rmtl_dataset *ds);
+RMTL_API const char *rmtl_dataset_task_name(const rmtl_dataset *ds, size_t task);
+/** 1 when the dataset has labels, 0 when not (e.g. a prediction CSV). */
+RMTL_API int rmtl_dataset_has_labels(const rmtl_dataset *ds);
+/** Number of distinct sessions (rows when there is no session column). */
+RMTL_API size_t rmtl_dataset_n_sessions(const rmtl_dataset *ds);
+
+/** Points `out` at rows [start, start + n) of `ds`, n = min(count,
+ *  rows - start): no copy, valid until `ds` is shuffled or freed. `out`
+ *  must be initialised with RMTL_BATCH_INIT; `weights` is NULL; `num` is
+ *  NULL without numerical features and `labels` without labels.
+ *  Errors: RMTL_EINVAL (start > rows, uninitialised batch). [thread-safe] */
+RMTL_API int rmtl_dataset_batch(rmtl_batch *out, const rmtl_dataset *ds, size_t start,
+                                size_t count);
+
+/** Shuffles the rows in place (seeded Fisher-Yates: the same seed gives
+ *  the same order on every platform). Sessions keep their rows and order.
+ *  Errors: RMTL_EINVAL, RMTL_ENOMEM (the dataset is then unchanged).
+ *  [per-object] */
+RMTL_API int rmtl_dataset_shuffle(rmtl_dataset *ds, uint64_t seed);
+
+/** Splits `ds` by whole sessions: sessions are shuffled with `seed`, the
+ *  first round(train_frac · S) go to `*train`, the next round(val_frac · S)
+ *  to `*val`, the rest to `*test`. Each split keeps the rows' order in
+ *  `ds` and shares its vocabularies. Any of the three out-parameters may
+ *  be NULL (that split is not built); a split may have zero rows.
+ *  Deterministic for a given dataset and seed. Needs fractions >= 0 with
+ *  train_frac + val_frac <= 1. Errors: RMTL_EINVAL, RMTL_ENOMEM (all outs
+ *  NULL). [thread-safe] */
+RMTL_API int rmtl_dataset_split_sessions(rmtl_dataset **train, rmtl_dataset **val,
+                                         rmtl_dataset **test, const rmtl_dataset *ds,
+                                         double train_frac, double val_frac, uint64_t seed);
+
+/* --- Metrics ----------------------------------------------------------- */
+/*
+ * Evaluation over `n` rows. `scores` are probabilities and `labels` 0/1;
+ * both are read with `stride` floats between consecutive rows, so one task
+ * column of a row-major rows × n_tasks matrix is (base + task, stride =
+ * n_tasks). No state: [thread-safe].
+ */
+
+/** Exact ROC AUC: the probability that a random positive scores above a
+ *  random negative, ties counting one half (rank-sum with tied ranks
+ *  averaged; O(n log n)). Labels must be exactly 0 or 1.
+ *  Errors: RMTL_EINVAL (n == 0, stride == 0, a label not 0/1, or only one
+ *  class present: AUC is undefined), RMTL_ENUMERIC (NaN score),
+ *  RMTL_ENOMEM. */
+RMTL_API int rmtl_auc(double *out, const float *scores, const float *labels, size_t n,
+                      size_t stride);
+/** Mean binary cross-entropy −[y·ln p + (1−y)·ln(1−p)] with p clamped to
+ *  [1e-7, 1 − 1e-7]; labels in [0, 1]. Errors: RMTL_EINVAL (n == 0,
+ *  stride == 0, label outside [0, 1]), RMTL_ENUMERIC (NaN score). */
+RMTL_API int rmtl_logloss(double *out, const float *scores, const float *labels, size_t n,
+                          size_t stride);
+/** Session log-loss: the mean over sessions of the mean log-loss of the
+ *  rows inside each session. Rows of a session are those with the same
+ *  `session_ids[i]` (read with stride 1), contiguous or not. Errors: as
+ *  rmtl_logloss(), plus RMTL_ENOMEM. */
+RMTL_API int rmtl_session_logloss(double *out, const float *scores, const float *labels,
+                                  size_t n, size_t stride, const int64_t *session_ids);
+
 /* ---------------------------------------------------------------------- */
 /* Contexts                                                                */
 /* ---------------------------------------------------------------------- */
