@@ -634,9 +634,10 @@ START_TEST(test_save_load)
         ck_assert_ptr_null(h);
         c[at] ^= 0x10;
     }
-    ck_assert_int_eq(rmtl_fusion_load_buffer(&g, buf, len / 2), RMTL_EFORMAT);
-    rmtl_free(buf);
     rmtl_fusion_free(g);
+    ck_assert_int_eq(rmtl_fusion_load_buffer(&g, buf, len / 2), RMTL_EFORMAT);
+    ck_assert_ptr_null(g);
+    rmtl_free(buf);
 
     /* training state: both continue identically */
     char path[] = "/tmp/rmtl_fusion_XXXXXX";
