@@ -362,6 +362,217 @@ RMTL_API int rmtl_ctx_create(rmtl_ctx **out, int threads);
 /** Accepts NULL. */
 RMTL_API void rmtl_ctx_free(rmtl_ctx *ctx);
 
+/* Env (simulator)                                                         */
+/* ---------------------------------------------------------------------- */
+/*
+ * An rmtl_env in simulator mode is a seeded synthetic world (users with
+ * latent preferences and observable features, items with features, a
+ * hidden ground truth of per-task behaviour probabilities) in which user
+ * sessions are played out: at each request the policy under test scores
+ * the candidate items, the top `sim.top_l` are shown, the user's
+ * behaviours (click, purchase, like) are sampled, and the user leaves
+ * with a probability that falls with the request's reward. docs/simulator.md
+ * gives the model. The host drives the loop:
+ *
+ *     rmtl_env_sim_reset(env);
+ *     do {
+ *         rmtl_env_sim_request(&req, env);      // candidates and features
+ *         score req.n candidates into `scores`;
+ *         rmtl_env_sim_step(&fb, env, scores, req.n);
+ *     } while (!fb.done);
+ *
+ * Everything is deterministic: the same config (runtime.seed included)
+ * gives the same world and, for the same scores, the same sessions.
+ * An env is [per-object]: one thread at a time, except where a call says
+ * otherwise.
+ */
+#define RMTL_SIM_MAX_TASKS 3 /* behaviours: 0 click, 1 purchase, 2 like */
+#define RMTL_SIM_USER_CATS 3 /* user fields: segment, activity level, region */
+#define RMTL_SIM_ITEM_CATS 4 /* item fields: category, brand, price bucket, popularity bucket */
+
+/** Creates a simulator from the `sim.*`, `fusion.reward_coef` (one
+ *  coefficient per task) and `fusion.state.*_dim` keys of `cfg`, seeded with
+ *  runtime.seed; `cfg` is only read during the call. Bad or inconsistent
+ *  values fail with RMTL_ECONFIG naming the key. RMTL_ENOMEM. Free with
+ *  rmtl_env_free(). [thread-safe] */
+RMTL_API int rmtl_env_sim_create(rmtl_env **out, const rmtl_config *cfg);
+/** Frees an env of any mode; accepts NULL. Every view borrowed from the
+ *  env becomes invalid. */
+RMTL_API void rmtl_env_free(rmtl_env *env);
+
+/** What a simulator looks like, for sizing the host's buffers and
+ *  embedding tables. Transparent, versioned: initialise with
+ *  RMTL_SIM_INFO_INIT. */
+typedef struct rmtl_sim_info {
+    uint32_t version;      /* RMTL_SIM_INFO_VERSION                          */
+    uint32_t users, items; /* ids are 0 .. users-1 and 0 .. items-1          */
+    uint32_t tasks;        /* behaviours per shown item (1..3)               */
+    size_t candidates;     /* items scored per request                       */
+    size_t top_l;          /* items shown per request                        */
+    size_t max_requests;   /* a session ends after at most this many         */
+    size_t sessions;       /* sim.sessions: the config's evaluation length   */
+    size_t user_dim, item_dim, context_dim; /* float feature counts          */
+    /* Vocabulary size of each categorical field, the reserved id 0
+     * included: ids run from 1 to card - 1. */
+    uint32_t user_card[RMTL_SIM_USER_CATS];
+    uint32_t item_card[RMTL_SIM_ITEM_CATS];
+    double reward_coef[RMTL_SIM_MAX_TASKS]; /* c_k of r = Σ c_k·v_k         */
+    double position_decay; /* P(click at position k) = (1+k)^-decay · P(click) */
+} rmtl_sim_info;
+#define RMTL_SIM_INFO_VERSION 1u
+#define RMTL_SIM_INFO_INIT                                                     \
+    {RMTL_SIM_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0}, {0, 0, 0, 0}, \
+     {0, 0, 0}, 0}
+
+/** Fills `*out` (whose version the caller set). RMTL_EINVAL for NULL, an
+ *  env that is not a simulator, or an unknown version. [per-object] */
+RMTL_API int rmtl_env_sim_info(rmtl_sim_info *out, const rmtl_env *env);
+
+/** A request: the session's user, the context, and the candidates with
+ *  their features, in the order the scores must follow. Filled by the
+ *  library; every pointer is borrowed from the env until its next
+ *  rmtl_env_sim_step() or rmtl_env_sim_reset() (or, inside a policy
+ *  callback, until the callback returns). Transparent, versioned:
+ *  initialise with RMTL_SIM_REQUEST_INIT. Categorical ids start at 1
+ *  (0 is the reserved unknown id), as rmtl_batch expects. */
+typedef struct rmtl_sim_request {
+    uint32_t version;         /* RMTL_SIM_REQUEST_VERSION                     */
+    uint32_t user;            /* user id                                      */
+    uint32_t request;         /* index of this request in its session, from 0 */
+    uint32_t tasks;           /* behaviours per shown item                    */
+    uint64_t session;         /* index of the session in its stream           */
+    size_t n_user_cat;        /* RMTL_SIM_USER_CATS                           */
+    const int32_t *user_cat;  /* segment, activity level, region             */
+    size_t user_dim;
+    const float *user_feat;   /* user_dim observable floats                   */
+    size_t context_dim;
+    const float *context;     /* context_dim floats, see docs/simulator.md    */
+    size_t n;                 /* candidates                                   */
+    const uint32_t *items;    /* n item ids, distinct                         */
+    size_t n_item_cat;        /* RMTL_SIM_ITEM_CATS                           */
+    const int32_t *item_cat;  /* n × n_item_cat: category, brand, price and
+                                 popularity buckets                           */
+    size_t item_dim;
+    const float *item_feat;   /* n × item_dim observable floats               */
+    const float *price;       /* n prices                                     */
+    /* Logging only (rmtl_env_sim_log with action_dim > 0), else 0 and
+     * NULL: n × action_dim buffers the policy fills with its fusion action
+     * for each candidate and the trust box around it; the rows of the
+     * shown items are written to the log. */
+    size_t action_dim;
+    float *action;
+    float *box_lo;
+    float *box_hi;
+} rmtl_sim_request;
+#define RMTL_SIM_REQUEST_VERSION 1u
+#define RMTL_SIM_REQUEST_INIT                                                               \
+    {RMTL_SIM_REQUEST_VERSION, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
+     NULL, NULL, 0, NULL, NULL, NULL}
+
+/** What happened at a step. Pointers are borrowed until the next step or
+ *  reset. Initialise with RMTL_SIM_FEEDBACK_INIT. */
+typedef struct rmtl_sim_feedback {
+    uint32_t version;          /* RMTL_SIM_FEEDBACK_VERSION                    */
+    uint32_t request;          /* index of the request just served            */
+    size_t n_shown;            /* top_l                                       */
+    const uint32_t *shown;     /* candidate indices shown, best first          */
+    const uint32_t *items;     /* their item ids                              */
+    size_t tasks;
+    const float *behaviours;   /* n_shown × tasks, 0 or 1 (purchase and like
+                                  only ever follow a click)                   */
+    const float *pair_reward;  /* n_shown: Σ_k c_k·behaviour_k of each item   */
+    double reward;             /* this request's reward: Σ pair_reward        */
+    double session_reward;     /* cumulative over the session so far          */
+    int done;                  /* 1: the user left (or max_requests was hit)  */
+} rmtl_sim_feedback;
+#define RMTL_SIM_FEEDBACK_VERSION 1u
+#define RMTL_SIM_FEEDBACK_INIT \
+    {RMTL_SIM_FEEDBACK_VERSION, 0, 0, NULL, NULL, 0, NULL, NULL, 0.0, 0.0, 0}
+
+/** Starts a new session (abandoning any current one): the next user from
+ *  the env's own session stream, and the first request. The k-th reset
+ *  since creation plays session k of the stream rmtl_env_sim_evaluate()
+ *  calls `runtime.seed`. [per-object] */
+RMTL_API int rmtl_env_sim_reset(rmtl_env *env);
+/** Fills `*out` (version set by the caller) with the pending request.
+ *  RMTL_ESTATE before the first reset or after the session ended.
+ *  [per-object] */
+RMTL_API int rmtl_env_sim_request(rmtl_sim_request *out, const rmtl_env *env);
+/** Serves the pending request with the host's `scores` (n = the request's
+ *  n, one per candidate, higher is better): ranks them in descending order
+ *  (ties: lower index first), shows the top_l, samples the user's
+ *  behaviours, fills `*out` and builds the next request unless the
+ *  session ended (out->done). Wrong n or NULL → RMTL_EINVAL, a NaN or
+ *  infinite score → RMTL_ENUMERIC, no pending request (before reset, after
+ *  done) → RMTL_ESTATE; on any error nothing changes. [per-object] */
+RMTL_API int rmtl_env_sim_step(rmtl_sim_feedback *out, rmtl_env *env, const float *scores,
+                               size_t n);
+
+/** Ground truth of a user-item pair at the top position: the first
+ *  `tasks` of P(click), P(purchase), P(like) (marginals: P(purchase) =
+ *  P(click)·P(purchase | click)) into `probs` (capacity >= tasks, else
+ *  RMTL_EINVAL; so are ids out of range). Reads only the immutable world:
+ *  [thread-safe] with other read-only calls on the same env. */
+RMTL_API int rmtl_env_sim_true_probs(const rmtl_env *env, uint32_t user, uint32_t item,
+                                     float *probs, size_t capacity);
+
+/** A policy: writes one score per candidate of `req` into `scores`
+ *  (req->n of them). Returns 0, or an error code (< 0) that stops the run
+ *  and is returned by the caller. */
+typedef int (*rmtl_sim_policy_fn)(float *scores, const rmtl_sim_request *req, void *payload);
+
+/** Built-in oracle policy; `payload` is the (const) env the request came
+ *  from. Scores each candidate by its true expected reward Σ_k c_k·P(k),
+ *  which ranks optimally for the request's expected reward. */
+RMTL_API int rmtl_env_sim_oracle_policy(float *scores, const rmtl_sim_request *req,
+                                        void *payload);
+/** Built-in random policy; `payload` is a `uint64_t *` random state that
+ *  each call advances (seed it, any value; same state → same scores).
+ *  [thread-safe] for distinct states. */
+RMTL_API int rmtl_env_sim_random_policy(float *scores, const rmtl_sim_request *req,
+                                        void *payload);
+
+/** Results of a run of sessions. Initialise with RMTL_SIM_STATS_INIT. */
+typedef struct rmtl_sim_stats {
+    uint32_t version;   /* RMTL_SIM_STATS_VERSION                           */
+    size_t sessions;    /* sessions played                                  */
+    size_t requests;    /* requests served in all                           */
+    size_t impressions; /* items shown in all                               */
+    double reward_mean; /* cumulative session reward: mean over sessions    */
+    double reward_std;  /* ... and its sample standard deviation            */
+    double length_mean; /* requests per session                             */
+    double length_std;
+    double rate[RMTL_SIM_MAX_TASKS]; /* behaviours per shown item (click,
+                                        purchase, like; 0 past tasks)        */
+} rmtl_sim_stats;
+#define RMTL_SIM_STATS_VERSION 1u
+#define RMTL_SIM_STATS_INIT \
+    {RMTL_SIM_STATS_VERSION, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, {0.0, 0.0, 0.0}}
+
+/** Plays sessions 0 .. n_sessions-1 of the stream `seed` with the policy
+ *  `fn` and summarises them in `*out`. A session's user depends only on
+ *  (seed, index), and its random numbers come from streams of its own, so
+ *  policies run with the same seed face the same users (common random
+ *  numbers). The host's session (reset/request/step) is left untouched.
+ *  A failing callback stops the run with its code (RMTL_ERROR if it
+ *  returned a positive value); bad scores fail as in rmtl_env_sim_step().
+ *  `*out` is written only on success. [per-object] */
+RMTL_API int rmtl_env_sim_evaluate(rmtl_sim_stats *out, rmtl_env *env, size_t n_sessions,
+                                   uint64_t seed, rmtl_sim_policy_fn fn, void *payload);
+
+/** As rmtl_env_sim_evaluate() (same sessions for the same seed and
+ *  policy; `out` may be NULL), and writes the impressions as CSV to
+ *  `csv_path`: a header, then one row per shown item (docs/simulator.md
+ *  lists the columns; examples/schemas/sim.yaml is the dataset schema).
+ *  With action_dim > 0 the policy fills req->action, req->box_lo and
+ *  req->box_hi, and the log gains the columns action_<j>, box_lo_<j>,
+ *  box_hi_<j>. The file is replaced atomically: on any error (RMTL_EIO
+ *  naming the path, or the policy's) a previous file is left as it was.
+ *  [per-object] */
+RMTL_API int rmtl_env_sim_log(rmtl_sim_stats *out, rmtl_env *env, const char *csv_path,
+                              size_t n_sessions, uint64_t seed, size_t action_dim,
+                              rmtl_sim_policy_fn fn, void *payload);
+
 /* ---------------------------------------------------------------------- */
 /* Fusion                                                                  */
 /* ---------------------------------------------------------------------- */

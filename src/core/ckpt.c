@@ -2,11 +2,8 @@
  * The byte layout is specified in docs/checkpoint-format.md. */
 #include "core/ckpt.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/crc32.h"
 #include "core/internal.h"
@@ -160,93 +157,6 @@ int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *l
     *out = b.data;
     *len = total;
     return 0;
-}
-
-/* --- atomic file replacement ------------------------------------------ */
-/* Syncs the directory holding `dir` so that the rename itself survives a
- * power loss. EINVAL means the file system cannot sync directories at
- * all, which is no failure of this write. */
-static int rmtl__fsync_dir(const char *path, const char *dir)
-{
-    int fd;
-    do
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return rmtl__error(RMTL_EIO, "%s: written, but cannot open directory %s to sync it: %s", path,
-                           dir, strerror(errno));
-    int rc = fsync(fd), err = errno;
-    close(fd);
-    if (rc != 0 && err != EINVAL)
-        return rmtl__error(RMTL_EIO, "%s: written, but cannot sync directory %s: %s", path, dir,
-                           strerror(err));
-    return 0;
-}
-
-int rmtl__write_file_atomic(const char *path, const void *buf, size_t len)
-{
-    RMTL__CHECK_ARG(path && *path, "path");
-    RMTL__CHECK_ARG(buf || len == 0, "buf");
-    /* Both names are made up front: no allocation may fail once the old
-     * file has been replaced. */
-    size_t plen = strlen(path);
-    if (plen > SIZE_MAX / 2 - 8)
-        return rmtl__error(RMTL_EINVAL, "path too long");
-    char *tmp = rmtl__malloc(2 * plen + 8);
-    if (!tmp)
-        return rmtl__error(RMTL_ENOMEM, "%s: out of memory", path);
-    char *dir = tmp + plen + 5;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-
-    int fd;
-    do
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        int rc = rmtl__error(RMTL_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        rmtl__free(tmp);
-        return rc;
-    }
-    const char *what = NULL;
-    int err = 0;
-    const unsigned char *p = buf;
-    for (size_t left = len; left > 0;) {
-        size_t chunk = left < ((size_t)1 << 30) ? left : ((size_t)1 << 30);
-        ssize_t k = write(fd, p, chunk);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            what = "cannot write", err = k < 0 ? errno : EIO;
-            break;
-        }
-        p += k, left -= (size_t)k;
-    }
-    if (!what && fsync(fd) != 0)
-        what = "cannot sync", err = errno;
-    /* close() is not retried on EINTR: on Linux the descriptor is gone. */
-    if (close(fd) != 0 && !what && errno != EINTR)
-        what = "cannot close", err = errno;
-    if (!what && rename(tmp, path) != 0)
-        what = "cannot rename", err = errno;
-    if (what) {
-        unlink(tmp);
-        int rc = rmtl__error(RMTL_EIO, "%s: %s %s: %s", path, what, tmp, strerror(err));
-        rmtl__free(tmp);
-        return rc;
-    }
-    int rc = rmtl__fsync_dir(path, dir);
-    rmtl__free(tmp);
-    return rc;
 }
 
 /* --- reader ---------------------------------------------------------- */

@@ -68,7 +68,7 @@ int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *l
  * path and the system's reason, removes path.tmp and leaves a previous
  * file at path untouched (RMTL_ENOMEM if the name cannot be built). Two
  * writers of one path at once share path.tmp: the host serializes them.
- * [thread-safe] */
+ * Built on core/afile.h, which streams instead. [thread-safe] */
 int rmtl__write_file_atomic(const char *path, const void *buf, size_t len);
 
 /* --- reader ---------------------------------------------------------- */

@@ -154,7 +154,7 @@ const struct rmtl__param_desc rmtl__param_table[] = {
     P_DBL(sim.leave_base, 0.3, 0.0, 1.0, 0, "probability of leaving after a zero-reward request"),
     P_DBL(sim.leave_reward_slope, 0.5, 0.0, 100.0, 0,
           "how fast the leave probability falls with the request's reward"),
-    P_DBL(sim.fatigue, 0.02, 0.0, 1.0, 0, "leave probability added per request already served"),
+    P_DBL(sim.fatigue, 0.02, 0.0, 1.0, 0, "added to the leave logit per request already served (fatigue)"),
     P_INT(sim.tasks, 2, 1, 3, "simulated behaviours per shown item (click, conversion, like)"),
     P_INT(sim.sessions, 2000, 1, 100000000, "sessions per simulated evaluation"),
 
