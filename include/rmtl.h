@@ -792,6 +792,100 @@ RMTL_API int rmtl_fusion_save_buffer(void **out, size_t *len, const rmtl_fusion 
 RMTL_API int rmtl_fusion_load(rmtl_fusion **out, const char *path);
 RMTL_API int rmtl_fusion_load_buffer(rmtl_fusion **out, const void *buf, size_t len);
 
+/* --- Fusion in the simulator ------------------------------------------ */
+/*
+ * Progressive training, evaluation and the fixed-weight baseline in the
+ * session simulator (rmtl_env_sim_create). The simulator's state dims
+ * (fusion.state.*) and reward coefficients come from the same config as
+ * the fusion's. The T task scores of each candidate come from a scorer —
+ * the host's MTL model — or, by default, from the simulator's true
+ * probabilities of the first T behaviours (a perfect MTL model).
+ */
+
+/** Writes req->n × T task scores, each in [0, 1], into `scores`
+ *  (`capacity` floats). Returns 0 or an error code (< 0) that stops the
+ *  run and is returned by the caller. */
+typedef int (*rmtl_fusion_scorer_fn)(float *scores, size_t capacity,
+                                     const rmtl_sim_request *req, void *payload);
+
+/** How to play sessions. Initialise with RMTL_FUSION_SIM_OPTS_INIT. */
+typedef struct rmtl_fusion_sim_opts {
+    uint32_t version;              /* RMTL_FUSION_SIM_OPTS_VERSION             */
+    size_t sessions;               /* sessions to play; 0: sim.sessions        */
+    uint64_t seed;                 /* evaluate, cem: the session stream        */
+    size_t train_steps;            /* round: updates after collecting          */
+    rmtl_fusion_scorer_fn scorer;  /* NULL: the simulator's true probabilities */
+    void *scorer_payload;
+} rmtl_fusion_sim_opts;
+#define RMTL_FUSION_SIM_OPTS_VERSION 1u
+#define RMTL_FUSION_SIM_OPTS_INIT {RMTL_FUSION_SIM_OPTS_VERSION, 0, 0, 0, NULL, NULL}
+
+/** What a round did. Initialise with RMTL_FUSION_ROUND_STATS_INIT. */
+typedef struct rmtl_fusion_round_stats {
+    uint32_t version;        /* RMTL_FUSION_ROUND_STATS_VERSION               */
+    rmtl_sim_stats explore;  /* the sessions the behaviour policy played      */
+    size_t log_requests;     /* requests in the offline log after the round   */
+    size_t log_rows;         /* shown pairs in it                             */
+    rmtl_fusion_stats train; /* the round's last training step                */
+} rmtl_fusion_round_stats;
+#define RMTL_FUSION_ROUND_STATS_VERSION 1u
+#define RMTL_FUSION_ROUND_STATS_INIT \
+    {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT}
+
+/** One round of progressive training: (1) explore — plays opts->sessions
+ *  sessions of the env's own stream (rmtl_env_sim_reset) with the served
+ *  policy plus uniform noise (rmtl_fusion_explore) and appends every
+ *  request with its shown pairs, actions, trust boxes and behaviours to the
+ *  handle's offline log (kept across rounds, not saved in checkpoints);
+ *  (2) train — opts->train_steps rmtl_fusion_train_step()s on minibatches
+ *  of fusion.batch_size requests drawn uniformly from the whole log; (3)
+ *  deploy. The host drives rounds (fusion.rounds is the suggested count)
+ *  and may evaluate between them. RMTL_EINVAL when the env's dims or task
+ *  count do not fit the fusion; errors of the scorer, the simulator or
+ *  training stop the round (the log keeps what was collected).
+ *  [per-object] on f and env */
+RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                               const rmtl_fusion_sim_opts *opts);
+
+/** Plays sessions 0 .. opts->sessions-1 of the stream opts->seed
+ *  (rmtl_env_sim_evaluate: every policy evaluated with a seed meets the
+ *  same users) ranking by the served policy, without exploration.
+ *  [per-object] on env; f is only read */
+RMTL_API int rmtl_fusion_evaluate(rmtl_sim_stats *out, const rmtl_fusion *f, rmtl_env *env,
+                                  const rmtl_fusion_sim_opts *opts);
+
+/** MTF-GAUC of f's fused scores on the offline log that `logged` collected
+ *  in its rounds: per-user AUC against the main behaviour (the first:
+ *  click), weighted by impressions (rmtl_fusion_gauc). Off-policy: any
+ *  fusion with the same state and tasks can be scored on any log.
+ *  RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims. [thread-safe] */
+RMTL_API int rmtl_fusion_log_gauc(double *gauc, const rmtl_fusion *f, const rmtl_fusion *logged);
+
+/** The industry baseline: fixed fusion weights found by the cross-entropy
+ *  method on the simulator's cumulative session reward. Each iteration
+ *  draws `population` actions from a Gaussian (clipped to the bounds;
+ *  starting at the middle of the bounds with a quarter of their width),
+ *  evaluates each on eval.sessions sessions of the stream eval.seed + the
+ *  iteration (common random numbers within an iteration), and refits the
+ *  Gaussian to the `elite` best. Initialise with RMTL_FUSION_CEM_OPTS_INIT. */
+typedef struct rmtl_fusion_cem_opts {
+    uint32_t version;           /* RMTL_FUSION_CEM_OPTS_VERSION        */
+    size_t iterations;          /* [10]                                */
+    size_t population;          /* [16]                                */
+    size_t elite;               /* [4]                                 */
+    rmtl_fusion_sim_opts eval;  /* sessions per evaluation, seed, scorer */
+} rmtl_fusion_cem_opts;
+#define RMTL_FUSION_CEM_OPTS_VERSION 1u
+#define RMTL_FUSION_CEM_OPTS_INIT \
+    {RMTL_FUSION_CEM_OPTS_VERSION, 10, 16, 4, RMTL_FUSION_SIM_OPTS_INIT}
+
+/** Runs the search and leaves f serving the final Gaussian mean as its
+ *  fixed action (rmtl_fusion_set_fixed); `*best_reward` (may be NULL) is
+ *  the mean session reward of the best candidate of the last iteration.
+ *  Draws from f's sampling stream. [per-object] on f and env */
+RMTL_API int rmtl_fusion_cem(double *best_reward, rmtl_fusion *f, rmtl_env *env,
+                             const rmtl_fusion_cem_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

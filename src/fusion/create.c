@@ -76,6 +76,10 @@ int rmtl__fusion_build(rmtl_fusion *f)
     rmtl__rng_seed(&init, seed, RMTL__STREAM_INIT);
     rmtl__rng_seed(&scratch, seed, RMTL__STREAM_INIT);
     rmtl__rng_seed(&f->rng, seed, RMTL__STREAM_SAMPLE);
+    rmtl__rng noise;
+    rmtl__rng_seed(&noise, seed, RMTL__STREAM_NOISE);
+    f->noise = rmtl__rng_u64(&noise);
+    rmtl__flog_init(&f->log, f->state_dim, f->T, f->A, f->R);
     rmtl__params_init(&f->actor_ps);
     rmtl__params_init(&f->actor_tps);
     rmtl__params_init(&f->critic_ps);
@@ -138,6 +142,7 @@ void rmtl_fusion_free(rmtl_fusion *f)
     rmtl__params_free(&f->dep_ps);
     rmtl__ws_free(&f->ws);
     rmtl__ws_free(&f->ws_net);
+    rmtl__flog_free(&f->log);
     rmtl_config_free(f->cfg);
     rmtl__free(f);
 }

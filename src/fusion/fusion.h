@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fusion/log.h"
 #include "fusion/opts.h"
 #include "fusion/serve.h"
 #include "nn/adam.h"
@@ -49,7 +50,9 @@ struct rmtl_fusion {
     rmtl__mlp *critic, *critic_t; /* G·M each, critic (g, m) at g·M + m */
     rmtl__adam actor_opt, critic_opt;
     rmtl__ws ws, ws_net; /* a step's inputs; one network's activations */
-    rmtl__rng rng;       /* RMTL__STREAM_SAMPLE: progressive-training sampling */
+    rmtl__rng rng;       /* RMTL__STREAM_SAMPLE: minibatches, CEM draws */
+    uint64_t noise;      /* splitmix64 state of the rounds' exploration */
+    rmtl__flog log;      /* offline log of the rounds */
     uint64_t steps;
 };
 

@@ -5,7 +5,7 @@
  *   TENS  "deployed/<param>": the served actor; with training state also
  *         "train/<param>" and "target/<param>" for the actor and critics
  *   OPTS  (training state) Adam moments "m/<prefix>/<param>", "v/..."
- *   RLST  (training state) steps, Adam step counts, RNG state
+ *   RLST  (training state) steps, Adam step counts, RNG states
  */
 #include "fusion/fusion.h"
 
@@ -99,6 +99,7 @@ static void rmtl__fusion_put_rlst(const rmtl_fusion *f, rmtl__wbuf *b)
     rmtl__put_u64(b, f->critic_opt.t);
     for (int i = 0; i < 4; i++)
         rmtl__put_u64(b, s[i]);
+    rmtl__put_u64(b, f->noise);
 }
 
 int rmtl_fusion_save_buffer(void **out, size_t *len, const rmtl_fusion *f, uint32_t flags)
@@ -241,9 +242,11 @@ static int rmtl__fusion_get_rlst(rmtl_fusion *f, const void *data, size_t len)
     uint64_t steps = rmtl__get_u64(&r), ta = rmtl__get_u64(&r), tc = rmtl__get_u64(&r), s[4];
     for (int i = 0; i < 4; i++)
         s[i] = rmtl__get_u64(&r);
+    uint64_t noise = rmtl__get_u64(&r);
     if (r.failed || rmtl__rbuf_left(&r) != 0 || rmtl__rng_set_state(&f->rng, s) != 0)
         return rmtl__error(RMTL_EFORMAT, "checkpoint section 'RLST' is malformed");
     f->steps = steps;
+    f->noise = noise;
     f->actor_opt.t = ta;
     f->critic_opt.t = tc;
     return 0;
