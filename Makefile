@@ -25,6 +25,10 @@ O ?= build
 LIBOUT ?= lib
 CC ?= cc
 CFLAGS ?= -O2 -g
+ifeq ($(origin CXX),default)
+CXX := c++
+endif
+CXXFLAGS ?= -O2 -g
 SAN ?=
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 RMTL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(SAN)
@@ -46,13 +50,15 @@ PUB_TESTS := $(filter-out tests/check_main.c,$(PUB_TESTS))
 INT_TESTS := $(sort $(wildcard tests/internal/check_*.c))
 TEST_UTIL := $(sort $(wildcard tests/util/*.c))
 EXAMPLES := $(sort $(wildcard examples/*.c))
+# The C++ check is built when a C++ compiler is present.
+CXX_EXAMPLES := $(if $(shell command -v $(CXX) 2>/dev/null),$(sort $(wildcard examples/*.cpp)))
 BENCHES := $(sort $(wildcard bench/*.c))
 BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
-.PHONY: FORCE all lib tests examples benches check check-run asan check-valgrind demo bench \
-        install uninstall clean deps help abi-check abi-dump
+.PHONY: FORCE all lib tests examples benches check check-run check-examples asan check-valgrind \
+        demo bench install uninstall clean deps help abi-check abi-dump docs man dist
 
 all: lib examples
 
@@ -111,10 +117,21 @@ tests: $(O)/tests/check_rmtl $(O)/tests/check_internal
 check: deps
 	@$(MAKE) --no-print-directory tests examples
 	@$(MAKE) --no-print-directory check-run
+	@$(MAKE) --no-print-directory check-examples
 
 check-run:
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
 	  echo "== $$t"; $$t; done
+
+# The first programs a user meets must keep working: hello, the C++ check
+# (header usable from C++17 with -pedantic -Werror, extern "C" linkage), and
+# the program of docs/getting-started.md, which must equal examples/first.c.
+check-examples:
+	@set -e; for t in $(O)/examples/hello $(O)/examples/first $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%); do \
+	  echo "== $$t"; $$t; done
+	@sed -n '/^<!-- examples\/first.c -->$$/,/^```$$/p' docs/getting-started.md | sed '1,2d;$$d' | \
+	  diff - examples/first.c >/dev/null || \
+	  { echo "check-examples: the program in docs/getting-started.md differs from examples/first.c"; exit 1; }
 
 # Address + UndefinedBehavior sanitizers over the same tests, in build/asan.
 asan: deps
@@ -146,12 +163,16 @@ check-valgrind: deps tests
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect -q $$t; done
 
 # --- examples, benchmarks, demo --------------------------------------------
-EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%)
+EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%) $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)
 examples: $(EXAMPLE_BINS)
 $(O)/examples/%: examples/%.c $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
+$(O)/examples/%: examples/%.cpp $(LIB_FILES)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude $(SAN) $(CXXFLAGS) -o $@ $< \
+	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl
 
 BENCH_BINS := $(BENCHES:bench/%.c=$(O)/bench/%)
 benches: $(BENCH_BINS)
@@ -171,7 +192,20 @@ demo: deps
 # --- dependencies --------------------------------------------------------
 # Installs what is missing with apt-get when run as root, else names the
 # command to run. Checks files, not package names, so other distributions
-# with the same headers pass too.
+# with the same headers pass too. install_missing installs the Debian
+# packages listed in the shell variable $$missing.
+install_missing = \
+  if [ -n "$$missing" ]; then \
+    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+      echo "$@: installing$$missing"; \
+      export DEBIAN_FRONTEND=noninteractive; \
+      apt-get install -y -q $$missing >/dev/null 2>&1 || \
+      { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; } || \
+      { echo "$@: apt-get install$$missing failed"; exit 1; }; \
+    else \
+      echo "$@: missing$$missing; run: sudo apt-get install -y$$missing"; exit 1; \
+    fi; \
+  fi
 DEB_PKGS := libblis-dev libyaml-dev check libsubunit-dev pkg-config zlib1g-dev
 deps:
 	@missing=""; \
@@ -181,17 +215,7 @@ deps:
 	  [ -f /usr/include/yaml.h ] || missing="$$missing libyaml-dev"; \
 	  [ -f /usr/include/check.h ] || missing="$$missing check libsubunit-dev"; \
 	  [ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
-	  if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	      echo "deps: installing$$missing"; \
-	      export DEBIAN_FRONTEND=noninteractive; \
-	      apt-get install -y -q $$missing >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; } || \
-	      { echo "deps: apt-get install$$missing failed"; exit 1; }; \
-	    else \
-	      echo "deps: missing$$missing; run: sudo apt-get install -y$$missing"; exit 1; \
-	    fi; \
-	  fi
+	  $(install_missing)
 
 # --- ABI -----------------------------------------------------------------
 abi-dump: lib
@@ -202,24 +226,64 @@ abi-dump: lib
 abi-check: lib
 	@bash .ci/abi-check $(LIBOUT)/$(LIB_SONAME)
 
+# --- documentation and release ---------------------------------------------
+# HTML reference from the header's comments, the guides as related pages
+# (docs/Doxyfile). Fails when a public rmtl_/RMTL_ name has no documentation;
+# undocumented struct fields and other warnings are listed, not fatal.
+DOCS_OUT := $(O)/docs
+docs:
+	@missing=""; command -v doxygen >/dev/null || missing=" doxygen"; $(install_missing)
+	@rm -rf $(DOCS_OUT) && mkdir -p $(DOCS_OUT)
+	@{ cat docs/Doxyfile; echo "PROJECT_NUMBER = $(VERSION)"; echo "OUTPUT_DIRECTORY = $(DOCS_OUT)"; \
+	  echo "WARN_LOGFILE = $(DOCS_OUT)/warnings.log"; } | doxygen -
+	@sed 's|^$(CURDIR)/||' $(DOCS_OUT)/warnings.log | sort -t: -k1,1 -k2,2n -u > $(DOCS_OUT)/warnings.txt; \
+	  if [ -s $(DOCS_OUT)/warnings.txt ]; then cat $(DOCS_OUT)/warnings.txt; fi; \
+	  if grep -Eq '(Member|Compound) (rmtl_|RMTL_)[^ ]* .*is not documented' $(DOCS_OUT)/warnings.txt; then \
+	    echo "docs: public names above lack documentation in include/rmtl.h"; exit 1; fi
+	@echo "docs: $(DOCS_OUT)/html/index.html"
+
+# Section-3 pages, rmtl(3) and one per function, from the header
+# (docs/man.awk). MAN_FUNCS is read here separately as a cross-check.
+lparen := (
+MAN_FUNCS := $(shell sed -n 's/^RMTL_API.*[ *]\(rmtl_[a-z0-9_]*\)$(lparen).*/\1/p' include/rmtl.h)
+MAN_PAGES := $(O)/man/man3/rmtl.3 $(MAN_FUNCS:%=$(O)/man/man3/%.3)
+man: $(O)/man/man3/rmtl.3
+$(O)/man/man3/rmtl.3: include/rmtl.h docs/man.awk docs/brief.awk
+	@rm -rf $(@D) && mkdir -p $(@D)
+	awk -v dir=$(@D) -v version=$(VERSION) -f docs/brief.awk -f docs/man.awk include/rmtl.h
+	@for p in $(MAN_PAGES); do [ -f $$p ] || { echo "man: $$p was not generated"; rm -f $@; exit 1; }; done
+
+# A tarball of the committed tree (HEAD), which builds on its own
+# (.ci/dist-test checks that).
+DIST := $(O)/librmtl-$(VERSION).tar.gz
+dist:
+	@mkdir -p $(O)
+	@[ -z "$$(git status --porcelain --untracked-files=no)" ] || \
+	  echo "dist: uncommitted changes are not in the tarball (it is made from HEAD)"
+	git archive --format=tar.gz --prefix=librmtl-$(VERSION)/ -o $(DIST) HEAD
+	@echo "dist: $(DIST)"
+
 # --- install -------------------------------------------------------------
-$(O)/rmtl.pc: rmtl.pc.in include/rmtl.h
+# Remade on every install: it records PREFIX, which may differ from the last.
+$(O)/rmtl.pc: rmtl.pc.in include/rmtl.h FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	  -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: lib $(O)/rmtl.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+install: lib $(O)/rmtl.pc $(O)/man/man3/rmtl.3
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/rmtl.h $(DESTDIR)$(INCLUDEDIR)/rmtl.h
 	install -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librmtl.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librmtl.a
 	install -m 644 $(O)/rmtl.pc $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rmtl.h $(DESTDIR)$(LIBDIR)/librmtl.so* \
-	  $(DESTDIR)$(LIBDIR)/librmtl.a $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc
+	  $(DESTDIR)$(LIBDIR)/librmtl.a $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
 
 clean:
 	rm -rf build lib
@@ -233,5 +297,8 @@ help:
 	@echo "make bench      benchmarks, JSON on stdout"
 	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
 	@echo "make abi-check  exported symbols and abidiff against abi/"
+	@echo "make docs       HTML API reference in build/docs/html (Doxygen)"
+	@echo "make man        man pages in build/man/man3 (installed by make install)"
+	@echo "make dist       build/librmtl-VERSION.tar.gz of the committed tree"
 
 -include $(OBJ:.o=.d)

@@ -44,12 +44,13 @@ extern "C" {
 /* ---------------------------------------------------------------------- */
 /* Version                                                                 */
 /* ---------------------------------------------------------------------- */
-#define RMTL_VERSION_MAJOR 0
-#define RMTL_VERSION_MINOR 1
-#define RMTL_VERSION_PATCH 0
+#define RMTL_VERSION_MAJOR 0 /* release of this header: major */
+#define RMTL_VERSION_MINOR 1 /* minor: bumped by ABI additions */
+#define RMTL_VERSION_PATCH 0 /* patch: fixes only */
+/* MAJOR·10000 + MINOR·100 + PATCH, as rmtl_version_number() returns it. */
 #define RMTL_VERSION_NUMBER \
     (RMTL_VERSION_MAJOR * 10000 + RMTL_VERSION_MINOR * 100 + RMTL_VERSION_PATCH)
-#define RMTL_VERSION_STRING "0.1.0"
+#define RMTL_VERSION_STRING "0.1.0" /* "MAJOR.MINOR.PATCH" */
 /* ABI major: bumped only when a released signature or layout changes. */
 #define RMTL_SOVERSION 1
 
@@ -93,11 +94,12 @@ RMTL_API const char *rmtl_last_error(void);
 /** Empties this thread's message. [thread-safe] */
 RMTL_API void rmtl_error_clear(void);
 
+/** Severity of a log line, the `level` of rmtl_log_fn. */
 typedef enum rmtl_log_level {
-    RMTL_LOG_ERROR = 0,
-    RMTL_LOG_WARN = 1,
-    RMTL_LOG_INFO = 2,
-    RMTL_LOG_DEBUG = 3
+    RMTL_LOG_ERROR = 0, /* a call failed                             */
+    RMTL_LOG_WARN = 1,  /* something is off but the call goes on     */
+    RMTL_LOG_INFO = 2,  /* progress: epochs, evaluations             */
+    RMTL_LOG_DEBUG = 3  /* details for developers                    */
 } rmtl_log_level;
 
 /** Receives the library's log lines (no trailing newline). May be called
@@ -162,7 +164,9 @@ RMTL_API int rmtl_config_set(rmtl_config *cfg, const char *key, const char *valu
  *  are range-checked; on error nothing changes. set_bool takes any
  *  nonzero value as true. [per-object] */
 RMTL_API int rmtl_config_set_int(rmtl_config *cfg, const char *key, int64_t value);
+/** As rmtl_config_set_int() for double keys. [per-object] */
 RMTL_API int rmtl_config_set_double(rmtl_config *cfg, const char *key, double value);
+/** As rmtl_config_set_int() for boolean keys. [per-object] */
 RMTL_API int rmtl_config_set_bool(rmtl_config *cfg, const char *key, int value);
 /** For choice keys such as model.arch (the choice is checked). */
 RMTL_API int rmtl_config_set_string(rmtl_config *cfg, const char *key, const char *value);
@@ -175,7 +179,9 @@ RMTL_API int rmtl_config_set_int_list(rmtl_config *cfg, const char *key,
  *  (fusion.reward_coef, model.tasks) have no getter: read them from
  *  rmtl_config_dump(). On error `*out` is zeroed. [per-object] */
 RMTL_API int rmtl_config_get_int(int64_t *out, const rmtl_config *cfg, const char *key);
+/** As rmtl_config_get_int() for double keys. [per-object] */
 RMTL_API int rmtl_config_get_double(double *out, const rmtl_config *cfg, const char *key);
+/** As rmtl_config_get_int() for boolean keys (`*out` is 0 or 1). [per-object] */
 RMTL_API int rmtl_config_get_bool(int *out, const rmtl_config *cfg, const char *key);
 /** For choice keys. `*out` is borrowed from `cfg`, valid until the key is
  *  next set. */
@@ -212,8 +218,8 @@ typedef struct rmtl_batch {
     const float *weights;   /* rows × n_tasks loss weights, or NULL (all 1)  */
     const int64_t *session; /* rows session ids, or NULL                     */
 } rmtl_batch;
-#define RMTL_BATCH_VERSION 1u
-#define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL}
+#define RMTL_BATCH_VERSION 1u /* layout version of rmtl_batch in this header */
+#define RMTL_BATCH_INIT {RMTL_BATCH_VERSION, 0, NULL, NULL, NULL, NULL, NULL} /* empty batch */
 
 /*
  * A dataset holds impressions in the layout models train on: categorical
@@ -286,11 +292,15 @@ RMTL_API size_t rmtl_dataset_rows(const rmtl_dataset *ds);
 RMTL_API size_t rmtl_dataset_n_cat(const rmtl_dataset *ds);
 /** Number of ids of categorical field `field` (including id 0). */
 RMTL_API size_t rmtl_dataset_vocab_size(const rmtl_dataset *ds, size_t field);
+/** Name of categorical field `field` (its CSV column). */
 RMTL_API const char *rmtl_dataset_field_name(const rmtl_dataset *ds, size_t field);
+/** Number of numerical features, in CSV column order. */
 RMTL_API size_t rmtl_dataset_n_num(const rmtl_dataset *ds);
+/** Name of numerical feature `index`. */
 RMTL_API const char *rmtl_dataset_num_name(const rmtl_dataset *ds, size_t index);
 /** Number of tasks (label columns), in task order. */
 RMTL_API size_t rmtl_dataset_n_tasks(const rmtl_dataset *ds);
+/** Name of task `task` (its label column). */
 RMTL_API const char *rmtl_dataset_task_name(const rmtl_dataset *ds, size_t task);
 /** 1 when the dataset has labels, 0 when not (e.g. a prediction CSV). */
 RMTL_API int rmtl_dataset_has_labels(const rmtl_dataset *ds);
@@ -352,8 +362,24 @@ RMTL_API int rmtl_session_logloss(double *out, const float *scores, const float 
                                   size_t n, size_t stride, const int64_t *session_ids);
 
 /* ---------------------------------------------------------------------- */
-/* Contexts                                                                */
+/* Progress and contexts                                                   */
 /* ---------------------------------------------------------------------- */
+/** What a long call reports as it goes. Transparent, versioned, grows at
+ *  the end only. */
+typedef struct rmtl_progress {
+    uint32_t version; /* RMTL_PROGRESS_VERSION                       */
+    uint64_t done;    /* units done so far (rows, steps, sessions)   */
+    uint64_t total;   /* units in all, 0 if unknown                  */
+    double loss;      /* running mean loss, NaN when none            */
+    double elapsed;   /* seconds since the call started              */
+} rmtl_progress;
+#define RMTL_PROGRESS_VERSION 1u /**< layout version of rmtl_progress in this header */
+
+/** Called from the calling thread every so often during a long call;
+ *  returning non-zero cancels it (the call then fails with RMTL_ESTATE and
+ *  leaves its object in a consistent state). */
+typedef int (*rmtl_progress_fn)(const rmtl_progress *progress, void *payload);
+
 /** Per-thread scratch memory for batched read-only calls (prediction,
  *  batched fusion). One context per thread; it is not tied to a model, and
  *  grows to the largest batch it has served. `threads` is its BLIS thread
@@ -362,6 +388,122 @@ RMTL_API int rmtl_ctx_create(rmtl_ctx **out, int threads);
 /** Accepts NULL. */
 RMTL_API void rmtl_ctx_free(rmtl_ctx *ctx);
 
+/* ---------------------------------------------------------------------- */
+/* Model                                                                   */
+/* ---------------------------------------------------------------------- */
+/*
+ * A multi-task model: embeddings of the categorical fields plus a Linear of
+ * the numerical features, then the architecture of `model.arch` (single_task,
+ * shared_bottom, esmm, omoe, mmoe, ple, aitm), one sigmoid output per task.
+ * The model keeps its input schema (fields, vocabularies, normalisation)
+ * so that a checkpoint scores raw CSV on its own. docs/models.md describes
+ * each architecture, its parameter names and the checkpoint sections.
+ *
+ * Batches given to a model must fit its layout: `cat` holds rows × n_cat
+ * ids with field f's ids in [0, vocab_size(f)) (0 = unknown; the dataset
+ * layer maps unseen values to 0, so any other id is a caller error), `num`
+ * rows × n_num finite values (NULL only without numerical features).
+ * Training also needs `labels` (exactly 0 or 1) and takes optional
+ * `weights` (finite, >= 0). A batch that does not fit is RMTL_EINVAL
+ * naming the array, row and column; a NaN/Inf feature or weight is
+ * RMTL_ENUMERIC. `session` is not read.
+ */
+
+/** Creates a model with fresh weights (seeded by runtime.seed). The input
+ *  layout and the task names come from `train` (whose schema, vocabularies
+ *  and normalisation are copied into the model; model.tasks is not used:
+ *  the dataset's schema names and orders the tasks, at most 16); the
+ *  architecture and training parameters from `cfg` (copied). Free with
+ *  rmtl_model_free(). RMTL_ECONFIG for an invalid config, RMTL_EINVAL for
+ *  NULL arguments or more than 16 tasks, RMTL_ENOMEM. [thread-safe] */
+RMTL_API int rmtl_model_create(rmtl_model **out, const rmtl_config *cfg,
+                               const rmtl_dataset *train);
+/** Deep copy (weights, optimiser state, RNG): an immutable snapshot for
+ *  serving while the original keeps training. [per-object] */
+RMTL_API int rmtl_model_clone(rmtl_model **out, const rmtl_model *m);
+/** Accepts NULL. */
+RMTL_API void rmtl_model_free(rmtl_model *m);
+
+/** Number of tasks T. [thread-safe] */
+RMTL_API size_t rmtl_model_num_tasks(const rmtl_model *m);
+/** Name of task `i` (borrowed from `m`), NULL when out of range. */
+RMTL_API const char *rmtl_model_task_name(const rmtl_model *m, size_t i);
+/** Number of trainable weights. */
+RMTL_API size_t rmtl_model_num_params(const rmtl_model *m);
+/** The model's input schema as an empty dataset (borrowed from `m`), to
+ *  pass as the `reference` of rmtl_dataset_load() when scoring new CSV. */
+RMTL_API const rmtl_dataset *rmtl_model_schema(const rmtl_model *m);
+
+/** Probabilities for every row of `batch`: `out` receives rows × T floats
+ *  (row-major); `capacity` is its length in floats. Read-only on `m`:
+ *  any number of threads may predict at once, each with its own `ctx`
+ *  (NULL: a temporary one is allocated for the call); the result does not
+ *  depend on the thread or the context. After its first batch of a size,
+ *  a context allocates nothing for batches up to that size. RMTL_EINVAL
+ *  for a batch that does not fit the model (see above) or a too small
+ *  `capacity`, RMTL_ENUMERIC for NaN/Inf features, RMTL_ENOMEM.
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_batch *batch,
+                                float *out, size_t capacity);
+
+/** One Adam step on `batch` (labels required). The loss is
+ *  (1/T)·Σ_k mean_rows(w_rk · BCE(p_rk, y_rk)) with w = batch->weights
+ *  (rows × T, NULL: all 1) — the RMTL fine-tuning passes critic weights
+ *  here. `*loss` (may be NULL) receives it (before the step). A failed
+ *  step changes nothing: on RMTL_ENUMERIC (non-finite feature, activation,
+ *  loss or gradient; the message names the layer), RMTL_EINVAL or
+ *  RMTL_ENOMEM the weights, optimiser state and random streams are as
+ *  before. After the first step at a batch size, steps of that size or
+ *  smaller allocate nothing. [per-object] */
+RMTL_API int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss);
+
+/** One pass over `train` in batches of train.batch_size, shuffled with the
+ *  model's own seeded RNG when train.shuffle is true (the dataset is not
+ *  modified). `*mean_loss` (may be NULL) receives the epoch's mean loss
+ *  (NaN on failure). `fn` (may be NULL) is called about every second and
+ *  after the last batch; if it returns non-zero the epoch stops with
+ *  RMTL_ESTATE. Steps taken before a failure or a cancellation stay taken.
+ *  RMTL_EINVAL for a dataset of another layout (fields, vocabulary sizes,
+ *  numerical features, tasks), without rows or without labels.
+ *  [per-object] */
+RMTL_API int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset *train,
+                                    rmtl_progress_fn fn, void *payload);
+
+/** Evaluates on `ds` (labelled, of the model's layout): per task, AUC,
+ *  log-loss and session log-loss (each array may be NULL; each holds
+ *  `capacity` >= T doubles). A task whose labels are all equal gets NaN
+ *  AUC. Sessions are the dataset's (each row its own session when it was
+ *  built without session ids). `ctx` as for rmtl_model_predict().
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_model_evaluate(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_dataset *ds,
+                                 double *auc, double *logloss, double *session_logloss,
+                                 size_t capacity);
+
+/** Flags for saving. */
+#define RMTL_SAVE_TRAINING_STATE 1u /* optimiser moments, step, RNG: resume exactly */
+
+/** Writes a checkpoint atomically (temporary file, fsync, rename): config,
+ *  schema, weights, and with RMTL_SAVE_TRAINING_STATE the optimiser and
+ *  RNG state. The same model gives the same bytes. RMTL_EIO when the file
+ *  cannot be written (the previous file at `path` is then intact),
+ *  RMTL_EINVAL for unknown flags. [per-object] */
+RMTL_API int rmtl_model_save(const rmtl_model *m, const char *path, uint32_t flags);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes. */
+RMTL_API int rmtl_model_save_buffer(void **out, size_t *len, const rmtl_model *m,
+                                    uint32_t flags);
+/** Loads a checkpoint. RMTL_EFORMAT for a damaged or truncated file or
+ *  sections that disagree (e.g. a tensor whose shape does not fit the
+ *  network the config and layout describe: the message names it),
+ *  RMTL_EVERSION for a newer format, RMTL_EIO when unreadable; the message
+ *  names the section. Training resumes exactly when the file has the
+ *  training state; without it, Adam starts afresh and the random streams
+ *  from runtime.seed. [thread-safe] */
+RMTL_API int rmtl_model_load(rmtl_model **out, const char *path);
+/** As rmtl_model_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
+RMTL_API int rmtl_model_load_buffer(rmtl_model **out, const void *buf, size_t len);
+
+/* ---------------------------------------------------------------------- */
 /* Env (simulator)                                                         */
 /* ---------------------------------------------------------------------- */
 /*
@@ -405,21 +547,26 @@ RMTL_API void rmtl_env_free(rmtl_env *env);
  *  RMTL_SIM_INFO_INIT. */
 typedef struct rmtl_sim_info {
     uint32_t version;      /* RMTL_SIM_INFO_VERSION                          */
-    uint32_t users, items; /* ids are 0 .. users-1 and 0 .. items-1          */
+    uint32_t users;        /* user ids are 0 .. users-1                      */
+    uint32_t items;        /* item ids are 0 .. items-1                      */
     uint32_t tasks;        /* behaviours per shown item (1..3)               */
     size_t candidates;     /* items scored per request                       */
     size_t top_l;          /* items shown per request                        */
     size_t max_requests;   /* a session ends after at most this many         */
     size_t sessions;       /* sim.sessions: the config's evaluation length   */
-    size_t user_dim, item_dim, context_dim; /* float feature counts          */
+    size_t user_dim;       /* float features per user                       */
+    size_t item_dim;       /* float features per item                       */
+    size_t context_dim;    /* float context features per request            */
     /* Vocabulary size of each categorical field, the reserved id 0
      * included: ids run from 1 to card - 1. */
-    uint32_t user_card[RMTL_SIM_USER_CATS];
-    uint32_t item_card[RMTL_SIM_ITEM_CATS];
+    uint32_t user_card[RMTL_SIM_USER_CATS]; /* segment, activity, region    */
+    uint32_t item_card[RMTL_SIM_ITEM_CATS]; /* category, brand, price and
+                                               popularity buckets           */
     double reward_coef[RMTL_SIM_MAX_TASKS]; /* c_k of r = Σ c_k·v_k         */
     double position_decay; /* P(click at position k) = (1+k)^-decay · P(click) */
 } rmtl_sim_info;
-#define RMTL_SIM_INFO_VERSION 1u
+#define RMTL_SIM_INFO_VERSION 1u /* layout version of rmtl_sim_info in this header */
+/* Initialiser of rmtl_sim_info: its version, everything else zero. */
 #define RMTL_SIM_INFO_INIT                                                     \
     {RMTL_SIM_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0}, {0, 0, 0, 0}, \
      {0, 0, 0}, 0}
@@ -443,28 +590,29 @@ typedef struct rmtl_sim_request {
     uint64_t session;         /* index of the session in its stream           */
     size_t n_user_cat;        /* RMTL_SIM_USER_CATS                           */
     const int32_t *user_cat;  /* segment, activity level, region             */
-    size_t user_dim;
+    size_t user_dim;          /* floats in user_feat                          */
     const float *user_feat;   /* user_dim observable floats                   */
-    size_t context_dim;
+    size_t context_dim;       /* floats in context                            */
     const float *context;     /* context_dim floats, see docs/simulator.md    */
     size_t n;                 /* candidates                                   */
     const uint32_t *items;    /* n item ids, distinct                         */
     size_t n_item_cat;        /* RMTL_SIM_ITEM_CATS                           */
     const int32_t *item_cat;  /* n × n_item_cat: category, brand, price and
                                  popularity buckets                           */
-    size_t item_dim;
+    size_t item_dim;          /* floats per candidate in item_feat            */
     const float *item_feat;   /* n × item_dim observable floats               */
     const float *price;       /* n prices                                     */
     /* Logging only (rmtl_env_sim_log with action_dim > 0), else 0 and
      * NULL: n × action_dim buffers the policy fills with its fusion action
      * for each candidate and the trust box around it; the rows of the
      * shown items are written to the log. */
-    size_t action_dim;
-    float *action;
-    float *box_lo;
-    float *box_hi;
+    size_t action_dim;        /* floats per candidate in the three below      */
+    float *action;            /* n × action_dim fusion actions                */
+    float *box_lo;            /* n × action_dim trust-box lower bounds        */
+    float *box_hi;            /* n × action_dim trust-box upper bounds        */
 } rmtl_sim_request;
-#define RMTL_SIM_REQUEST_VERSION 1u
+#define RMTL_SIM_REQUEST_VERSION 1u /* layout version of rmtl_sim_request in this header */
+/* Initialiser of rmtl_sim_request: its version, everything else zero. */
 #define RMTL_SIM_REQUEST_INIT                                                               \
     {RMTL_SIM_REQUEST_VERSION, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, \
      NULL, NULL, 0, NULL, NULL, NULL}
@@ -477,7 +625,7 @@ typedef struct rmtl_sim_feedback {
     size_t n_shown;            /* top_l                                       */
     const uint32_t *shown;     /* candidate indices shown, best first          */
     const uint32_t *items;     /* their item ids                              */
-    size_t tasks;
+    size_t tasks;              /* behaviours per shown item                   */
     const float *behaviours;   /* n_shown × tasks, 0 or 1 (purchase and like
                                   only ever follow a click)                   */
     const float *pair_reward;  /* n_shown: Σ_k c_k·behaviour_k of each item   */
@@ -485,7 +633,8 @@ typedef struct rmtl_sim_feedback {
     double session_reward;     /* cumulative over the session so far          */
     int done;                  /* 1: the user left (or max_requests was hit)  */
 } rmtl_sim_feedback;
-#define RMTL_SIM_FEEDBACK_VERSION 1u
+#define RMTL_SIM_FEEDBACK_VERSION 1u /* layout version of rmtl_sim_feedback in this header */
+/* Initialiser of rmtl_sim_feedback: its version, everything else zero. */
 #define RMTL_SIM_FEEDBACK_INIT \
     {RMTL_SIM_FEEDBACK_VERSION, 0, 0, NULL, NULL, 0, NULL, NULL, 0.0, 0.0, 0}
 
@@ -541,11 +690,12 @@ typedef struct rmtl_sim_stats {
     double reward_mean; /* cumulative session reward: mean over sessions    */
     double reward_std;  /* ... and its sample standard deviation            */
     double length_mean; /* requests per session                             */
-    double length_std;
+    double length_std;  /* ... and its sample standard deviation            */
     double rate[RMTL_SIM_MAX_TASKS]; /* behaviours per shown item (click,
                                         purchase, like; 0 past tasks)        */
 } rmtl_sim_stats;
-#define RMTL_SIM_STATS_VERSION 1u
+#define RMTL_SIM_STATS_VERSION 1u /* layout version of rmtl_sim_stats in this header */
+/* Initialiser of rmtl_sim_stats: its version, everything else zero. */
 #define RMTL_SIM_STATS_INIT \
     {RMTL_SIM_STATS_VERSION, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, {0.0, 0.0, 0.0}}
 
@@ -610,7 +760,9 @@ RMTL_API int rmtl_env_sim_log(rmtl_sim_stats *out, rmtl_env *env, const char *cs
 typedef struct rmtl_fusion_info {
     uint32_t version;      /* RMTL_FUSION_INFO_VERSION                        */
     size_t tasks;          /* T: scores per pair (the length of model.tasks)  */
-    size_t user_dim, item_dim, context_dim;
+    size_t user_dim;       /* fusion.state.user_dim                           */
+    size_t item_dim;       /* fusion.state.item_dim                           */
+    size_t context_dim;    /* fusion.state.context_dim                        */
     size_t state_dim;      /* user_dim + item_dim + context_dim               */
     size_t action_dim;     /* 2T (product) or T (sum)                         */
     size_t reward_dim;     /* reward parts: the length of fusion.reward_coef  */
@@ -620,7 +772,8 @@ typedef struct rmtl_fusion_info {
     uint64_t steps;        /* training steps taken                            */
     size_t actor_params;   /* weights of the actor                            */
 } rmtl_fusion_info;
-#define RMTL_FUSION_INFO_VERSION 1u
+#define RMTL_FUSION_INFO_VERSION 1u /* layout version of rmtl_fusion_info in this header */
+/* Initialiser of rmtl_fusion_info: its version, everything else zero. */
 #define RMTL_FUSION_INFO_INIT {RMTL_FUSION_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /** Creates a fusion handle from the `fusion.*` keys of `cfg` (copied), with
@@ -668,16 +821,17 @@ RMTL_API int rmtl_fuse_scores(float *fused, const rmtl_fusion *f, const float *s
 typedef struct rmtl_fusion_request {
     uint32_t version;     /* RMTL_FUSION_REQUEST_VERSION                    */
     size_t n;             /* candidates                                     */
-    size_t user_dim;
+    size_t user_dim;      /* user features: must equal the fusion's         */
     const float *user;    /* user_dim floats (NULL when 0)                  */
-    size_t context_dim;
+    size_t context_dim;   /* context features: must equal the fusion's      */
     const float *context; /* context_dim floats (NULL when 0)               */
-    size_t item_dim;
+    size_t item_dim;      /* item features: must equal the fusion's         */
     const float *items;   /* n × item_dim, row-major (NULL when item_dim 0) */
-    size_t tasks;
+    size_t tasks;         /* task scores per candidate: the fusion's T       */
     const float *scores;  /* n × tasks, each in [0, 1]                      */
 } rmtl_fusion_request;
-#define RMTL_FUSION_REQUEST_VERSION 1u
+#define RMTL_FUSION_REQUEST_VERSION 1u /* layout version of rmtl_fusion_request in this header */
+/* Initialiser of rmtl_fusion_request: its version, an empty request. */
 #define RMTL_FUSION_REQUEST_INIT {RMTL_FUSION_REQUEST_VERSION, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL}
 
 /** Fuses the scores of every candidate of `req` in one pass of matrix
@@ -723,17 +877,18 @@ typedef struct rmtl_fusion_batch {
     size_t n_rows;            /* pair rows in the arrays below             */
     size_t state_dim;         /* must equal the handle's                   */
     const float *state;       /* n_rows × state_dim [user; item; context]  */
-    size_t tasks;
+    size_t tasks;             /* must equal the handle's T                */
     const float *scores;      /* n_rows × tasks, in [0, 1]                 */
-    size_t action_dim;
+    size_t action_dim;        /* must equal the handle's                   */
     const float *action;      /* n_rows × action_dim: the action served     */
-    const float *box_lo;      /* n_rows × action_dim: its trust box         */
-    const float *box_hi;
+    const float *box_lo;      /* n_rows × action_dim: lower box corners     */
+    const float *box_hi;      /* n_rows × action_dim: upper box corners     */
     size_t reward_dim;        /* the length of fusion.reward_coef          */
     const float *reward;      /* n_rows × reward_dim behaviours v_k; pair
                                  reward part k is fusion.reward_coef[k]·v_k */
 } rmtl_fusion_batch;
-#define RMTL_FUSION_BATCH_VERSION 1u
+#define RMTL_FUSION_BATCH_VERSION 1u /* layout version of rmtl_fusion_batch in this header */
+/* Initialiser of rmtl_fusion_batch: its version, an empty batch. */
 #define RMTL_FUSION_BATCH_INIT \
     {RMTL_FUSION_BATCH_VERSION, 0, NULL, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0, NULL}
 
@@ -747,7 +902,8 @@ typedef struct rmtl_fusion_stats {
     double penalty;     /* mean over states of the trust-box penalty d(μ(s)) */
     uint64_t steps;     /* training steps taken, this one included          */
 } rmtl_fusion_stats;
-#define RMTL_FUSION_STATS_VERSION 1u
+#define RMTL_FUSION_STATS_VERSION 1u /* layout version of rmtl_fusion_stats in this header */
+/* Initialiser of rmtl_fusion_stats: its version, everything else zero. */
 #define RMTL_FUSION_STATS_INIT {RMTL_FUSION_STATS_VERSION, 0.0, 0.0, 0.0, 0.0, 0.0, 0}
 
 /** One update on `batch`: every critic Q_(g,m) regresses the sum of its
@@ -772,9 +928,6 @@ RMTL_API int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *bat
 RMTL_API int rmtl_fusion_gauc(double *gauc, const int64_t *user, const float *score,
                               const float *label, size_t n);
 
-/** Flags for saving. */
-#define RMTL_SAVE_TRAINING_STATE 1u /* optimiser moments, step, RNG: resume exactly */
-
 /** Writes a checkpoint atomically: the config, the served policy (actor
  *  weights or fixed action) and, with RMTL_SAVE_TRAINING_STATE, everything
  *  needed to resume training exactly (actor, critics, targets, Adam
@@ -790,6 +943,8 @@ RMTL_API int rmtl_fusion_save_buffer(void **out, size_t *len, const rmtl_fusion 
  *  RMTL_EVERSION for a newer format, RMTL_EIO when unreadable.
  *  [thread-safe] */
 RMTL_API int rmtl_fusion_load(rmtl_fusion **out, const char *path);
+/** As rmtl_fusion_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
 RMTL_API int rmtl_fusion_load_buffer(rmtl_fusion **out, const void *buf, size_t len);
 
 /* --- Fusion in the simulator ------------------------------------------ */
@@ -815,9 +970,10 @@ typedef struct rmtl_fusion_sim_opts {
     uint64_t seed;                 /* evaluate, cem: the session stream        */
     size_t train_steps;            /* round: updates after collecting          */
     rmtl_fusion_scorer_fn scorer;  /* NULL: the simulator's true probabilities */
-    void *scorer_payload;
+    void *scorer_payload;          /* passed to the scorer                     */
 } rmtl_fusion_sim_opts;
-#define RMTL_FUSION_SIM_OPTS_VERSION 1u
+#define RMTL_FUSION_SIM_OPTS_VERSION 1u /* layout version of rmtl_fusion_sim_opts in this header */
+/* Initialiser of rmtl_fusion_sim_opts: its version, everything else zero or NULL. */
 #define RMTL_FUSION_SIM_OPTS_INIT {RMTL_FUSION_SIM_OPTS_VERSION, 0, 0, 0, NULL, NULL}
 
 /** What a round did. Initialise with RMTL_FUSION_ROUND_STATS_INIT. */
@@ -828,7 +984,8 @@ typedef struct rmtl_fusion_round_stats {
     size_t log_rows;         /* shown pairs in it                             */
     rmtl_fusion_stats train; /* the round's last training step                */
 } rmtl_fusion_round_stats;
-#define RMTL_FUSION_ROUND_STATS_VERSION 1u
+#define RMTL_FUSION_ROUND_STATS_VERSION 1u /* layout version of rmtl_fusion_round_stats in this header */
+/* Initialiser of rmtl_fusion_round_stats: its version and its members' initialisers. */
 #define RMTL_FUSION_ROUND_STATS_INIT \
     {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT}
 
@@ -875,7 +1032,8 @@ typedef struct rmtl_fusion_cem_opts {
     size_t elite;               /* [4]                                 */
     rmtl_fusion_sim_opts eval;  /* sessions per evaluation, seed, scorer */
 } rmtl_fusion_cem_opts;
-#define RMTL_FUSION_CEM_OPTS_VERSION 1u
+#define RMTL_FUSION_CEM_OPTS_VERSION 1u /* layout version of rmtl_fusion_cem_opts in this header */
+/* Initialiser of rmtl_fusion_cem_opts: its version and the defaults in brackets above. */
 #define RMTL_FUSION_CEM_OPTS_INIT \
     {RMTL_FUSION_CEM_OPTS_VERSION, 10, 16, 4, RMTL_FUSION_SIM_OPTS_INIT}
 

@@ -1,11 +1,7 @@
-/* rmtl_ctx: per-thread scratch for batched read-only calls (CONVENTIONS
- * R10), here a workspace and its BLIS thread count.
- *
- * TEMPORARY: the model branch (`mtl`) implements rmtl_ctx_create/free for
- * rmtl_model_predict with the same public signature and the same content
- * (an rmtl__ws). Until it is merged this file provides them; at the merge
- * keep one implementation and make rmtl__ctx_ws() return its workspace —
- * fusion reaches the context only through rmtl__ctx_ws(). */
+/* rmtl_ctx, the per-thread scratch of batched read-only calls (CONVENTIONS
+ * R10), is created by rmtl_ctx_create (src/mtl/model.c); fusion uses only
+ * its workspace, through this accessor, so it does not depend on the rest
+ * of the model code's context. */
 #ifndef RMTL_FUSION_CTX_H
 #define RMTL_FUSION_CTX_H
 

@@ -1,0 +1,33 @@
+/* Shared pieces of the model benchmarks: the issue's reference shape, the
+ * same run's GEMM rate, FLOP counting over a model's dense weights, peak
+ * RSS, and one child process per measurement so RSS is per architecture. */
+#ifndef RMTL_BENCH_REFSHAPE_H
+#define RMTL_BENCH_REFSHAPE_H
+
+#include <stddef.h>
+
+#include "rmtl.h"
+
+enum { REF_BATCH = 2048, REF_ROWS = 8 * 2048 };
+
+extern const char *const ref_archs[7];
+
+double bench_now(void);
+/* Peak resident set of this process, MiB. */
+double bench_peak_rss_mib(void);
+/* Best GFLOP/s of the 2048×1024 · 1024×512 product at `threads`. */
+double bench_gemm_gflops(int threads);
+/* Synthetic data of the reference shape: 7 fields (1000, 1000, 1000, 3,
+ * 1700, 500, 300), 1 numerical feature, 2 tasks. */
+rmtl_dataset *bench_ref_data(size_t rows);
+/* A model of `arch` at the reference widths with `threads` BLIS threads. */
+rmtl_model *bench_ref_model(const char *arch, int threads, const rmtl_dataset *ds);
+/* Multiply-adds per sample of every dense weight matrix of the model
+ * (embedding tables excluded: they are look-ups, not products). */
+double bench_model_macs(const rmtl_model *m);
+/* Runs fn(arg, out, cap) in a child process and copies its text output
+ * into out; so each measurement has its own peak RSS. 0 on success. */
+int bench_in_child(void (*fn)(const void *arg, char *out, size_t cap), const void *arg,
+                   char *out, size_t cap);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * The hyper-parameters a multi-task model reads from its config, copied
+ * into a plain struct at creation. Only hp.c includes core/params.h: its
+ * `struct rmtl__params` (the config's fields) collides with nn/param.h's
+ * `rmtl__params` (a parameter list), so the network code sees this struct
+ * instead (the RL handles do the same with theirs).
+ */
+#ifndef RMTL_MTL_HP_H
+#define RMTL_MTL_HP_H
+
+#include "rmtl.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RMTL__WIDTHS_MAX 16 /* layer widths of one list (model.bottom, model.tower) */
+
+typedef struct rmtl__mtlhp {
+    char arch[32]; /* model.arch: "single_task", ..., "aitm" */
+    size_t embed_dim;
+    size_t bottom[RMTL__WIDTHS_MAX], n_bottom;
+    size_t tower[RMTL__WIDTHS_MAX], n_tower;
+    float dropout;
+    size_t experts, shared, specific; /* model.experts.count / shared / specific */
+    double lr, weight_decay, beta1, beta2, eps, clip_norm;
+    size_t batch_size;
+    int shuffle;
+    uint64_t seed;
+    int threads;        /* resolved: >= 1 */
+    char blis_arch[16]; /* runtime.blis_arch */
+} rmtl__mtlhp;
+
+/* Validates cfg (RMTL_ECONFIG with the config's message) and copies its
+ * values. */
+int rmtl__mtlhp_from_config(rmtl__mtlhp *hp, const rmtl_config *cfg);
+
+#endif

@@ -1,0 +1,162 @@
+/* Input layer, architecture wiring, outputs and loss (see net.h). */
+#include "mtl/net.h"
+
+#include "nn/activation.h"
+#include "nn/loss.h"
+
+#include <math.h>
+#include <string.h>
+
+void rmtl__net_free(rmtl__net *net)
+{
+    if (!net)
+        return;
+    rmtl__mods_free(&net->mods);
+    rmtl__embed_free(&net->emb);
+    rmtl__params_free(&net->ps);
+    memset(net, 0, sizeof *net);
+}
+
+size_t rmtl__net_input_width(const rmtl__net *net) { return rmtl__embed_width(&net->emb); }
+
+int rmtl__net_init(rmtl__net *net, const rmtl__mtlhp *hp, const rmtl__layout *lay)
+{
+    memset(net, 0, sizeof *net);
+    rmtl__params_init(&net->ps);
+    net->arch = rmtl__arch_find(hp->arch);
+    net->hp = hp;
+    net->n_tasks = lay->n_tasks;
+    net->task = (const char *const *)lay->task;
+    if (!net->arch)
+        return rmtl__error(RMTL_ECONFIG, "model.arch: unknown architecture '%s'", hp->arch);
+    rmtl__rng init;
+    rmtl__rng_seed(&init, hp->seed, RMTL__STREAM_INIT);
+    int rc = rmtl__embed_init(&net->emb, &net->ps, "embed", lay->vocab, lay->n_cat, lay->n_num,
+                              hp->embed_dim, &init);
+    if (!rc) {
+        rmtl__tape tape = {0};
+        rmtl__pass ps;
+        rmtl__pass_build(&ps, &tape, &net->mods, &net->ps, &init, hp->dropout);
+        int x0 = rmtl__g_input(&ps, NULL, 0, rmtl__net_input_width(net));
+        int z[RMTL__TASKS_MAX];
+        rc = net->arch->wire(&ps, hp, lay->n_tasks, x0, z);
+        for (size_t k = 0; !rc && k < lay->n_tasks; k++)
+            if (rmtl__g_cols(&ps, z[k]) != 1)
+                rc = rmtl__error(RMTL_ERROR, "network: output %zu is not one logit", k);
+        rmtl__tape_free(&tape);
+    }
+    if (rc)
+        rmtl__net_free(net);
+    return rc;
+}
+
+/* ESMM's chain backward: from dP (loss gradient w.r.t. each p_k, T
+ * columns) to the logits, last task first so that dP[k] is complete
+ * (it also receives task k+1's share) when task k is reached. */
+static int rmtl__chain_back(const rmtl__net *net, rmtl__pass *ps, const int *z, const float *S,
+                            const float *P, float *dP)
+{
+    size_t n = ps->n;
+    for (size_t k = net->n_tasks; k-- > 0;) {
+        float *dz = rmtl__g_grad(ps, z[k]);
+        if (!dz)
+            return RMTL_ENOMEM;
+        const float *s = S + k * n, *prev = k ? P + (k - 1) * n : NULL;
+        float *dp = dP + k * n, *dprev = k ? dP + (k - 1) * n : NULL;
+        for (size_t i = 0; i < n; i++) {
+            float before = prev ? prev[i] : 1.0f;
+            dz[i] = dp[i] * before * s[i] * (1.0f - s[i]);
+            if (dprev)
+                dprev[i] += dp[i] * s[i];
+        }
+    }
+    return 0;
+}
+
+/* Loss (and, when training, the gradient of every logit). */
+static int rmtl__loss(const rmtl__net *net, rmtl__pass *ps, const rmtl_batch *b, const int *z,
+                      const float *S, const float *P, int train, double *loss)
+{
+    size_t n = ps->n, T = net->n_tasks;
+    double total = 0.0, scale = 1.0 / (double)T;
+    float *dP = NULL;
+    if (train && net->arch->chain && !(dP = rmtl__ws_alloc(ps->ws, n * T)))
+        return RMTL_ENOMEM;
+    for (size_t k = 0; k < T; k++) {
+        const float *y = b->labels + k, *w = b->weights ? b->weights + k : NULL;
+        double l;
+        int rc;
+        if (net->arch->chain) {
+            rc = rmtl__loss_bce(&l, net->task[k], n, P + k * n, y, w, T, scale,
+                                dP ? dP + k * n : NULL);
+        } else {
+            float *dz = NULL;
+            if (train && !(dz = rmtl__g_grad(ps, z[k])))
+                return RMTL_ENOMEM;
+            rc = rmtl__loss_bce_logits(&l, net->task[k], n, rmtl__g_value(ps, z[k]), y, w, T,
+                                       scale, dz);
+        }
+        if (rc)
+            return rc;
+        total += l;
+    }
+    if (!isfinite(total))
+        return rmtl__error(RMTL_ENUMERIC, "loss is not finite (%g): loss weights too large?",
+                           total);
+    *loss = total;
+    return dP ? rmtl__chain_back(net, ps, z, S, P, dP) : 0;
+}
+
+int rmtl__net_run(const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape, rmtl__rng *drop,
+                  int train, const rmtl_batch *b, float *probs, size_t ldp, double *loss)
+{
+    size_t n = b->rows, T = net->n_tasks, d0 = rmtl__net_input_width(net);
+    const rmtl__embed *e = &net->emb;
+    if ((train || loss) && !b->labels)
+        return rmtl__error(RMTL_EINVAL, "batch: no labels to compute the loss");
+    rmtl__ws_reset(ws);
+    rmtl__pass ps;
+    rmtl__pass_init(&ps, train ? RMTL__PASS_TRAIN : RMTL__PASS_EVAL, tape, &net->mods, n, ws,
+                    drop);
+    float *x = rmtl__ws_alloc(ws, n * d0);
+    /* S: σ(z_k), P: the outputs; T columns of n each */
+    float *S = x ? rmtl__ws_alloc(ws, n * T) : NULL;
+    float *P = S && net->arch->chain ? rmtl__ws_alloc(ws, n * T) : S;
+    if (!P)
+        return RMTL_ENOMEM;
+    int rc = rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, x, d0);
+    if (rc)
+        return rc;
+    int x0 = rmtl__g_input(&ps, x, d0, d0), z[RMTL__TASKS_MAX];
+    rc = net->arch->wire(&ps, net->hp, T, x0, z);
+    if (!rc && ps.next != net->mods.n)
+        rc = rmtl__error(RMTL_ERROR, "network wiring: %zu of %zu modules used", ps.next,
+                         net->mods.n);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < T; k++) {
+        rmtl__sigmoid(n, rmtl__g_value(&ps, z[k]), S + k * n);
+        if (P != S)
+            for (size_t i = 0; i < n; i++)
+                P[k * n + i] = k ? P[(k - 1) * n + i] * S[k * n + i] : S[i];
+    }
+    if (probs)
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < T; k++)
+                probs[i * ldp + k] = P[k * n + i];
+    double l = 0.0;
+    if (train || loss) {
+        rc = rmtl__loss(net, &ps, b, z, S, P, train, &l);
+        if (rc)
+            return rc;
+        if (loss)
+            *loss = l;
+    }
+    if (!train)
+        return 0;
+    rc = rmtl__graph_backward(&ps);
+    const float *dx = rc ? NULL : rmtl__g_grad_of(&ps, x0);
+    if (dx)
+        rc = rmtl__embed_backward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, dx, d0);
+    return rc;
+}
