@@ -140,6 +140,23 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-run
 
+# ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
+# (8 threads sharing one handle, single-thread BLIS) runs without
+# suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
+# threads (libgomp is not instrumented). The runner links the objects, not
+# the .so: a sanitizer runtime cannot be linked into a shared library.
+tsan: deps
+	@$(MAKE) --no-print-directory O=build/tsan CC=clang CFLAGS='-O1 -g' \
+	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs
+	CK_RUN_SUITE=fusion CK_RUN_CASE=threads TSAN_OPTIONS=halt_on_error=1 \
+	  build/tsan/tests/check_rmtl_objs
+	CK_RUN_SUITE=fusion TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  build/tsan/tests/check_rmtl_objs
+
+$(O)/tests/check_rmtl_objs: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/tests/pub_suites.inc $(OBJ)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
+	  -o $@ tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(OBJ) $(CHECK_LIBS) $(DEP_LIBS)
+
 check-valgrind: deps tests
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
 	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 valgrind --error-exitcode=1 \
@@ -276,6 +293,7 @@ help:
 	@echo "make check      install missing packages, build, run all tests"
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
+	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"
 	@echo "make bench      benchmarks, JSON on stdout"
 	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
 	@echo "make abi-check  exported symbols and abidiff against abi/"

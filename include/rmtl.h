@@ -1115,6 +1115,327 @@ RMTL_API int rmtl_agent_load(rmtl_agent **out, const char *path);
  *  call). [thread-safe] */
 RMTL_API int rmtl_agent_load_buffer(rmtl_agent **out, const void *buf, size_t len);
 
+/* ---------------------------------------------------------------------- */
+/* Fusion                                                                  */
+/* ---------------------------------------------------------------------- */
+/*
+ * Multi-task fusion turns the T task scores p_1..p_T of a user-item pair
+ * (from an MTL model) into one ranking score with an action a = (w, b):
+ *   product (default): log fused = Σ_i w_i·log(p_i + b_i)   (a = w_1..w_T, b_1..b_T)
+ *   sum:                   fused = Σ_i w_i·p_i              (a = w_1..w_T)
+ * The product form is returned in log space: rank by it, exp() of it is
+ * Π_i (p_i + b_i)^w_i. The action comes from an actor network trained by
+ * reinforcement learning (EnhancedRL): with `fusion.granularity: pair` one
+ * action per user-item pair from the enhanced state [user; item; scores;
+ * context], with `user` one action per request from [user; context]. A
+ * handle can also serve a fixed action (the usual hand-tuned baseline).
+ * docs/fusion.md describes the MDP, the losses and the serving paths.
+ *
+ * Pair features. Everywhere in this API the features of one pair are the
+ * state_dim = user_dim + item_dim + context_dim floats [user; item;
+ * context] (fusion.state.*_dim), whatever the granularity (`user` reads
+ * only the user and context parts); the T scores are passed separately,
+ * each in [0, 1].
+ *
+ * Threads: serving calls (rmtl_fuse_scores, rmtl_fuse_scores_batch,
+ * rmtl_fusion_explore) only read the handle, so any number of threads may
+ * serve from one handle at once (batched calls with one rmtl_ctx per
+ * thread). Calls that change the handle (train_step, deploy, set_fixed)
+ * must not run while other threads use it.
+ */
+#define RMTL_FUSION_PAIR 0    /* granularity: one action per user-item pair */
+#define RMTL_FUSION_USER 1    /* granularity: one action per request          */
+#define RMTL_FUSION_PRODUCT 0 /* formula: Σ w_i·log(p_i + b_i)                */
+#define RMTL_FUSION_SUM 1     /* formula: Σ w_i·p_i                            */
+
+/** What a fusion handle expects. Initialise with RMTL_FUSION_INFO_INIT. */
+typedef struct rmtl_fusion_info {
+    uint32_t version;      /* RMTL_FUSION_INFO_VERSION                        */
+    size_t tasks;          /* T: scores per pair (the length of model.tasks)  */
+    size_t user_dim;       /* fusion.state.user_dim                           */
+    size_t item_dim;       /* fusion.state.item_dim                           */
+    size_t context_dim;    /* fusion.state.context_dim                        */
+    size_t state_dim;      /* user_dim + item_dim + context_dim               */
+    size_t action_dim;     /* 2T (product) or T (sum)                         */
+    size_t reward_dim;     /* reward parts: the length of fusion.reward_coef  */
+    int granularity;       /* RMTL_FUSION_PAIR or RMTL_FUSION_USER            */
+    int formula;           /* RMTL_FUSION_PRODUCT or RMTL_FUSION_SUM          */
+    int fixed;             /* 1 while a fixed action is served                */
+    uint64_t steps;        /* training steps taken                            */
+    size_t actor_params;   /* weights of the actor                            */
+} rmtl_fusion_info;
+#define RMTL_FUSION_INFO_VERSION 1u /* layout version of rmtl_fusion_info in this header */
+/* Initialiser of rmtl_fusion_info: its version, everything else zero. */
+#define RMTL_FUSION_INFO_INIT {RMTL_FUSION_INFO_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/** Creates a fusion handle from the `fusion.*` keys of `cfg` (copied), with
+ *  T = the number of `model.tasks`, a freshly initialised actor (seeded by
+ *  runtime.seed) that is also the deployed policy, and its critics.
+ *  RMTL_ECONFIG for an invalid config, or an actor too wide for the
+ *  allocation-free serving path (every fusion.actor_hidden width and
+ *  item_dim + T at most 2048). Free with rmtl_fusion_free(). [thread-safe] */
+RMTL_API int rmtl_fusion_create(rmtl_fusion **out, const rmtl_config *cfg);
+/** Accepts NULL. */
+RMTL_API void rmtl_fusion_free(rmtl_fusion *f);
+/** Fills `*out`, whose version the caller set. [thread-safe] */
+RMTL_API int rmtl_fusion_describe(rmtl_fusion_info *out, const rmtl_fusion *f);
+
+/** Serves the fixed action `action` (action_dim values, within the bounds
+ *  fusion.weight_min/max and bias_min/max) to every pair instead of the
+ *  actor; NULL goes back to the deployed actor. RMTL_EINVAL for a wrong
+ *  length or a value out of bounds (nothing changes). [per-object] */
+RMTL_API int rmtl_fusion_set_fixed(rmtl_fusion *f, const float *action, size_t len);
+/** Makes the actor as trained so far the served policy (and leaves fixed
+ *  mode). Serving never sees a half-trained actor: training changes the
+ *  actor, deploy publishes it. [per-object] */
+RMTL_API int rmtl_fusion_deploy(rmtl_fusion *f);
+
+/** Fuses the scores of ONE user-item pair. `state` holds the pair's
+ *  state_dim features [user; item; context], `scores` its T task scores.
+ *  Writes the fused score to `*fused` and, when `action` is not NULL, the
+ *  action used (action_dim floats; `action_capacity` is its length).
+ *  Reads the handle only and allocates nothing: any number of threads may
+ *  call it on one handle at once. Its result equals, bit for bit, the
+ *  result of rmtl_fuse_scores_batch() for the same pair.
+ *  Errors, with nothing written: RMTL_EINVAL for NULL `f`, `fused` or
+ *  inputs, a `state_len` other than state_dim, `n_scores` other than T,
+ *  a score outside [0, 1] or a too small `action_capacity`; RMTL_ENUMERIC
+ *  for a NaN or infinite feature or score (or an overflow in the actor).
+ *  [thread-safe] */
+RMTL_API int rmtl_fuse_scores(float *fused, const rmtl_fusion *f, const float *state,
+                              size_t state_len, const float *scores, size_t n_scores,
+                              float *action, size_t action_capacity);
+
+/** The candidates of one request: the user and context parts once, then
+ *  per candidate its item features and task scores. The dims are the
+ *  caller's statement of what it passes and must equal the handle's.
+ *  Borrowed for the call. Initialise with RMTL_FUSION_REQUEST_INIT. */
+typedef struct rmtl_fusion_request {
+    uint32_t version;     /* RMTL_FUSION_REQUEST_VERSION                    */
+    size_t n;             /* candidates                                     */
+    size_t user_dim;      /* user features: must equal the fusion's         */
+    const float *user;    /* user_dim floats (NULL when 0)                  */
+    size_t context_dim;   /* context features: must equal the fusion's      */
+    const float *context; /* context_dim floats (NULL when 0)               */
+    size_t item_dim;      /* item features: must equal the fusion's         */
+    const float *items;   /* n × item_dim, row-major (NULL when item_dim 0) */
+    size_t tasks;         /* task scores per candidate: the fusion's T       */
+    const float *scores;  /* n × tasks, each in [0, 1]                      */
+} rmtl_fusion_request;
+#define RMTL_FUSION_REQUEST_VERSION 1u /* layout version of rmtl_fusion_request in this header */
+/* Initialiser of rmtl_fusion_request: its version, an empty request. */
+#define RMTL_FUSION_REQUEST_INIT {RMTL_FUSION_REQUEST_VERSION, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL}
+
+/** Fuses the scores of every candidate of `req` in one pass of matrix
+ *  products: `fused` receives req->n scores (`capacity` is its length) and
+ *  `actions`, when not NULL, the n × action_dim actions
+ *  (`actions_capacity` floats). Reads the handle only; `ctx` is the
+ *  calling thread's context (NULL: a temporary one is allocated for the
+ *  call). With a context, calls allocate nothing once the context has
+ *  served a request of this size. Errors as rmtl_fuse_scores(), with
+ *  nothing written; RMTL_ENOMEM when the context cannot grow.
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_fuse_scores_batch(const rmtl_fusion *f, rmtl_ctx *ctx,
+                                    const rmtl_fusion_request *req, float *fused,
+                                    size_t capacity, float *actions, size_t actions_capacity);
+
+/** The behaviour policy for collecting training data: as
+ *  rmtl_fuse_scores_batch(), but each action is the served policy's action
+ *  μ_b plus uniform noise U(−ρ, ρ) per dimension (ρ = fusion.explore_width;
+ *  one draw per pair, or per request at `user` granularity), clipped to the
+ *  action bounds, and box_lo/box_hi receive its trust box μ_b ∓ ρ. Every
+ *  output array holds `capacity` rows (fused: n floats; the others n ×
+ *  action_dim). The noise comes from `*noise_state` (any value; advanced
+ *  by the call, so a state per thread). [thread-safe with one ctx and one
+ *  noise state per thread] */
+RMTL_API int rmtl_fusion_explore(const rmtl_fusion *f, rmtl_ctx *ctx,
+                                 const rmtl_fusion_request *req, uint64_t *noise_state,
+                                 float *fused, float *actions, float *box_lo, float *box_hi,
+                                 size_t capacity);
+
+/** A batch of logged requests (transitions) for training. Every array is
+ *  borrowed for the call and indexed by pair rows; a request r showed the
+ *  rows rows[2r] .. rows[2r+1]-1 (at least one) and was followed in its
+ *  session by the request that showed next_rows[2r] .. next_rows[2r+1]-1
+ *  (an empty range: the session ended after r). Rows may be shared: the
+ *  next request of r is usually another request of the batch. At `user`
+ *  granularity a request's state, action and box are those of its first
+ *  row. Initialise with RMTL_FUSION_BATCH_INIT. */
+typedef struct rmtl_fusion_batch {
+    uint32_t version;         /* RMTL_FUSION_BATCH_VERSION                 */
+    size_t requests;          /* transitions                               */
+    const size_t *rows;       /* requests × 2: [begin, end) of shown rows   */
+    const size_t *next_rows;  /* requests × 2: [begin, end) of next rows    */
+    size_t n_rows;            /* pair rows in the arrays below             */
+    size_t state_dim;         /* must equal the handle's                   */
+    const float *state;       /* n_rows × state_dim [user; item; context]  */
+    size_t tasks;             /* must equal the handle's T                */
+    const float *scores;      /* n_rows × tasks, in [0, 1]                 */
+    size_t action_dim;        /* must equal the handle's                   */
+    const float *action;      /* n_rows × action_dim: the action served     */
+    const float *box_lo;      /* n_rows × action_dim: lower box corners     */
+    const float *box_hi;      /* n_rows × action_dim: upper box corners     */
+    size_t reward_dim;        /* the length of fusion.reward_coef          */
+    const float *reward;      /* n_rows × reward_dim behaviours v_k; pair
+                                 reward part k is fusion.reward_coef[k]·v_k */
+} rmtl_fusion_batch;
+#define RMTL_FUSION_BATCH_VERSION 1u /* layout version of rmtl_fusion_batch in this header */
+/* Initialiser of rmtl_fusion_batch: its version, an empty batch. */
+#define RMTL_FUSION_BATCH_INIT \
+    {RMTL_FUSION_BATCH_VERSION, 0, NULL, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0, NULL}
+
+/** What a training step measured. Initialise with RMTL_FUSION_STATS_INIT. */
+typedef struct rmtl_fusion_stats {
+    uint32_t version;   /* RMTL_FUSION_STATS_VERSION                        */
+    double critic_loss; /* TD loss, mean over the q × m critics             */
+    double actor_loss;  /* the actor's loss (below)                          */
+    double q;           /* mean over states of Σ_g Q̄_g(s, μ(s))             */
+    double q_std;       /* mean over states of Σ_g std_m Q_(g,m)(s, μ(s))   */
+    double penalty;     /* mean over states of the trust-box penalty d(μ(s)) */
+    uint64_t steps;     /* training steps taken, this one included          */
+} rmtl_fusion_stats;
+#define RMTL_FUSION_STATS_VERSION 1u /* layout version of rmtl_fusion_stats in this header */
+/* Initialiser of rmtl_fusion_stats: its version, everything else zero. */
+#define RMTL_FUSION_STATS_INIT {RMTL_FUSION_STATS_VERSION, 0.0, 0.0, 0.0, 0.0, 0.0, 0}
+
+/** One update on `batch`: every critic Q_(g,m) regresses the sum of its
+ *  values over a request's shown pairs onto the sum of their group-g
+ *  rewards plus γ·Σ φ(a')·Q'_(g,m)(s', a') over the next request's pairs
+ *  (a' = target actor, φ discounts a' outside the next pair's trust box);
+ *  then the actor minimises −Σ_g Q̄_g + η·d(μ(s)) + κ·Σ_g std_m Q_(g,m);
+ *  then the target networks move by fusion.tau. The served policy does
+ *  not change (see rmtl_fusion_deploy). `*stats` may be NULL.
+ *  RMTL_EINVAL for a batch that does not fit the handle (naming the field),
+ *  RMTL_ENUMERIC for NaN/Inf in it or a diverging update (the network
+ *  whose update failed keeps its weights). [per-object] */
+RMTL_API int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
+                                    rmtl_fusion_stats *stats);
+
+/** MTF-GAUC of logged impressions: the AUC of `score` against the binary
+ *  `label` within each user, averaged with weights = the user's number of
+ *  impressions, over the users that have both labels (ties count one
+ *  half). NaN when no user has both. RMTL_EINVAL for NULL arrays or a label
+ *  other than 0 or 1, RMTL_ENUMERIC for a NaN score; RMTL_ENOMEM.
+ *  [thread-safe] */
+RMTL_API int rmtl_fusion_gauc(double *gauc, const int64_t *user, const float *score,
+                              const float *label, size_t n);
+
+/** Writes a checkpoint atomically: the config, the served policy (actor
+ *  weights or fixed action) and, with RMTL_SAVE_TRAINING_STATE, everything
+ *  needed to resume training exactly (actor, critics, targets, Adam
+ *  moments, step counter, RNG). RMTL_EIO when the file cannot be written;
+ *  a previous file at `path` is then intact. [per-object] */
+RMTL_API int rmtl_fusion_save(const rmtl_fusion *f, const char *path, uint32_t flags);
+/** The same into memory: `*out` (free with rmtl_free()) of `*len` bytes. */
+RMTL_API int rmtl_fusion_save_buffer(void **out, size_t *len, const rmtl_fusion *f,
+                                     uint32_t flags);
+/** Loads a checkpoint written by rmtl_fusion_save(). Without training
+ *  state the actor under training starts from the served policy and the
+ *  critics fresh. RMTL_EFORMAT for a damaged file or one of another kind,
+ *  RMTL_EVERSION for a newer format, RMTL_EIO when unreadable.
+ *  [thread-safe] */
+RMTL_API int rmtl_fusion_load(rmtl_fusion **out, const char *path);
+/** As rmtl_fusion_load() from `len` bytes in memory (borrowed for the
+ *  call). [thread-safe] */
+RMTL_API int rmtl_fusion_load_buffer(rmtl_fusion **out, const void *buf, size_t len);
+
+/* --- Fusion in the simulator ------------------------------------------ */
+/*
+ * Progressive training, evaluation and the fixed-weight baseline in the
+ * session simulator (rmtl_env_sim_create). The simulator's state dims
+ * (fusion.state.*) and reward coefficients come from the same config as
+ * the fusion's. The T task scores of each candidate come from a scorer —
+ * the host's MTL model — or, by default, from the simulator's true
+ * probabilities of the first T behaviours (a perfect MTL model).
+ */
+
+/** Writes req->n × T task scores, each in [0, 1], into `scores`
+ *  (`capacity` floats). Returns 0 or an error code (< 0) that stops the
+ *  run and is returned by the caller. */
+typedef int (*rmtl_fusion_scorer_fn)(float *scores, size_t capacity,
+                                     const rmtl_sim_request *req, void *payload);
+
+/** How to play sessions. Initialise with RMTL_FUSION_SIM_OPTS_INIT. */
+typedef struct rmtl_fusion_sim_opts {
+    uint32_t version;              /* RMTL_FUSION_SIM_OPTS_VERSION             */
+    size_t sessions;               /* sessions to play; 0: sim.sessions        */
+    uint64_t seed;                 /* evaluate, cem: the session stream        */
+    size_t train_steps;            /* round: updates after collecting          */
+    rmtl_fusion_scorer_fn scorer;  /* NULL: the simulator's true probabilities */
+    void *scorer_payload;          /* passed to the scorer                     */
+} rmtl_fusion_sim_opts;
+#define RMTL_FUSION_SIM_OPTS_VERSION 1u /* layout version of rmtl_fusion_sim_opts in this header */
+/* Initialiser of rmtl_fusion_sim_opts: its version, everything else zero or NULL. */
+#define RMTL_FUSION_SIM_OPTS_INIT {RMTL_FUSION_SIM_OPTS_VERSION, 0, 0, 0, NULL, NULL}
+
+/** What a round did. Initialise with RMTL_FUSION_ROUND_STATS_INIT. */
+typedef struct rmtl_fusion_round_stats {
+    uint32_t version;        /* RMTL_FUSION_ROUND_STATS_VERSION               */
+    rmtl_sim_stats explore;  /* the sessions the behaviour policy played      */
+    size_t log_requests;     /* requests in the offline log after the round   */
+    size_t log_rows;         /* shown pairs in it                             */
+    rmtl_fusion_stats train; /* the round's last training step                */
+} rmtl_fusion_round_stats;
+#define RMTL_FUSION_ROUND_STATS_VERSION 1u /* layout version of rmtl_fusion_round_stats in this header */
+/* Initialiser of rmtl_fusion_round_stats: its version and its members' initialisers. */
+#define RMTL_FUSION_ROUND_STATS_INIT \
+    {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT}
+
+/** One round of progressive training: (1) explore — plays opts->sessions
+ *  sessions of the env's own stream (rmtl_env_sim_reset) with the served
+ *  policy plus uniform noise (rmtl_fusion_explore) and appends every
+ *  request with its shown pairs, actions, trust boxes and behaviours to the
+ *  handle's offline log (kept across rounds, not saved in checkpoints);
+ *  (2) train — opts->train_steps rmtl_fusion_train_step()s on minibatches
+ *  of fusion.batch_size requests drawn uniformly from the whole log; (3)
+ *  deploy. The host drives rounds (fusion.rounds is the suggested count)
+ *  and may evaluate between them. RMTL_EINVAL when the env's dims or task
+ *  count do not fit the fusion; errors of the scorer, the simulator or
+ *  training stop the round (the log keeps what was collected).
+ *  [per-object] on f and env */
+RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                               const rmtl_fusion_sim_opts *opts);
+
+/** Plays sessions 0 .. opts->sessions-1 of the stream opts->seed
+ *  (rmtl_env_sim_evaluate: every policy evaluated with a seed meets the
+ *  same users) ranking by the served policy, without exploration.
+ *  [per-object] on env; f is only read */
+RMTL_API int rmtl_fusion_evaluate(rmtl_sim_stats *out, const rmtl_fusion *f, rmtl_env *env,
+                                  const rmtl_fusion_sim_opts *opts);
+
+/** MTF-GAUC of f's fused scores on the offline log that `logged` collected
+ *  in its rounds: per-user AUC against the main behaviour (the first:
+ *  click), weighted by impressions (rmtl_fusion_gauc). Off-policy: any
+ *  fusion with the same state and tasks can be scored on any log.
+ *  RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims. [thread-safe] */
+RMTL_API int rmtl_fusion_log_gauc(double *gauc, const rmtl_fusion *f, const rmtl_fusion *logged);
+
+/** The industry baseline: fixed fusion weights found by the cross-entropy
+ *  method on the simulator's cumulative session reward. Each iteration
+ *  draws `population` actions from a Gaussian (clipped to the bounds;
+ *  starting at the middle of the bounds with a quarter of their width),
+ *  evaluates each on eval.sessions sessions of the stream eval.seed + the
+ *  iteration (common random numbers within an iteration), and refits the
+ *  Gaussian to the `elite` best. Initialise with RMTL_FUSION_CEM_OPTS_INIT. */
+typedef struct rmtl_fusion_cem_opts {
+    uint32_t version;           /* RMTL_FUSION_CEM_OPTS_VERSION        */
+    size_t iterations;          /* [10]                                */
+    size_t population;          /* [16]                                */
+    size_t elite;               /* [4]                                 */
+    rmtl_fusion_sim_opts eval;  /* sessions per evaluation, seed, scorer */
+} rmtl_fusion_cem_opts;
+#define RMTL_FUSION_CEM_OPTS_VERSION 1u /* layout version of rmtl_fusion_cem_opts in this header */
+/* Initialiser of rmtl_fusion_cem_opts: its version and the defaults in brackets above. */
+#define RMTL_FUSION_CEM_OPTS_INIT \
+    {RMTL_FUSION_CEM_OPTS_VERSION, 10, 16, 4, RMTL_FUSION_SIM_OPTS_INIT}
+
+/** Runs the search and leaves f serving the final Gaussian mean as its
+ *  fixed action (rmtl_fusion_set_fixed); `*best_reward` (may be NULL) is
+ *  the mean session reward of the best candidate of the last iteration.
+ *  Draws from f's sampling stream. [per-object] on f and env */
+RMTL_API int rmtl_fusion_cem(double *best_reward, rmtl_fusion *f, rmtl_env *env,
+                             const rmtl_fusion_cem_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,26 @@ void rmtl__gemm(const rmtl__rt *rt, int trans_a, int trans_b, size_t m, size_t n
                  (inc_t)ldc, 1, NULL, &rntm);
 }
 
+void rmtl__gemv_row(size_t n, size_t k, const float *x, const float *b, size_t ldb, float beta,
+                    float *y)
+{
+    rmtl__blis_ensure();
+    if (n == 0)
+        return;
+    if (k == 0) {
+        for (size_t j = 0; j < n; j++)
+            y[j] = beta == 0.0f ? 0.0f : beta * y[j];
+        return;
+    }
+    rntm_t rntm;
+    bli_rntm_init(&rntm);
+    bli_rntm_set_num_threads(1, &rntm);
+    float one = 1.0f;
+    /* y = Bᵀ·x with B stored k×n row-major: transposed operand, no copy */
+    bli_sgemv_ex(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)k, (dim_t)n, &one, (float *)b,
+                 (inc_t)ldb, 1, (float *)x, 1, &beta, y, 1, NULL, &rntm);
+}
+
 void rmtl__gemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                     const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                     size_t ldc)

@@ -20,6 +20,18 @@ void rmtl__gemm(const rmtl__rt *rt, int trans_a, int trans_b, size_t m, size_t n
                 float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                 float *c, size_t ldc);
 
+/* Row vector times matrix: y (1×n) = x (1×k)·B (k×n, row stride ldb)
+ * + beta·y, through BLIS's gemv (bli_sgemv_ex, one thread: it never
+ * allocates or packs, so one product costs a pass over B). beta == 0
+ * means y is overwritten. For the serving paths of small networks, where
+ * rmtl__gemm with m = 1 would pack B on every call. With the skx kernel
+ * set and n a multiple of 8 it computes exactly what rmtl__gemm computes
+ * for one row (both run one FMA chain per output over k in order); other
+ * n or kernel sets may differ in the last bits, so callers that need the
+ * two to agree check it (src/fusion/serve.c). */
+void rmtl__gemv_row(size_t n, size_t k, const float *x, const float *b, size_t ldb, float beta,
+                    float *y);
+
 /* Reference path with the same contract: plain loops, double accumulation.
  * Tests compare the BLIS path against it. */
 void rmtl__gemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,

@@ -1,0 +1,95 @@
+/*
+ * The fusion handle (docs/fusion.md): the actor under training, its
+ * target, the q × m critics and their targets, the optimisers, and the
+ * deployed (served) policy, a padded read-only copy of the actor laid out
+ * for the serving paths (serve.h).
+ *
+ * Actor input order (ours, internal): [user; context | item; scores] — the
+ * request part first, so that serving computes its share of the first
+ * layer once per request. The public pair features are [user; item;
+ * context]; rmtl__fusion_state_row() converts.
+ */
+#ifndef RMTL_FUSION_FUSION_H
+#define RMTL_FUSION_FUSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fusion/log.h"
+#include "fusion/opts.h"
+#include "fusion/serve.h"
+#include "nn/adam.h"
+#include "nn/mlp.h"
+#include "nn/rng.h"
+#include "nn/ws.h"
+#include "rmtl.h"
+
+struct rmtl_fusion {
+    rmtl_config *cfg; /* own copy: the checkpoint's CONF */
+    rmtl__fopts o;    /* the settings read from it */
+
+    size_t T, A, R, G, M;           /* tasks, action dim, reward parts, groups, ensemble */
+    size_t user_dim, item_dim, ctx_dim;
+    size_t score_in;                /* T when the scores are in the state, else 0 */
+    size_t state_dim;               /* public pair features: user + item + context */
+    size_t in_req, in_pair, in_act; /* actor input: request part, pair part, total */
+    size_t in_crit;                 /* critic input: in_act + A */
+    int gran, formula;
+    float lo[RMTL__FUSE_ACT_MAX], hi[RMTL__FUSE_ACT_MAX]; /* action bounds */
+    float rho;                      /* fusion.explore_width */
+
+    rmtl__params dep_ps; /* the deployed actor's weights (checkpoints) ... */
+    rmtl__mlp dep;
+    rmtl__fserve serve;  /* ... and their serving layout */
+    int fixed;
+    float fixed_action[RMTL__FUSE_ACT_MAX];
+
+    /* training */
+    rmtl__params actor_ps, actor_tps, critic_ps, critic_tps;
+    rmtl__mlp actor, actor_t;
+    rmtl__mlp *critic, *critic_t; /* G·M each, critic (g, m) at g·M + m */
+    rmtl__adam actor_opt, critic_opt;
+    rmtl__ws ws, ws_net; /* a step's inputs; one network's activations */
+    rmtl__rng rng;       /* RMTL__STREAM_SAMPLE: minibatches, CEM draws */
+    uint64_t noise;      /* splitmix64 state of the rounds' exploration */
+    rmtl__flog log;      /* offline log of the rounds */
+    uint64_t steps;
+};
+
+/* Checks f->cfg for fusion (validate + the serving limits) and fills
+ * f->o and the dimensions of f from it. */
+int rmtl__fusion_dims(rmtl_fusion *f);
+/* Builds the networks, optimisers and the deployed policy of a handle whose
+ * dims are set, with weights from runtime.seed. */
+int rmtl__fusion_build(rmtl_fusion *f);
+
+/* The actor input row (in_act floats, internal order) of a pair from its
+ * public features [user; item; context] and scores. */
+void rmtl__fusion_state_row(const rmtl_fusion *f, const float *state, const float *scores,
+                            float *row);
+
+/* Squashing tanh into the bounds: a_k = lo_k + (hi_k − lo_k)·(tanh z_k + 1)/2,
+ * k < A. Shared by serving and training so both squash alike. */
+void rmtl__fusion_squash(const rmtl_fusion *f, const float *z, float *a);
+/* The fusion formula on T scores with action a (see rmtl.h). */
+float rmtl__fusion_formula(int formula, size_t T, const float *p, const float *a);
+
+/* The trust box [lo, hi] of an action a (A values):
+ * penalty d(a) = Σ_k (exp(β·dist_k) − 1), dist_k = max(0, lo_k − a_k, a_k − hi_k),
+ * 0 inside the box; grad (may be NULL) += scale·∂d/∂a.
+ * discount φ(a) = exp(−β·‖dist‖₂), 1 inside the box. */
+double rmtl__fusion_box_penalty(size_t A, const float *a, const float *lo, const float *hi,
+                                double beta, float *grad, float scale);
+double rmtl__fusion_box_discount(size_t A, const float *a, const float *lo, const float *hi,
+                                 double beta);
+
+/* Training pieces, exposed for the gradient tests. Each zeroes the
+ * gradients of its networks first, then accumulates the gradient of its
+ * loss (mean over the batch) and returns the loss; no optimiser step. The
+ * batch must have passed rmtl__fusion_check_batch. */
+int rmtl__fusion_check_batch(const rmtl_fusion *f, const rmtl_fusion_batch *b);
+int rmtl__fusion_critic_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss);
+int rmtl__fusion_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss,
+                            rmtl_fusion_stats *st);
+
+#endif

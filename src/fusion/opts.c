@@ -1,0 +1,63 @@
+/* Copies fusion's settings out of a config (see opts.h). */
+#include "fusion/opts.h"
+
+#include "core/params.h"
+#include "nn/gemm.h"
+
+#include <string.h>
+
+static void rmtl__fopts_list(size_t *out, size_t *n, const rmtl__ilist *l)
+{
+    *n = l->n;
+    for (size_t i = 0; i < l->n; i++)
+        out[i] = (size_t)l->v[i];
+}
+
+int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
+{
+    int rc = rmtl_config_validate(cfg);
+    if (rc)
+        return rc;
+    const struct rmtl__params *p = rmtl__config_params(cfg);
+    memset(o, 0, sizeof *o);
+    o->tasks = p->model.tasks.n;
+    o->pair = p->fusion.granularity == RMTL__GRAN_PAIR;
+    o->product = p->fusion.formula == RMTL__FORMULA_PRODUCT;
+    o->weight_min = p->fusion.weight_min;
+    o->weight_max = p->fusion.weight_max;
+    o->bias_min = p->fusion.bias_min;
+    o->bias_max = p->fusion.bias_max;
+    o->explore_width = p->fusion.explore_width;
+    o->critic_groups = (size_t)p->fusion.critic_groups;
+    o->critic_ensemble = (size_t)p->fusion.critic_ensemble;
+    rmtl__fopts_list(o->actor_hidden, &o->n_actor_hidden, &p->fusion.actor_hidden);
+    rmtl__fopts_list(o->critic_hidden, &o->n_critic_hidden, &p->fusion.critic_hidden);
+    o->gamma = p->fusion.gamma;
+    o->tau = p->fusion.tau;
+    o->actor_lr = p->fusion.actor_lr;
+    o->critic_lr = p->fusion.critic_lr;
+    o->eta = p->fusion.eta;
+    o->box_beta = p->fusion.box_beta;
+    o->kappa = p->fusion.kappa;
+    o->top_l = (size_t)p->fusion.top_l;
+    o->rounds = (size_t)p->fusion.rounds;
+    o->batch_size = (size_t)p->fusion.batch_size;
+    o->n_reward = p->fusion.reward_coef.n;
+    for (size_t i = 0; i < o->n_reward; i++) {
+        o->reward_coef[i] = p->fusion.reward_coef.v[i];
+        o->reward_group[i] = (size_t)p->fusion.reward_group.v[i];
+    }
+    o->user_dim = (size_t)p->fusion.state.user_dim;
+    o->item_dim = (size_t)p->fusion.state.item_dim;
+    o->context_dim = (size_t)p->fusion.state.context_dim;
+    o->scores = p->fusion.state.scores;
+    o->weight_decay = p->optim.weight_decay;
+    o->beta1 = p->optim.beta1;
+    o->beta2 = p->optim.beta2;
+    o->eps = p->optim.eps;
+    o->clip_norm = p->optim.clip_norm;
+    o->seed = (uint64_t)p->runtime.seed;
+    o->threads = p->runtime.threads > 0 ? (int)p->runtime.threads : rmtl__ncores();
+    o->blis_arch = rmtl__blis_arch_names[p->runtime.blis_arch];
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* The settings fusion reads from a config, copied into a plain struct.
+ * (core/params.h's `struct rmtl__params` and nn/param.h's `rmtl__params`
+ * share a struct tag, so no file can include both; this file's .c is the
+ * only fusion file that sees the config's fields.) */
+#ifndef RMTL_FUSION_OPTS_H
+#define RMTL_FUSION_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rmtl.h"
+
+#define RMTL__FOPT_CAP 16
+
+typedef struct rmtl__fopts {
+    size_t tasks;                     /* model.tasks */
+    int pair;                         /* fusion.granularity == pair */
+    int product;                      /* fusion.formula == product */
+    double weight_min, weight_max, bias_min, bias_max, explore_width;
+    size_t critic_groups, critic_ensemble;
+    size_t actor_hidden[RMTL__FOPT_CAP], n_actor_hidden;
+    size_t critic_hidden[RMTL__FOPT_CAP], n_critic_hidden;
+    double gamma, tau, actor_lr, critic_lr, eta, box_beta, kappa;
+    size_t top_l, rounds, batch_size;
+    double reward_coef[RMTL__FOPT_CAP];
+    size_t reward_group[RMTL__FOPT_CAP], n_reward;
+    size_t user_dim, item_dim, context_dim;
+    int scores;                       /* fusion.state.scores */
+    double weight_decay, beta1, beta2, eps, clip_norm; /* optim.* */
+    uint64_t seed;                    /* runtime.seed */
+    int threads;                      /* runtime.threads, 0 resolved to the cores */
+    const char *blis_arch;            /* runtime.blis_arch (static string) */
+} rmtl__fopts;
+
+/* Validates cfg (rmtl_config_validate) and copies the settings. */
+int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg);
+
+#endif

@@ -1,0 +1,44 @@
+/* Test data for fusion (public API only, so both runners can use it):
+ * configs from YAML, random requests, and synthetic logged batches. */
+#ifndef RMTL_TESTS_FUSION_DATA_H
+#define RMTL_TESTS_FUSION_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rmtl.h"
+
+/* A config with the defaults overridden by `yaml`; aborts the test on error. */
+rmtl_config *fx_config(const char *yaml);
+/* rmtl_fusion_create on fx_config(yaml). */
+rmtl_fusion *fx_fusion(const char *yaml);
+rmtl_fusion_info fx_info(const rmtl_fusion *f);
+
+/* One request of n candidates with random features in [-1, 1) and scores
+ * in [0, 1); `req` points into the owned arrays. */
+typedef struct fx_request {
+    rmtl_fusion_request req;
+    float *user, *context, *items, *scores;
+} fx_request;
+void fx_request_make(fx_request *r, const rmtl_fusion *f, size_t n, unsigned long long seed);
+void fx_request_free(fx_request *r);
+/* The pair features [user; item; context] of candidate i. */
+void fx_state_row(const fx_request *r, size_t i, float *out);
+
+/* A logged batch: `sessions` sessions of `len` requests of `shown` pairs;
+ * request r is followed by r + 1 within its session, the last request of a
+ * session is terminal. Random features, scores, actions within the bounds,
+ * boxes = action ∓ rho, rewards (behaviours) 0/1 at random. */
+typedef struct fx_batch {
+    rmtl_fusion_batch b;
+    size_t *rows, *next_rows;
+    float *state, *scores, *action, *box_lo, *box_hi, *reward;
+} fx_batch;
+void fx_batch_make(fx_batch *x, const rmtl_fusion *f, size_t sessions, size_t len,
+                   size_t shown, unsigned long long seed);
+void fx_batch_free(fx_batch *x);
+
+/* Uniform in [lo, hi) from a 64-bit LCG state. */
+float fx_uniform(unsigned long long *s, float lo, float hi);
+
+#endif
