@@ -410,7 +410,7 @@ int main(int argc, char **argv)
                                       "     init_training_step: 20}\n"
                                       "fusion: {critic_hidden: [64, 32], critic_ensemble: 4,\n"
                                       "         actor_hidden: [64, 32]}\n"
-                                      "train: {batch_size: 512}\nruntime: {seed: 42}\n";
+                                      "train: {batch_size: 512}\nruntime: {seed: 42, threads: 1}\n";
     const char *yaml = d.quick ? quick_yaml : full_yaml;
     int status = 1;
     if (check(rmtl_config_create(&d.cfg), "config") ||
