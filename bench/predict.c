@@ -7,14 +7,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "util/refshape.h"
-
-struct job {
-    const char *arch;
-    int threads;
-};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -22,9 +16,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void measure(const void *arg, char *out, size_t cap)
+static void measure(const struct bench_job *j, char *out, size_t cap)
 {
-    const struct job *j = arg;
     /* Measured here, in the child: libgomp's threads do not survive a
      * fork, so the parent never runs BLIS. */
     double gflops = bench_gemm_gflops(j->threads);
@@ -70,24 +63,5 @@ static void measure(const void *arg, char *out, size_t cap)
 
 int main(int argc, char **argv)
 {
-    printf("{\"bench\":\"predict\",\"build\":\"%s\",\"batch\":%d,"
-           "\"results\":[",
-           rmtl_build_info(), REF_BATCH);
-    int first = 1;
-    for (int a = 0; a < 7; a++) {
-        int wanted = argc == 1;
-        for (int i = 1; i < argc; i++)
-            wanted |= !strcmp(argv[i], ref_archs[a]);
-        for (int th = 1; wanted && th <= 2; th++) {
-            struct job j = {ref_archs[a], th};
-            char buf[1024];
-            if (bench_in_child(measure, &j, buf, sizeof buf) == 0) {
-                printf("%s%s", first ? "" : ",", buf);
-                first = 0;
-                fflush(stdout);
-            }
-        }
-    }
-    printf("]}\n");
-    return 0;
+    return bench_run_archs("predict", argc, argv, measure);
 }

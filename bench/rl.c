@@ -24,10 +24,6 @@
 #include "rl/agent.h"
 #include "util/refshape.h"
 
-struct job {
-    int threads;
-};
-
 /* Multiply-adds per transition of every dense weight matrix of a list. */
 static double dense_macs(const rmtl__params *ps)
 {
@@ -78,14 +74,13 @@ static rmtl_replay *fill(const rmtl_dataset *ds)
     return rb;
 }
 
-static void measure(const void *arg, char *out, size_t cap)
+static void measure(const struct bench_job *j, char *out, size_t cap)
 {
-    const struct job *j = arg;
     /* Measured here, in the child: libgomp's threads do not survive a
      * fork, so the parent never runs BLIS. */
     double gflops = bench_gemm_gflops(j->threads);
     rmtl_dataset *ds = bench_ref_data(REF_ROWS);
-    rmtl_model *m = ds ? bench_ref_model("esmm", j->threads, ds) : NULL;
+    rmtl_model *m = ds ? bench_ref_model(j->arch, j->threads, ds) : NULL;
     rmtl_replay *rb = m ? fill(ds) : NULL;
     rmtl_config *cfg = NULL;
     rmtl_agent *ag = NULL;
@@ -136,19 +131,7 @@ done:
 
 int main(void)
 {
-    printf("{\"bench\":\"rl\",\"build\":\"%s\",\"actor\":\"esmm\",\"batch\":%d,"
-           "\"results\":[",
-           rmtl_build_info(), REF_BATCH);
-    int first = 1;
-    for (int th = 1; th <= 2; th++) {
-        struct job j = {th};
-        char buf[1024];
-        if (bench_in_child(measure, &j, buf, sizeof buf) == 0) {
-            printf("%s%s", first ? "" : ",", buf);
-            first = 0;
-            fflush(stdout);
-        }
-    }
-    printf("]}\n");
-    return 0;
+    /* The reference agent: an ESMM actor at the reference shape. */
+    char *args[] = {"rl", "esmm"};
+    return bench_run_archs("rl", 2, args, measure);
 }

@@ -112,8 +112,10 @@ double bench_model_macs(const rmtl_model *m)
     return macs;
 }
 
-int bench_in_child(void (*fn)(const void *arg, char *out, size_t cap), const void *arg,
-                   char *out, size_t cap)
+/* Runs fn(j, out, cap) in a child and copies its text output into out.
+ * 0 on success. */
+static int bench_in_child(void (*fn)(const struct bench_job *j, char *out, size_t cap),
+                          const struct bench_job *j, char *out, size_t cap)
 {
     int fd[2];
     if (pipe(fd))
@@ -125,7 +127,7 @@ int bench_in_child(void (*fn)(const void *arg, char *out, size_t cap), const voi
     if (pid == 0) {
         close(fd[0]);
         char buf[4096] = "";
-        fn(arg, buf, sizeof buf);
+        fn(j, buf, sizeof buf);
         ssize_t w = write(fd[1], buf, strlen(buf));
         _exit(w < 0);
     }
@@ -139,4 +141,28 @@ int bench_in_child(void (*fn)(const void *arg, char *out, size_t cap), const voi
     int st = 0;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0 ? 0 : -1;
+}
+
+int bench_run_archs(const char *name, int argc, char **argv,
+                    void (*measure)(const struct bench_job *j, char *out, size_t cap))
+{
+    printf("{\"bench\":\"%s\",\"build\":\"%s\",\"batch\":%d,\"results\":[", name,
+           rmtl_build_info(), REF_BATCH);
+    int first = 1;
+    for (int a = 0; a < 7; a++) {
+        int wanted = argc == 1;
+        for (int i = 1; i < argc; i++)
+            wanted |= !strcmp(argv[i], ref_archs[a]);
+        for (int th = 1; wanted && th <= 2; th++) {
+            struct bench_job j = {ref_archs[a], th};
+            char buf[1024];
+            if (bench_in_child(measure, &j, buf, sizeof buf) == 0) {
+                printf("%s%s", first ? "" : ",", buf);
+                first = 0;
+                fflush(stdout);
+            }
+        }
+    }
+    printf("]}\n");
+    return 0;
 }

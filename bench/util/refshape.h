@@ -25,9 +25,16 @@ rmtl_model *bench_ref_model(const char *arch, int threads, const rmtl_dataset *d
 /* Multiply-adds per sample of every dense weight matrix of the model
  * (embedding tables excluded: they are look-ups, not products). */
 double bench_model_macs(const rmtl_model *m);
-/* Runs fn(arg, out, cap) in a child process and copies its text output
- * into out; so each measurement has its own peak RSS. 0 on success. */
-int bench_in_child(void (*fn)(const void *arg, char *out, size_t cap), const void *arg,
-                   char *out, size_t cap);
+/* One measurement: an architecture at a thread count. */
+struct bench_job {
+    const char *arch;
+    int threads;
+};
+/* The driver of the model benchmarks: for each architecture named in argv
+ * (all when none) and 1 and 2 threads, runs measure() in a child process,
+ * so each has its own peak RSS and its own BLIS threads, and prints one
+ * JSON object {"bench": name, ..., "results": [what measure() wrote]}. */
+int bench_run_archs(const char *name, int argc, char **argv,
+                    void (*measure)(const struct bench_job *j, char *out, size_t cap));
 
 #endif
