@@ -13,10 +13,10 @@
 #include "core/yamlu.h"
 
 struct rmtl_config {
-    struct rmtl__params p;
+    struct rmtl__settings p;
 };
 
-const struct rmtl__params *rmtl__config_params(const rmtl_config *cfg) { return &cfg->p; }
+const struct rmtl__settings *rmtl__config_params(const rmtl_config *cfg) { return &cfg->p; }
 
 int rmtl_config_create(rmtl_config **out)
 {
@@ -48,7 +48,7 @@ void rmtl_config_free(rmtl_config *cfg) { rmtl__free(cfg); }
 typedef struct rmtl__walk {
     rmtl__yaml *y;
     const rmtl__yaml *pos;     /* y, or NULL: messages without file:line:col */
-    struct rmtl__params p;     /* the working copy */
+    struct rmtl__settings p;     /* the working copy */
     const yaml_node_t *seen[RMTL__PARAM_MAX]; /* value node that set each row */
 } rmtl__walk;
 

@@ -17,8 +17,8 @@ const char *const rmtl__blis_arch_names[RMTL__BLIS_COUNT] = {"auto", "skx", "zen
  * drift apart; RMTL__OFF refuses to compile when the field's C type does
  * not match the row's type. */
 #define RMTL__OFF(f, T)                                                                       \
-    (offsetof(struct rmtl__params, f) +                                                     \
-     0 * sizeof(char[_Generic(((struct rmtl__params *)0)->f, T: 1, default: -1)]))
+    (offsetof(struct rmtl__settings, f) +                                                     \
+     0 * sizeof(char[_Generic(((struct rmtl__settings *)0)->f, T: 1, default: -1)]))
 
 #define P_BOOL(f, d, doc_)                                                                    \
     {.key = #f, .type = RMTL__T_BOOL, .offset = RMTL__OFF(f, int), .idef = (d), .doc = doc_}
@@ -188,7 +188,7 @@ int rmtl__param_is_section(const char *key)
     return 0;
 }
 
-void rmtl__params_defaults(struct rmtl__params *p)
+void rmtl__params_defaults(struct rmtl__settings *p)
 {
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < rmtl__param_count; i++) {
@@ -232,7 +232,7 @@ const char *rmtl__params_choice_name(const char *key, int value)
 
 static int rmtl__bits_eq(double a, double b) { return !memcmp(&a, &b, sizeof a); }
 
-int rmtl__params_equal(const struct rmtl__params *a, const struct rmtl__params *b)
+int rmtl__params_equal(const struct rmtl__settings *a, const struct rmtl__settings *b)
 {
     for (size_t i = 0; i < rmtl__param_count; i++) {
         const struct rmtl__param_desc *d = &rmtl__param_table[i];

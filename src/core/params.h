@@ -63,7 +63,7 @@ extern const char *const rmtl__blis_arch_names[RMTL__BLIS_COUNT];
 /* Field names follow the keys: `rl.critic.bottom` is p.rl.critic.bottom.
  * Integers are int64_t, reals double, booleans int (0/1), choices int
  * holding the enum above. docs/config.md documents each one. */
-struct rmtl__params {
+struct rmtl__settings {
     struct {
         int arch; /* enum rmtl__arch */
         rmtl__slist tasks;
@@ -166,18 +166,18 @@ struct rmtl__params {
 
 /* The parameters of a config, borrowed until the config changes or is
  * freed. `cfg` must not be NULL. */
-const struct rmtl__params *rmtl__config_params(const rmtl_config *cfg);
+const struct rmtl__settings *rmtl__config_params(const rmtl_config *cfg);
 
 /* Fills `p` with every default of the table. */
-void rmtl__params_defaults(struct rmtl__params *p);
+void rmtl__params_defaults(struct rmtl__settings *p);
 
 /* Cross-parameter checks of rmtl_config_validate: 0, or RMTL_ECONFIG with
  * a message naming the keys involved. */
-int rmtl__params_validate(const struct rmtl__params *p);
+int rmtl__params_validate(const struct rmtl__settings *p);
 
 /* 1 when every parameter is equal (doubles compared bit for bit, list
  * slots past the length ignored), else 0. */
-int rmtl__params_equal(const struct rmtl__params *a, const struct rmtl__params *b);
+int rmtl__params_equal(const struct rmtl__settings *a, const struct rmtl__settings *b);
 
 /* Name of choice `value` of a choice key ("model.arch", 4 -> "mmoe"), or
  * NULL for an unknown key or value. */

@@ -1,7 +1,7 @@
 /* The descriptor table behind rmtl_config (CONVENTIONS R9): one row per
  * parameter gives its dotted key, type, field, default, limits and doc.
  * Only the config code (config.c, params*.c) includes this header; the
- * rest of the library reads struct rmtl__params. */
+ * rest of the library reads struct rmtl__settings. */
 #ifndef RMTL_CORE_PARAMS_DESC_H
 #define RMTL_CORE_PARAMS_DESC_H
 
@@ -27,7 +27,7 @@ enum { RMTL__P_MIN_OPEN = 1u, RMTL__P_MAX_OPEN = 2u };
 struct rmtl__param_desc {
     const char *key;
     enum rmtl__ptype type;
-    size_t offset; /* into struct rmtl__params */
+    size_t offset; /* into struct rmtl__settings */
     /* Defaults: idef for BOOL, INT and CHOICE (the choice's index); ddef
      * for DOUBLE; the ndef values at ilist, dlist or slist for lists. */
     int64_t idef;
@@ -66,11 +66,11 @@ int rmtl__param_is_section(const char *key);
 #define RMTL__SUGGEST_BUF 72
 const char *rmtl__param_suggest(const char *key, char *buf, size_t n);
 
-static inline void *rmtl__param_field(struct rmtl__params *p, const struct rmtl__param_desc *d)
+static inline void *rmtl__param_field(struct rmtl__settings *p, const struct rmtl__param_desc *d)
 {
     return (char *)p + d->offset;
 }
-static inline const void *rmtl__param_cfield(const struct rmtl__params *p,
+static inline const void *rmtl__param_cfield(const struct rmtl__settings *p,
                                              const struct rmtl__param_desc *d)
 {
     return (const char *)p + d->offset;
@@ -96,7 +96,7 @@ void rmtl__param_range_text(const struct rmtl__param_desc *d, char *buf, size_t 
 /* Appends the canonical YAML of the row's value in `p` (a flow list for
  * lists). */
 void rmtl__param_format(rmtl__sb *sb, const struct rmtl__param_desc *d,
-                        const struct rmtl__params *p);
+                        const struct rmtl__settings *p);
 /* Short type name: "int", "double", "int list", ... */
 const char *rmtl__ptype_name(enum rmtl__ptype t);
 

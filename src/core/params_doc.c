@@ -94,7 +94,7 @@ static void rmtl__doc_range(rmtl__sb *sb, const struct rmtl__param_desc *d)
 
 int rmtl__config_doc_markdown(char **out, size_t *len)
 {
-    struct rmtl__params def;
+    struct rmtl__settings def;
     rmtl__params_defaults(&def);
     rmtl__sb sb = RMTL__SB_INIT;
     rmtl__sb_puts(&sb, rmtl__doc_head);

@@ -4,7 +4,7 @@
 
 #include "core/internal.h"
 
-int rmtl__params_validate(const struct rmtl__params *p)
+int rmtl__params_validate(const struct rmtl__settings *p)
 {
     const rmtl__dlist *coef = &p->fusion.reward_coef;
     const rmtl__ilist *group = &p->fusion.reward_group;

@@ -153,7 +153,7 @@ static int rmtl__yaml_reserved(const char *s)
 }
 
 void rmtl__param_format(rmtl__sb *sb, const struct rmtl__param_desc *d,
-                        const struct rmtl__params *p)
+                        const struct rmtl__settings *p)
 {
     const void *f = rmtl__param_cfield(p, d);
     char num[40];

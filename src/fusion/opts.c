@@ -18,7 +18,7 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
     int rc = rmtl_config_validate(cfg);
     if (rc)
         return rc;
-    const struct rmtl__params *p = rmtl__config_params(cfg);
+    const struct rmtl__settings *p = rmtl__config_params(cfg);
     memset(o, 0, sizeof *o);
     o->tasks = p->model.tasks.n;
     o->pair = p->fusion.granularity == RMTL__GRAN_PAIR;

@@ -1,7 +1,5 @@
-/* The settings fusion reads from a config, copied into a plain struct.
- * (core/params.h's `struct rmtl__params` and nn/param.h's `rmtl__params`
- * share a struct tag, so no file can include both; this file's .c is the
- * only fusion file that sees the config's fields.) */
+/* The settings fusion reads from a config, copied into a plain struct;
+ * this file's .c is the only fusion file that sees the config's fields. */
 #ifndef RMTL_FUSION_OPTS_H
 #define RMTL_FUSION_OPTS_H
 

@@ -23,7 +23,7 @@ int rmtl__mtlhp_from_config(rmtl__mtlhp *hp, const rmtl_config *cfg)
     int rc = rmtl_config_validate(cfg);
     if (rc)
         return rc;
-    const struct rmtl__params *p = rmtl__config_params(cfg);
+    const struct rmtl__settings *p = rmtl__config_params(cfg);
     snprintf(hp->arch, sizeof hp->arch, "%s", rmtl__arch_names[p->model.arch]);
     hp->embed_dim = (size_t)p->model.embed_dim;
     hp->n_bottom = rmtl__widths(hp->bottom, &p->model.bottom);

@@ -1,9 +1,8 @@
 /*
  * The hyper-parameters a multi-task model reads from its config, copied
- * into a plain struct at creation. Only hp.c includes core/params.h: its
- * `struct rmtl__params` (the config's fields) collides with nn/param.h's
- * `rmtl__params` (a parameter list), so the network code sees this struct
- * instead (the RL handles do the same with theirs).
+ * into a plain struct at creation, so that the network code depends on
+ * the few values it uses rather than on every config field (the RL and
+ * fusion handles do the same with theirs).
  */
 #ifndef RMTL_MTL_HP_H
 #define RMTL_MTL_HP_H

@@ -21,7 +21,7 @@ int rmtl__rlhp_from_config(rmtl__rlhp *hp, const rmtl_config *cfg)
     int rc = rmtl_config_validate(cfg);
     if (rc)
         return rc;
-    const struct rmtl__params *p = rmtl__config_params(cfg);
+    const struct rmtl__settings *p = rmtl__config_params(cfg);
     memset(hp, 0, sizeof *hp);
     hp->gamma = p->rl.gamma;
     hp->tau = p->rl.tau;

@@ -1,9 +1,6 @@
 /*
  * The hyper-parameters the RL handles read from a config, copied into a
- * plain struct at creation. It also keeps core/params.h (whose
- * `struct rmtl__params` is the config's field struct) out of the files
- * that use nn/param.h (whose `rmtl__params` is a parameter list): the two
- * names collide, so only hp.c includes the config side.
+ * plain struct at creation; only hp.c sees the config's fields.
  */
 #ifndef RMTL_RL_HP_H
 #define RMTL_RL_HP_H

@@ -54,7 +54,7 @@ void rmtl__sim_params_default(struct rmtl__sim_params *p)
     *p = def;
 }
 
-void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__params *cp)
+void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__settings *cp)
 {
     rmtl__sim_params_default(p);
     p->users = cp->sim.users;

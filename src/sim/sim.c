@@ -82,7 +82,7 @@ int rmtl_env_sim_create(rmtl_env **out, const rmtl_config *cfg)
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
     RMTL__CHECK_ARG(cfg, "cfg");
-    const struct rmtl__params *cp = rmtl__config_params(cfg);
+    const struct rmtl__settings *cp = rmtl__config_params(cfg);
     struct rmtl__sim_params p;
     rmtl__sim_params_from_config(&p, cp);
     return rmtl__sim_create(out, &p, (uint64_t)cp->runtime.seed);

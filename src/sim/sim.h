@@ -79,7 +79,7 @@ struct rmtl__sim_params {
  * group). */
 void rmtl__sim_params_default(struct rmtl__sim_params *p);
 /* Defaults, then the config-backed fields from `cp`. */
-void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__params *cp);
+void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__settings *cp);
 /* 0, or RMTL_ECONFIG naming the key and the value. */
 int rmtl__sim_params_validate(const struct rmtl__sim_params *p);
 

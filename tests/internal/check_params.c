@@ -12,7 +12,7 @@
 
 START_TEST(test_table_is_sound)
 {
-    struct rmtl__params def;
+    struct rmtl__settings def;
     rmtl__params_defaults(&def);
     ck_assert_uint_le(rmtl__param_count, RMTL__PARAM_MAX);
     char msg[256];
@@ -77,9 +77,9 @@ START_TEST(test_defaults_and_equal)
 {
     rmtl_config *c = NULL;
     ck_assert_int_eq(rmtl_config_create(&c), 0);
-    struct rmtl__params def, other;
+    struct rmtl__settings def, other;
     rmtl__params_defaults(&def);
-    const struct rmtl__params *p = rmtl__config_params(c);
+    const struct rmtl__settings *p = rmtl__config_params(c);
     ck_assert(rmtl__params_equal(p, &def));
     ck_assert_int_eq(p->model.arch, RMTL__ARCH_MMOE);
     ck_assert_int_eq(p->model.tasks.n, 2);
@@ -217,7 +217,7 @@ START_TEST(test_out_of_memory)
             failures++;
             /* A failed step changed nothing: the earlier steps' values hold. */
             if (c) {
-                const struct rmtl__params *p = rmtl__config_params(c);
+                const struct rmtl__settings *p = rmtl__config_params(c);
                 ck_assert(p->model.arch == RMTL__ARCH_MMOE || p->model.arch == RMTL__ARCH_PLE);
                 ck_assert(p->rl.gamma == 0.9 || p->rl.gamma == 0.5);
             }
