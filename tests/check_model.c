@@ -274,6 +274,31 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* A single row runs through gemv, a batch through gemm: the serving
+ * latency path and the batch path must give the same probabilities up to
+ * float summation order. */
+START_TEST(test_single_row_matches_batch)
+{
+    const char *arch = mtl_archs[_i];
+    mtl_data d;
+    rmtl_model *m = small_model(arch, 2, 0.0, 11, &d);
+    train_steps(m, &d, 8, 0);
+    float *pb = predict_all(m, &d, 64);
+    for (size_t r = 0; r < 64; r++) {
+        float p1[2];
+        rmtl_batch b = mtl_batch(&d, r, 1, 0);
+        OK(rmtl_model_predict(m, NULL, &b, p1, 2));
+        for (size_t k = 0; k < 2; k++)
+            ck_assert_msg(fabsf(p1[k] - pb[r * 2 + k]) <= 1e-6f,
+                          "%s row %zu task %zu: alone %.9g, in a batch %.9g", arch, r, k,
+                          (double)p1[k], (double)pb[r * 2 + k]);
+    }
+    free(pb);
+    rmtl_model_free(m);
+    mtl_data_free(&d);
+}
+END_TEST
+
 typedef struct predictor {
     const rmtl_model *m;
     const mtl_data *d;
@@ -594,6 +619,7 @@ Suite *rmtl_test_model_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_deterministic, 0, MTL_N_ARCH);
     tcase_add_loop_test(tc, test_threads, 0, MTL_N_ARCH);
+    tcase_add_loop_test(tc, test_single_row_matches_batch, 0, MTL_N_ARCH);
     suite_add_tcase(s, tc);
     tc = tcase_create("checkpoint");
     tcase_set_timeout(tc, 120);

@@ -30,8 +30,12 @@ static int rmtl__linear_fwd(const rmtl__linear *l, const rmtl__rt *rt, size_t n,
 {
     if (n == 0)
         return 0;
-    rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, n, l->out, l->in, 1.0f, x, ldx, l->w->w, l->out,
-               0.0f, y, ldy);
+    /* One row (serving latency): gemv reads W once; gemm would pack it. */
+    if (n == 1)
+        rmtl__gemv_row(l->out, l->in, x, l->w->w, l->out, 0.0f, y);
+    else
+        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, n, l->out, l->in, 1.0f, x, ldx, l->w->w,
+                   l->out, 0.0f, y, ldy);
     if (rmtl__bias_act(n, l->out, y, ldy, l->b ? l->b->w : NULL, relu))
         return rmtl__numeric_error(l->w->name, rmtl__nonfinite(n, l->in, x, ldx)
                                                    ? "non-finite input"
