@@ -50,19 +50,21 @@ int rmtl__net_init(rmtl__net *net, const rmtl__mtlhp *hp, const rmtl__layout *la
     return rc;
 }
 
-/* ESMM's chain backward: from dP (loss gradient w.r.t. each p_k, T
- * columns) to the logits, last task first so that dP[k] is complete
- * (it also receives task k+1's share) when task k is reached. */
-static int rmtl__chain_back(const rmtl__net *net, rmtl__pass *ps, const int *z, const float *S,
-                            const float *P, float *dP)
+/* From dL/dP (T columns of n, modified in place) to the logits, last
+ * task first: under ESMM's chain p_k = p_(k−1)·σ(z_k) task k hands a
+ * share of its gradient to task k − 1, which must be complete before it
+ * is reached. */
+static int rmtl__outputs_back(rmtl__net_pass *np, float *dP)
 {
+    rmtl__pass *ps = &np->ps;
     size_t n = ps->n;
-    for (size_t k = net->n_tasks; k-- > 0;) {
-        float *dz = rmtl__g_grad(ps, z[k]);
+    int chain = np->net->arch->chain;
+    for (size_t k = np->net->n_tasks; k-- > 0;) {
+        float *dz = rmtl__g_grad(ps, np->z[k]);
         if (!dz)
             return RMTL_ENOMEM;
-        const float *s = S + k * n, *prev = k ? P + (k - 1) * n : NULL;
-        float *dp = dP + k * n, *dprev = k ? dP + (k - 1) * n : NULL;
+        const float *s = np->S + k * n, *prev = chain && k ? np->P + (k - 1) * n : NULL;
+        float *dp = dP + k * n, *dprev = prev ? dP + (k - 1) * n : NULL;
         for (size_t i = 0; i < n; i++) {
             float before = prev ? prev[i] : 1.0f;
             dz[i] = dp[i] * before * s[i] * (1.0f - s[i]);
@@ -74,9 +76,13 @@ static int rmtl__chain_back(const rmtl__net *net, rmtl__pass *ps, const int *z, 
 }
 
 /* Loss (and, when training, the gradient of every logit). */
-static int rmtl__loss(const rmtl__net *net, rmtl__pass *ps, const rmtl_batch *b, const int *z,
-                      const float *S, const float *P, int train, double *loss)
+static int rmtl__loss(rmtl__net_pass *np, int train, double *loss)
 {
+    const rmtl__net *net = np->net;
+    const rmtl_batch *b = np->b;
+    rmtl__pass *ps = &np->ps;
+    const int *z = np->z;
+    const float *P = np->P;
     size_t n = ps->n, T = net->n_tasks;
     double total = 0.0, scale = 1.0 / (double)T;
     float *dP = NULL;
@@ -104,38 +110,37 @@ static int rmtl__loss(const rmtl__net *net, rmtl__pass *ps, const rmtl_batch *b,
         return rmtl__error(RMTL_ENUMERIC, "loss is not finite (%g): loss weights too large?",
                            total);
     *loss = total;
-    return dP ? rmtl__chain_back(net, ps, z, S, P, dP) : 0;
+    return dP ? rmtl__outputs_back(np, dP) : 0;
 }
 
-int rmtl__net_run(const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape, rmtl__rng *drop,
-                  int train, const rmtl_batch *b, float *probs, size_t ldp, double *loss)
+int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape,
+                      rmtl__rng *drop, int train, const rmtl_batch *b, float *probs, size_t ldp)
 {
     size_t n = b->rows, T = net->n_tasks, d0 = rmtl__net_input_width(net);
     const rmtl__embed *e = &net->emb;
-    if ((train || loss) && !b->labels)
-        return rmtl__error(RMTL_EINVAL, "batch: no labels to compute the loss");
-    rmtl__ws_reset(ws);
-    rmtl__pass ps;
-    rmtl__pass_init(&ps, train ? RMTL__PASS_TRAIN : RMTL__PASS_EVAL, tape, &net->mods, n, ws,
+    np->net = net;
+    np->b = b;
+    rmtl__pass_init(&np->ps, train ? RMTL__PASS_TRAIN : RMTL__PASS_EVAL, tape, &net->mods, n, ws,
                     drop);
-    float *x = rmtl__ws_alloc(ws, n * d0);
-    /* S: σ(z_k), P: the outputs; T columns of n each */
-    float *S = x ? rmtl__ws_alloc(ws, n * T) : NULL;
-    float *P = S && net->arch->chain ? rmtl__ws_alloc(ws, n * T) : S;
-    if (!P)
+    np->x = rmtl__ws_alloc(ws, n * d0);
+    np->S = np->x ? rmtl__ws_alloc(ws, n * T) : NULL;
+    np->P = np->S && net->arch->chain ? rmtl__ws_alloc(ws, n * T) : np->S;
+    if (!np->P)
         return RMTL_ENOMEM;
-    int rc = rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, x, d0);
+    int rc = rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, np->x,
+                                 d0);
     if (rc)
         return rc;
-    int x0 = rmtl__g_input(&ps, x, d0, d0), z[RMTL__TASKS_MAX];
-    rc = net->arch->wire(&ps, net->hp, T, x0, z);
-    if (!rc && ps.next != net->mods.n)
-        rc = rmtl__error(RMTL_ERROR, "network wiring: %zu of %zu modules used", ps.next,
+    np->x0 = rmtl__g_input(&np->ps, np->x, d0, d0);
+    rc = net->arch->wire(&np->ps, net->hp, T, np->x0, np->z);
+    if (!rc && np->ps.next != net->mods.n)
+        rc = rmtl__error(RMTL_ERROR, "network wiring: %zu of %zu modules used", np->ps.next,
                          net->mods.n);
     if (rc)
         return rc;
+    float *S = np->S, *P = np->P;
     for (size_t k = 0; k < T; k++) {
-        rmtl__sigmoid(n, rmtl__g_value(&ps, z[k]), S + k * n);
+        rmtl__sigmoid(n, rmtl__g_value(&np->ps, np->z[k]), S + k * n);
         if (P != S)
             for (size_t i = 0; i < n; i++)
                 P[k * n + i] = k ? P[(k - 1) * n + i] * S[k * n + i] : S[i];
@@ -144,19 +149,51 @@ int rmtl__net_run(const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape, rmtl__rn
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < T; k++)
                 probs[i * ldp + k] = P[k * n + i];
+    return 0;
+}
+
+/* From the logit gradients to the parameters and the input layer. */
+static int rmtl__net_back(rmtl__net_pass *np)
+{
+    const rmtl__embed *e = &np->net->emb;
+    int rc = rmtl__graph_backward(&np->ps);
+    const float *dx = rc ? NULL : rmtl__g_grad_of(&np->ps, np->x0);
+    if (dx)
+        rc = rmtl__embed_backward(e, &np->ps.ws->rt, np->ps.n, np->b->cat, e->n_fields,
+                                  np->b->num, e->n_num, dx, rmtl__net_input_width(np->net));
+    return rc;
+}
+
+int rmtl__net_backward(rmtl__net_pass *np, const float *dp, size_t lddp)
+{
+    size_t n = np->ps.n, T = np->net->n_tasks;
+    float *dP = rmtl__ws_alloc(np->ps.ws, n * T);
+    if (!dP)
+        return RMTL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < T; k++)
+            dP[k * n + i] = dp[i * lddp + k];
+    int rc = rmtl__outputs_back(np, dP);
+    return rc ? rc : rmtl__net_back(np);
+}
+
+int rmtl__net_run(const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape, rmtl__rng *drop,
+                  int train, const rmtl_batch *b, float *probs, size_t ldp, double *loss)
+{
+    if ((train || loss) && !b->labels)
+        return rmtl__error(RMTL_EINVAL, "batch: no labels to compute the loss");
+    rmtl__ws_reset(ws);
+    rmtl__net_pass np;
+    int rc = rmtl__net_forward(&np, net, ws, tape, drop, train, b, probs, ldp);
+    if (rc)
+        return rc;
     double l = 0.0;
     if (train || loss) {
-        rc = rmtl__loss(net, &ps, b, z, S, P, train, &l);
+        rc = rmtl__loss(&np, train, &l);
         if (rc)
             return rc;
         if (loss)
             *loss = l;
     }
-    if (!train)
-        return 0;
-    rc = rmtl__graph_backward(&ps);
-    const float *dx = rc ? NULL : rmtl__g_grad_of(&ps, x0);
-    if (dx)
-        rc = rmtl__embed_backward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, dx, d0);
-    return rc;
+    return train ? rmtl__net_back(&np) : 0;
 }

@@ -36,6 +36,26 @@ void rmtl__net_free(rmtl__net *net); /* accepts a zeroed network */
 /* Width of x0. */
 size_t rmtl__net_input_width(const rmtl__net *net);
 
+/* A forward pass kept for its backward: the recording, the input rows
+ * and the outputs. Valid until its workspace is reset. */
+typedef struct rmtl__net_pass {
+    rmtl__pass ps;
+    const rmtl__net *net;
+    const rmtl_batch *b;
+    int x0, z[RMTL__TASKS_MAX]; /* graph variables: input layer, logits */
+    float *x;                   /* n × D0 input rows */
+    float *S, *P;               /* T columns of n rows: σ(z_k) and the outputs p_k */
+} rmtl__net_pass;
+
+/* The forward half of rmtl__net_run() (same arguments; ws is NOT reset,
+ * so the caller may hold buffers of its own in it): fills *np. */
+int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rmtl__tape *tape,
+                      rmtl__rng *drop, int train, const rmtl_batch *b, float *probs, size_t ldp);
+/* Backward of a training-mode pass from dL/dp, the gradient of each output
+ * (n × T, row stride lddp), for losses the model does not compute itself
+ * (the RL actor's −Q): parameter gradients ACCUMULATE. */
+int rmtl__net_backward(rmtl__net_pass *np, const float *dp, size_t lddp);
+
 /* One pass over a validated batch (batch.h), in ws (reset first) with the
  * pass storage `tape`:
  *   train = 1: forward with dropout from `drop` (NULL: none), the loss

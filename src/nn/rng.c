@@ -14,22 +14,6 @@ uint64_t rmtl__splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rmtl__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t rmtl__rng_u64(rmtl__rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rmtl__rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rmtl__rotl(s[3], 45);
-    return out;
-}
-
 void rmtl__rng_jump(rmtl__rng *r)
 {
     static const uint64_t jump[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu,
@@ -56,10 +40,6 @@ void rmtl__rng_seed(rmtl__rng *r, uint64_t seed, uint64_t stream)
     for (uint64_t i = 0; i < stream; i++)
         rmtl__rng_jump(r);
 }
-
-double rmtl__rng_double(rmtl__rng *r) { return (double)(rmtl__rng_u64(r) >> 11) * 0x1.0p-53; }
-
-float rmtl__rng_float(rmtl__rng *r) { return (float)(rmtl__rng_u64(r) >> 40) * 0x1.0p-24f; }
 
 double rmtl__rng_normal(rmtl__rng *r)
 {

@@ -32,10 +32,30 @@ void rmtl__rng_seed(rmtl__rng *r, uint64_t seed, uint64_t stream);
 /* Advances by 2^128 draws. */
 void rmtl__rng_jump(rmtl__rng *r);
 
-uint64_t rmtl__rng_u64(rmtl__rng *r);
-/* Uniform in [0, 1) with 53 (double) or 24 (float) random bits. */
-double rmtl__rng_double(rmtl__rng *r);
-float rmtl__rng_float(rmtl__rng *r);
+/* Inline: the simulator draws a few numbers per candidate. */
+static inline uint64_t rmtl__rng_u64(rmtl__rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, out = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return out;
+}
+/* Uniform in [0, 1) with 53 (double) or 24 (float) random bits: exact
+ * conversions, so a stream's values are the same on every platform. */
+static inline double rmtl__rng_double(rmtl__rng *r)
+{
+    return (double)(rmtl__rng_u64(r) >> 11) * 0x1.0p-53;
+}
+static inline float rmtl__rng_float(rmtl__rng *r)
+{
+    return (float)(rmtl__rng_u64(r) >> 40) * 0x1.0p-24f;
+}
 /* Standard normal, Box-Muller; one value per call (no cached second value,
  * so the state stays the four words). */
 double rmtl__rng_normal(rmtl__rng *r);

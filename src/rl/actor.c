@@ -5,7 +5,7 @@
 #include "mtl/batch.h"
 #include "rl/critic.h"
 #include "rl/fill.h"
-#include "rl/policy.h"
+#include "mtl/net.h"
 #include "rl/replay.h"
 #include "rl/td.h"
 
@@ -207,8 +207,10 @@ int rmtl__actor_grad(rmtl_actor *a, rmtl_critic *const *by_task, const rmtl_tran
     float *w = a->hp.ips ? rmtl__ws_alloc(&m->ws, n) : NULL; /* one task's at a time */
     if (!pi || !dpi || (a->hp.ips && !w))
         return RMTL_ENOMEM;
-    rmtl__policy_pass pp;
-    rc = rmtl__policy_forward(&pp, m, &b, pi, T);
+    /* training mode without dropout: the reference runs its actor in
+     * evaluation mode, but the backward needs the recording */
+    rmtl__net_pass np;
+    rc = rmtl__net_forward(&np, &m->net, &m->ws, &m->tape, NULL, 1, &b, pi, T);
     double qsum = 0.0;
     for (size_t k = 0; !rc && k < T; k++) {
         if (w)
@@ -219,7 +221,7 @@ int rmtl__actor_grad(rmtl_actor *a, rmtl_critic *const *by_task, const rmtl_tran
         qsum += qk;
     }
     if (!rc)
-        rc = rmtl__policy_backward(&pp, dpi, T);
+        rc = rmtl__net_backward(&np, dpi, T);
     if (rc)
         return rc;
     double l = -qsum / (double)n;

@@ -22,7 +22,7 @@ void rmtl__alias_build(rmtl__alias_slot *t, const double *w, size_t n, uint32_t 
 
 static inline uint32_t rmtl__alias_draw(const rmtl__alias_slot *t, uint32_t n, rmtl__rng *r)
 {
-    uint64_t x = rmtl__rng_next(r);
+    uint64_t x = rmtl__rng_u64(r);
     uint32_t i = (uint32_t)(((x >> 32) * (uint64_t)n) >> 32);
     return (uint32_t)x < t[i].thr ? i : t[i].alias;
 }

@@ -133,7 +133,7 @@ static int rmtl__run(rmtl_sim_stats *st, rmtl__sim *s, size_t n_sessions, uint64
         /* Timestamps have a stream of their own: logging changes nothing
          * else. */
         rmtl__rng time_rng;
-        rmtl__rng_seed(&time_rng, seed, i, UINT64_C(0x54494d45)); /* "TIME" */
+        rmtl__sim_rng_seed(&time_rng, seed, i, UINT64_C(0x54494d45)); /* "TIME" */
         uint64_t ts = RMTL__LOG_EPOCH_MS + (uint64_t)i * spacing;
         while (ss->state == RMTL__SESS_ACTIVE) {
             rmtl_sim_request req = RMTL_SIM_REQUEST_INIT;
@@ -161,7 +161,7 @@ static int rmtl__run(rmtl_sim_stats *st, rmtl__sim *s, size_t n_sessions, uint64
             rmtl__sess_serve(ss, s, scores);
             if (log && (rc = rmtl__log_rows(log, s, ss, &req, ts)) != 0)
                 break;
-            ts += l + 1000 + rmtl__rng_below(&time_rng, RMTL__LOG_DWELL_MS - 1000);
+            ts += l + 1000 + rmtl__sim_below(&time_rng, RMTL__LOG_DWELL_MS - 1000);
             rmtl__sess_advance(ss, s);
         }
         if (rc)

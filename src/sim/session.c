@@ -112,7 +112,7 @@ static void rmtl__generate(rmtl__sim_sess *ss, const rmtl__sim *s)
         rmtl__admit(ss, &k, n, prop, m, 0);
     }
     if (k < n) {
-        uint32_t start = rmtl__rng_below(&r, items);
+        uint32_t start = rmtl__sim_below(&r, items);
         for (int allow_seen = 0; allow_seen < 2 && k < n; allow_seen++)
             for (uint32_t j = 0; j < items && k < n; j++) {
                 uint32_t item = start + j < items ? start + j : start + j - items;
@@ -158,8 +158,8 @@ static void rmtl__build(rmtl__sim_sess *ss, const rmtl__sim *s)
 
 void rmtl__sess_begin(rmtl__sim_sess *ss, const rmtl__sim *s, uint64_t seed, uint64_t index)
 {
-    rmtl__rng_seed(&ss->cand_rng, seed, index, UINT64_C(0x43414e44)); /* "CAND" */
-    rmtl__rng_seed(&ss->behav_rng, seed, index, UINT64_C(0x42454841)); /* "BEHA" */
+    rmtl__sim_rng_seed(&ss->cand_rng, seed, index, UINT64_C(0x43414e44)); /* "CAND" */
+    rmtl__sim_rng_seed(&ss->behav_rng, seed, index, UINT64_C(0x42454841)); /* "BEHA" */
     ss->user = rmtl__alias_draw(s->w.user_pick, s->w.users, &ss->cand_rng);
     ss->index = index;
     ss->t = 0;

@@ -114,9 +114,9 @@ static void rmtl__gen_users(rmtl__sim_world *w, rmtl__gen *g, const struct rmtl_
     for (size_t a = 0; a < A; a++)
         level_w[a] = pow(0.6, (double)a);
     for (uint32_t u = 0; u < w->users; u++) {
-        uint32_t seg = rmtl__rng_below(r, (uint32_t)p->segments);
+        uint32_t seg = rmtl__sim_below(r, (uint32_t)p->segments);
         uint32_t act = rmtl__draw_cdf(level_w, A, r);
-        uint32_t reg = rmtl__rng_below(r, (uint32_t)p->regions);
+        uint32_t reg = rmtl__sim_below(r, (uint32_t)p->regions);
         float *lat = w->u_lat + (size_t)u * d;
         for (size_t j = 0; j < d; j++)
             lat[j] = (float)(a_seg * g->seg_cent[seg * d + j] + a_own * rmtl__rng_normal(r));
@@ -170,7 +170,7 @@ static void rmtl__gen_items(rmtl__sim_world *w, rmtl__gen *g, const struct rmtl_
         uint32_t c = rmtl__alias_draw(g->cat_pick, (uint32_t)C, r);
         /* Brand b belongs to category b mod C. */
         uint32_t nb = (uint32_t)((B - c - 1) / C + 1);
-        uint32_t b = c + (uint32_t)C * rmtl__rng_below(r, nb);
+        uint32_t b = c + (uint32_t)C * rmtl__sim_below(r, nb);
         float *lat = w->i_lat + (size_t)i * d;
         for (size_t j = 0; j < d; j++)
             lat[j] = (float)(a_cat * g->cat_cent[c * d + j] + a_brand * g->brand_off[b * d + j] +
@@ -267,7 +267,7 @@ int rmtl__sim_world_create(rmtl__sim_world *w, const struct rmtl__sim_params *p,
     }
     size_t d = w->d, C = w->categories, B = (size_t)p->brands;
     rmtl__rng r;
-    rmtl__rng_seed(&r, seed, UINT64_C(0x574f524c44), 0); /* "WORLD" */
+    rmtl__sim_rng_seed(&r, seed, UINT64_C(0x574f524c44), 0); /* "WORLD" */
     rmtl__normals(g.seg_cent, (size_t)p->segments * d, 1.0, &r);
     rmtl__normals(g.cat_cent, C * d, 1.0, &r);
     rmtl__normals(g.brand_off, B * d, 1.0, &r);

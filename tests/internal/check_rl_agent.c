@@ -12,7 +12,7 @@
 #include "mtl/model.h"
 #include "nn/loss.h"
 #include "rl/agent.h"
-#include "rl/policy.h"
+#include "mtl/net.h"
 #include "util/mtl.h"
 
 enum { ROWS = 24 };
@@ -110,7 +110,7 @@ static void free_like(float **g, const rmtl__params *ps)
 /* ---- the policy's backward ------------------------------------------------------- */
 
 /* With dL/dπ set to the gradient of the model's BCE loss with respect to
- * its probabilities, the policy backward must give the model's own
+ * its probabilities, the network's backward from its outputs must give the model's own
  * parameter gradient (the model computes it through the logits). */
 static void check_policy_backward(const char *arch, size_t T)
 {
@@ -128,8 +128,8 @@ static void check_policy_backward(const char *arch, size_t T)
     rmtl__ws_reset(&m->ws);
     float *p = rmtl__ws_alloc(&m->ws, ROWS * T), *dp = rmtl__ws_alloc(&m->ws, ROWS * T);
     ck_assert(p && dp);
-    rmtl__policy_pass pp;
-    ck_assert_int_eq(rmtl__policy_forward(&pp, m, &b, p, T), 0);
+    rmtl__net_pass np;
+    ck_assert_int_eq(rmtl__net_forward(&np, &m->net, &m->ws, &m->tape, NULL, 1, &b, p, T), 0);
     double loss = 0;
     for (size_t k = 0; k < T; k++) {
         float col[ROWS], dcol[ROWS];
@@ -144,7 +144,7 @@ static void check_policy_backward(const char *arch, size_t T)
             dp[i * T + k] = dcol[i];
     }
     ck_assert_msg(fabs(loss - want) < 1e-5, "%s: loss %g vs the model's %g", arch, loss, want);
-    ck_assert_int_eq(rmtl__policy_backward(&pp, dp, T), 0);
+    ck_assert_int_eq(rmtl__net_backward(&np, dp, T), 0);
     for (size_t i = 0; i < ps->n; i++) {
         rmtl__param *q = ps->p[i];
         double num = 0, den = 0;
