@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     ok(rmtl_config_create(&cfg), "config");
     static const char yaml[] =
         "model: {arch: mmoe, tasks: [click, purchase], embed_dim: 8, bottom: [32, 16],"
-        " tower: [8], experts: 4, dropout: 0.1}\n"
+        " tower: [8], experts: {count: 4}, dropout: 0.1}\n"
         "optim: {lr: 0.003}\ntrain: {batch_size: 256}\n"
         "rl: {init_training_step: 0, critic: {bottom: [16], tower: [8]}}\n"
         "runtime: {threads: 1, seed: 7}\n";
