@@ -517,7 +517,7 @@ RMTL_API int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl
  * Randomness: dropout masks and the critics' target-policy noise are drawn
  * per rank from the handle's streams. With `rank` > 0 the handle's
  * training streams (model dropout; the agent's critic dropout and target
- * noise, actor dropout) are re-seeded at registration from their current
+ * noise) are re-seeded at registration from their current
  * state mixed with `rank`, so ranks that share one broadcast checkpoint
  * draw independent masks; rank 0 keeps its streams. Register after
  * broadcasting the weights (loading a checkpoint restores the streams).
