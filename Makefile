@@ -49,16 +49,17 @@ PUB_TESTS := $(sort $(wildcard tests/check_*.c))
 PUB_TESTS := $(filter-out tests/check_main.c,$(PUB_TESTS))
 INT_TESTS := $(sort $(wildcard tests/internal/check_*.c))
 TEST_UTIL := $(sort $(wildcard tests/util/*.c))
-EXAMPLES := $(sort $(wildcard examples/*.c))
+# examples/mpi_*.c and bench/dist.c need MPI: built by `make mpi` (below).
+EXAMPLES := $(filter-out examples/mpi_%.c,$(sort $(wildcard examples/*.c)))
 # The C++ check is built when a C++ compiler is present.
 CXX_EXAMPLES := $(if $(shell command -v $(CXX) 2>/dev/null),$(sort $(wildcard examples/*.cpp)))
-BENCHES := $(sort $(wildcard bench/*.c))
+BENCHES := $(filter-out bench/dist.c,$(sort $(wildcard bench/*.c)))
 BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
 .PHONY: FORCE all lib tests examples benches check check-run check-examples asan check-valgrind \
-        demo bench install uninstall clean deps help abi-check abi-dump docs man dist
+        demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist
 
 all: lib examples
 
@@ -184,6 +185,51 @@ bench: deps
 	@$(MAKE) --no-print-directory benches
 	@set -e; for b in $(BENCH_BINS); do $$b; done
 
+# --- MPI (optional) --------------------------------------------------------
+# The library links no MPI; these programs plug MPI into its gradient
+# exchange (docs/distributed.md). Built when mpicc exists (Debian:
+# libopenmpi-dev openmpi-bin); `make examples` includes mpi_train then.
+MPICC ?= mpicc
+MPIRUN ?= mpirun
+HAVE_MPI := $(shell command -v $(MPICC) 2>/dev/null)
+MPIRUN_FLAGS ?= --oversubscribe --bind-to none
+# Open MPI refuses root unless told (CI containers run as root).
+MPIRUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader
+MPI_EX := examples/mpi_exchange.c examples/mpi_exchange.h
+MPI_BINS := $(O)/examples/mpi_train $(O)/bench/dist $(O)/tests/mpi_dist_equiv
+examples: $(if $(HAVE_MPI),$(O)/examples/mpi_train)
+
+$(O)/examples/mpi_train: examples/mpi_train.c $(MPI_EX) $(LIB_FILES)
+	@mkdir -p $(@D)
+	$(MPICC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Iexamples $(CFLAGS) \
+	  -o $@ $< examples/mpi_exchange.c -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
+$(O)/bench/dist: bench/dist.c $(MPI_EX) $(BENCH_UTIL) $(OBJ)
+	@mkdir -p $(@D)
+	$(MPICC) $(TEST_CFLAGS) -Ibench -Iexamples -O2 -g -o $@ $< examples/mpi_exchange.c \
+	  $(BENCH_UTIL) $(OBJ) $(DEP_LIBS)
+$(O)/tests/mpi_dist_equiv: tests/mpi/dist_equiv.c $(MPI_EX) tests/util/mtl.c $(OBJ)
+	@mkdir -p $(@D)
+	$(MPICC) $(TEST_CFLAGS) -Iexamples $(CFLAGS) -o $@ $< examples/mpi_exchange.c \
+	  tests/util/mtl.c $(OBJ) $(DEP_LIBS)
+
+mpi:
+	@[ -n "$(HAVE_MPI)" ] || { echo "mpi: $(MPICC) not found; run: sudo apt-get install -y libopenmpi-dev openmpi-bin"; exit 1; }
+	@$(MAKE) --no-print-directory $(MPI_BINS)
+
+# 2 and 3 ranks (3: uneven shards) against one process, then the example.
+check-mpi: mpi
+	@set -e; for np in 2 3; do echo "== mpirun -np $$np $(O)/tests/mpi_dist_equiv"; \
+	  $(MPIRUN_ENV) $(MPIRUN) $(MPIRUN_FLAGS) -np $$np $(O)/tests/mpi_dist_equiv; done
+	@echo "== mpirun -np 2 $(O)/examples/mpi_train --quick"
+	@$(MPIRUN_ENV) $(MPIRUN) $(MPIRUN_FLAGS) -np 2 $(O)/examples/mpi_train --quick --out $(O)/mpi_train
+
+# Scaling of MMoE at the reference shape: JSON on stdout. DIST_RANKS
+# defaults to 1 2 4, and up to 16 on a machine with as many cores.
+DIST_RANKS ?= $(shell n=$$(nproc); for r in 1 2 4 8 16; do [ $$r -le $$n ] || [ $$r -le 4 ] && printf '%s ' $$r; done)
+DIST_ARGS ?=
+bench-dist: mpi
+	@$(MPIRUN_ENV) MPIRUN="$(MPIRUN) $(MPIRUN_FLAGS)" bash bench/dist-run "$(O)/bench/dist" "$(DIST_RANKS)" $(DIST_ARGS)
+
 DEMO_ARGS ?=
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -295,6 +341,9 @@ help:
 	@echo "make asan       tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"
 	@echo "make bench      benchmarks, JSON on stdout"
+	@echo "make mpi        MPI programs (mpi_train, bench/dist, tests) when mpicc exists"
+	@echo "make check-mpi  2- and 3-rank training equals one process (mpirun)"
+	@echo "make bench-dist data-parallel scaling JSON (DIST_RANKS, DIST_ARGS)"
 	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
 	@echo "make abi-check  exported symbols and abidiff against abi/"
 	@echo "make docs       HTML API reference in build/docs/html (Doxygen)"

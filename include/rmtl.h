@@ -468,6 +468,112 @@ RMTL_API int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, doubl
 RMTL_API int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset *train,
                                     rmtl_progress_fn fn, void *payload);
 
+/* --- distributed training: the gradient-exchange hook -------------------- */
+/*
+ * librmtl does no networking. For data-parallel training the host (MPI,
+ * NCCL, Gloo, ...) registers callbacks on a training handle (model, agent,
+ * fusion); every training step of that handle then reduces its gradients
+ * through them between the backward pass and the optimiser step. Each rank
+ * holds an identical copy of the weights (the host broadcasts them before
+ * training, e.g. with rmtl_model_save_buffer()/rmtl_model_load_buffer()),
+ * trains on its own shard of the global batch, and all ranks take the
+ * same step in lockstep. docs/distributed.md has a full MPI example.
+ *
+ * Contract of one step on every rank (all ranks call the same training
+ * function with the same handle state; rows may differ per rank):
+ *  1. forward/backward on the local rows gives local gradients g_r (means
+ *     over the n_r local rows, as without the hook) and local losses;
+ *  2. ONE dense buffer: [n_r, n_r·losses..., n_r·g_r of every dense
+ *     parameter] is handed to `allreduce`, which must replace it in place
+ *     by its elementwise SUM over the ranks (MPI_Allreduce with MPI_SUM,
+ *     ncclAllReduce with ncclSum): the host SUMS, never averages. The
+ *     library then divides by the summed row count N = Σ n_r, so the step
+ *     uses Σ_r n_r·g_r / N, the gradient of the global batch, and losses
+ *     reported are global means: R ranks with B/R rows each step exactly
+ *     as one process with the B rows (up to float summation order), also
+ *     for uneven shards;
+ *  3. embedding tables (row-sparse gradients) go through `gather_rows`,
+ *     once per table: the library passes the local touched row ids and
+ *     their n_r-scaled gradient rows; the host gathers every rank's
+ *     (ids, values) and hands each piece to rmtl_grad_sink_add() — the
+ *     library sums duplicate rows and updates the union of the touched rows
+ *     (lazy Adam). The pieces must be added IN THE SAME ORDER ON EVERY RANK
+ *     (e.g. rank order, as MPI_Allgatherv delivers them) so that all ranks
+ *     compute bit-identical sums. With `gather_rows` NULL the tables travel
+ *     densely through `allreduce` instead, each followed by one float per
+ *     table row (touched mask), in the same single buffer;
+ *  4. gradient clipping, the NaN/Inf guard and Adam run after the exchange
+ *     on the reduced gradients, so every rank takes the identical step.
+ * A callback that returns non-zero (or a failing rmtl_grad_sink_add())
+ * aborts the step: RMTL_EIO naming the callback and its code (the sink's
+ * own error code when the sink refused), weights, optimiser state and step
+ * counters unchanged. The host must then fail on all ranks alike. A rank
+ * whose local pass fails (bad batch, non-finite features) returns before
+ * the exchange and its peers would wait: validate shards up front.
+ * The dense buffer and the row buffers are allocated on the first step and
+ * reused: steps allocate nothing once the largest batch has been seen.
+ * Callbacks run on the thread that called the training function.
+ *
+ * Randomness: dropout masks and the critics' target-policy noise are drawn
+ * per rank from the handle's streams. With `rank` > 0 the handle's
+ * training streams (model dropout; the agent's critic dropout and target
+ * noise) are re-seeded at registration from their current
+ * state mixed with `rank`, so ranks that share one broadcast checkpoint
+ * draw independent masks; rank 0 keeps its streams. Register after
+ * broadcasting the weights (loading a checkpoint restores the streams).
+ * Exact equality with a one-process run additionally needs no dropout
+ * (model.dropout 0) and, for the agent, rl.policy_noise 0.
+ *
+ * The registration is not part of checkpoints and is not copied by
+ * rmtl_model_clone(); freeing the handle forgets it.
+ */
+
+/** Sum-all-reduce hook: replaces buf[0..n) in place by its elementwise sum
+ *  over all ranks (identical on every rank). Returns 0, or non-zero to
+ *  abort the step. */
+typedef int (*rmtl_allreduce_fn)(float *buf, size_t n, void *payload);
+
+/** Where the host delivers gathered embedding-gradient rows (opaque,
+ *  library-owned, valid only during the rmtl_gather_rows_fn call). */
+typedef struct rmtl_grad_sink rmtl_grad_sink;
+
+/** Sparse all-gather hook for one embedding table of `dim` columns: the
+ *  local rank's `n_rows` touched rows `ids` (n_rows may be 0) with their
+ *  gradient rows `values` (n_rows × dim, row-major; already scaled by the
+ *  local row count). The host gathers every rank's (ids, values) and calls
+ *  rmtl_grad_sink_add(sink, ...) for each rank's piece (its own included),
+ *  in the same order on every rank. Arrays are borrowed for the call.
+ *  Returns 0, or non-zero to abort the step. */
+typedef int (*rmtl_gather_rows_fn)(const uint64_t *ids, const float *values, size_t n_rows,
+                                   size_t dim, rmtl_grad_sink *sink, void *payload);
+
+/** Adds `n_rows` gradient rows (`values`, n_rows × dim of the table being
+ *  gathered; ids may repeat, within and across calls: rows sum) to the
+ *  reduced gradient. RMTL_EINVAL for a NULL sink, NULL arrays with
+ *  n_rows > 0 or an id outside the table (nothing added then). Only valid
+ *  inside a rmtl_gather_rows_fn call. [per-object] */
+RMTL_API int rmtl_grad_sink_add(rmtl_grad_sink *sink, const uint64_t *ids, const float *values,
+                                size_t n_rows);
+
+/** The hooks of one training handle. Initialise with
+ *  RMTL_GRAD_EXCHANGE_INIT; grows by appending fields only. */
+typedef struct rmtl_grad_exchange {
+    uint32_t version;                /* RMTL_GRAD_EXCHANGE_VERSION                      */
+    rmtl_allreduce_fn allreduce;     /* required: dense sum-all-reduce                  */
+    rmtl_gather_rows_fn gather_rows; /* NULL: embedding tables go dense via allreduce */
+    void *payload;                   /* handed to both callbacks                        */
+    uint32_t rank;                   /* this rank (> 0 re-seeds the dropout/noise streams) */
+} rmtl_grad_exchange;
+#define RMTL_GRAD_EXCHANGE_VERSION 1u /* layout version of rmtl_grad_exchange in this header */
+/* Initialiser of rmtl_grad_exchange: its version, everything else zero. */
+#define RMTL_GRAD_EXCHANGE_INIT {RMTL_GRAD_EXCHANGE_VERSION, NULL, NULL, NULL, 0}
+
+/** Registers (copies) the gradient exchange of `m`'s training steps
+ *  (rmtl_model_train_step(), rmtl_model_train_epoch()); NULL clears it.
+ *  Contract above. RMTL_EINVAL for a NULL model, an unknown version or a
+ *  NULL `allreduce`. [per-object] */
+RMTL_API int rmtl_model_set_grad_exchange(rmtl_model *m, const rmtl_grad_exchange *exchange);
+
 /** Evaluates on `ds` (labelled, of the model's layout): per task, AUC,
  *  log-loss and session log-loss (each array may be NULL; each holds
  *  `capacity` >= T doubles). A task whose labels are all equal gets NaN
@@ -1093,6 +1199,16 @@ typedef struct rmtl_agent_report {
 RMTL_API int rmtl_agent_update(rmtl_agent *agent, const rmtl_transitions *batch,
                                rmtl_agent_report *report);
 
+/** Registers (copies) a gradient exchange (see rmtl_model_set_grad_exchange()
+ *  for the contract) for the agent's updates; NULL clears it. Every critic
+ *  update and every actor update of rmtl_agent_update() exchanges its own
+ *  gradients (one dense buffer + one gather per embedding table each; the
+ *  row count is batch->rows), and so do rmtl_critic_update() and
+ *  rmtl_actor_update() on the agent's own critics and actor. RMTL_EINVAL
+ *  for a NULL agent, an unknown version or a NULL `allreduce`.
+ *  [per-object] */
+RMTL_API int rmtl_agent_set_grad_exchange(rmtl_agent *agent, const rmtl_grad_exchange *exchange);
+
 /** rmtl_critic_loss_weights() with the agent's critics and lambda =
  *  rl.lambda: the weights of the RMTL loss for fine-tuning `model` (any
  *  model with the agent's inputs and tasks, the actor's own included).
@@ -1310,6 +1426,14 @@ typedef struct rmtl_fusion_stats {
  *  whose update failed keeps its weights). [per-object] */
 RMTL_API int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
                                     rmtl_fusion_stats *stats);
+
+/** Registers (copies) a gradient exchange (see rmtl_model_set_grad_exchange()
+ *  for the contract) for rmtl_fusion_train_step(); NULL clears it. The
+ *  critics' gradients are exchanged weighted by the requests of the local
+ *  batch, the actor's by its units (shown pairs at `pair` granularity,
+ *  requests at `user`); the stats become global means. RMTL_EINVAL for a
+ *  NULL handle, an unknown version or a NULL `allreduce`. [per-object] */
+RMTL_API int rmtl_fusion_set_grad_exchange(rmtl_fusion *f, const rmtl_grad_exchange *exchange);
 
 /** MTF-GAUC of logged impressions: the AUC of `score` against the binary
  *  `label` within each user, averaged with weights = the user's number of

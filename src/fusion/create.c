@@ -142,6 +142,7 @@ void rmtl_fusion_free(rmtl_fusion *f)
     rmtl__params_free(&f->dep_ps);
     rmtl__ws_free(&f->ws);
     rmtl__ws_free(&f->ws_net);
+    rmtl__gx_free(&f->gx);
     rmtl__flog_free(&f->log);
     rmtl_config_free(f->cfg);
     rmtl__free(f);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dist/gx.h"
 #include "fusion/log.h"
 #include "fusion/opts.h"
 #include "fusion/serve.h"
@@ -54,6 +55,7 @@ struct rmtl_fusion {
     uint64_t noise;      /* splitmix64 state of the rounds' exploration */
     rmtl__flog log;      /* offline log of the rounds */
     uint64_t steps;
+    rmtl__gx gx;         /* gradient exchange of the train step */
 };
 
 /* Checks f->cfg for fusion (validate + the serving limits) and fills

@@ -151,6 +151,17 @@ static int rmtl__fusion_units(const rmtl_fusion *f, rmtl__ws *ws, const rmtl_fus
     return 0;
 }
 
+/* How many units the batch's requests show (the actor loss's rows). */
+static size_t rmtl__fusion_units_count(const rmtl_fusion *f, const rmtl_fusion_batch *b)
+{
+    if (f->gran != RMTL_FUSION_PAIR)
+        return b->requests; /* every request shows at least one row */
+    size_t n = 0;
+    for (size_t r = 0; r < b->requests; r++)
+        n += b->rows[2 * r + 1] - b->rows[2 * r];
+    return n;
+}
+
 /* x (n × ld): each unit's actor input row in columns [0, in_act). */
 static void rmtl__fusion_inputs(const rmtl_fusion *f, const rmtl_fusion_batch *b,
                                 const rmtl__units *u, float *x, size_t ld)
@@ -366,10 +377,18 @@ int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
         return rc;
     rmtl_fusion_stats st = RMTL_FUSION_STATS_INIT;
     if ((rc = rmtl__fusion_critic_grad(f, batch, &st.critic_loss)) ||
+        (rc = rmtl__gx_reduce(&f->gx, &f->critic_ps, batch->requests, &st.critic_loss, 1,
+                              "critics")) ||
         (rc = rmtl__adam_step(&f->critic_opt, &f->critic_ps, NULL)))
         return rmtl__error_prefix(rc, "%s: critics", fn);
-    if ((rc = rmtl__fusion_actor_grad(f, batch, &st.actor_loss, &st)) ||
-        (rc = rmtl__adam_step(&f->actor_opt, &f->actor_ps, NULL)))
+    if (!(rc = rmtl__fusion_actor_grad(f, batch, &st.actor_loss, &st))) {
+        /* the actor's loss terms are means over its units */
+        double means[4] = {st.actor_loss, st.q, st.q_std, st.penalty};
+        rc = rmtl__gx_reduce(&f->gx, &f->actor_ps, rmtl__fusion_units_count(f, batch), means, 4,
+                             "actor");
+        st.actor_loss = means[0], st.q = means[1], st.q_std = means[2], st.penalty = means[3];
+    }
+    if (rc || (rc = rmtl__adam_step(&f->actor_opt, &f->actor_ps, NULL)))
         return rmtl__error_prefix(rc, "%s: actor", fn);
     float tau = (float)f->o.tau;
     if ((rc = rmtl__params_soft_update(&f->actor_tps, &f->actor_ps, tau)) ||

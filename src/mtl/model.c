@@ -43,6 +43,7 @@ void rmtl_model_free(rmtl_model *m)
     rmtl__ws_free(&m->ws);
     rmtl__tape_free(&m->tape);
     rmtl__model_free_schema(m);
+    rmtl__gx_free(&m->gx);
     rmtl_config_free(m->cfg);
     rmtl__free(m);
 }
@@ -194,6 +195,8 @@ int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss)
     rmtl__rng drop = m->drop;
     double l = 0.0;
     int rc = rmtl__model_loss(m, batch, 1, &l);
+    if (!rc)
+        rc = rmtl__gx_reduce(&m->gx, &m->net.ps, batch->rows, &l, 1, "rmtl_model_train_step");
     if (!rc)
         rc = rmtl__adam_step(&m->opt, &m->net.ps, NULL);
     rmtl__params_zero_grad(&m->net.ps);

@@ -7,6 +7,7 @@
 #ifndef RMTL_MTL_MODEL_H
 #define RMTL_MTL_MODEL_H
 
+#include "dist/gx.h"
 #include "mtl/hp.h"
 #include "mtl/layout.h"
 #include "mtl/net.h"
@@ -24,6 +25,7 @@ struct rmtl_model {
     rmtl__ws ws;                  /* training workspace (runtime.threads) */
     rmtl__tape tape;
     rmtl_dataset *schema;         /* the training data's schema, or NULL */
+    rmtl__gx gx;                  /* gradient exchange (dist/gx.h), not cloned */
 };
 
 struct rmtl_ctx {

@@ -238,6 +238,8 @@ int rmtl__actor_update_sorted(rmtl_actor *a, rmtl_critic *const *by_task,
     rmtl__params_zero_grad(ps);
     double l = 0.0;
     int rc = rmtl__actor_grad(a, by_task, t, &l);
+    if (!rc)
+        rc = rmtl__gx_reduce(a->gx, ps, t->rows, &l, 1, "actor update");
     if (!rc && !isfinite(l))
         rc = rmtl__error(RMTL_ENUMERIC, "actor: the loss is not finite (%g)", l);
     if (!rc)

@@ -21,6 +21,7 @@ struct rmtl_actor {
     rmtl_ctx *ctx;       /* evaluation passes (act, target actions) */
     rmtl__rng noise_rng; /* exploration noise */
     uint64_t updates;    /* actor updates done */
+    rmtl__gx *gx;        /* borrowed from the owning agent, or NULL */
 };
 
 /* An actor around `model` (taken over, also on failure: it becomes the

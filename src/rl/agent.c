@@ -55,6 +55,7 @@ void rmtl_agent_free(rmtl_agent *ag)
     rmtl__free(ag->critic_loss);
     rmtl__free(ag->next_a);
     rmtl_ctx_free(ag->ctx);
+    rmtl__gx_free(&ag->gx);
     rmtl_actor_free(ag->actor);
     rmtl__free(ag);
 }

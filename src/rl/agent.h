@@ -16,6 +16,7 @@ struct rmtl_agent {
     size_t next_cap;
     double *critic_loss;   /* n_tasks, the last update's */
     uint64_t steps;        /* updates done */
+    rmtl__gx gx;           /* gradient exchange, lent to the actor and critics */
 };
 
 /* An agent around an existing actor (taken over, also on failure) with

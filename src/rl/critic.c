@@ -136,6 +136,8 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
     if (!rc)
         rc = rmtl__qnet_backward(&c->net, &c->ws, dq, NULL, 0, 1);
     if (!rc)
+        rc = rmtl__gx_reduce(c->gx, &c->net.ps, n, &l, 1, "critic update");
+    if (!rc)
         rc = rmtl__adam_step(&c->opt, &c->net.ps, NULL);
     if (rc)
         return rc;

@@ -9,6 +9,7 @@
 #ifndef RMTL_RL_CRITIC_H
 #define RMTL_RL_CRITIC_H
 
+#include "dist/gx.h"
 #include "nn/adam.h"
 #include "mtl/layout.h"
 #include "rl/hp.h"
@@ -30,6 +31,7 @@ struct rmtl_critic {
     rmtl_ctx *ctx;    /* evaluation passes of the actor's target */
     float *next_a;    /* rows × T target actions of the last update */
     size_t next_cap;
+    rmtl__gx *gx;     /* borrowed from the owning agent, or NULL */
 };
 
 /* Builds a critic for `task` of the layout's tasks over its states
