@@ -165,7 +165,8 @@ check-valgrind: deps tests
 # --- examples, benchmarks, demo --------------------------------------------
 EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%) $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)
 examples: $(EXAMPLE_BINS)
-$(O)/examples/%: examples/%.c $(LIB_FILES)
+EXAMPLE_HDRS := $(wildcard examples/*.h)
+$(O)/examples/%: examples/%.c $(EXAMPLE_HDRS) $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm

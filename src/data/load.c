@@ -576,7 +576,12 @@ static int rmtl__load_report(rmtl__progress *p, const rmtl__csv *csv, int last)
     rmtl__csv_bytes(csv, &done, &total);
     if (p->total != total)
         rmtl__progress_total(p, total, done);
-    return rmtl__progress_report(p, last && total ? total : done, NAN, last);
+    /* the reader runs ahead of the rows parsed: the end is reported once */
+    if (last && total)
+        done = total;
+    else if (total && done >= total)
+        done = total - 1;
+    return rmtl__progress_report(p, done, NAN, last);
 }
 
 static int rmtl__load(rmtl_dataset **out, rmtl__csv *csv, const rmtl__schema *schema,
