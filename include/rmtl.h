@@ -999,10 +999,10 @@ RMTL_API int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t 
  * the schedule of docs/rmtl.md in one rmtl_agent_update() call:
  *
  *     rmtl_replay_fill_random(rb, env, rl.buffer_size);        // warm-up
- *     for (step = 0; step < n; step++) {
- *         rmtl_replay_sample(&batch, rb, rl.batch_size);
- *         rmtl_agent_update(agent, &batch, &report);
- *     }
+ *     for (step = 0; step < n; step++) {                       // or, with progress:
+ *         rmtl_replay_sample(&batch, rb, rl.batch_size);       // rmtl_agent_train(
+ *         rmtl_agent_update(agent, &batch, &report);           //   &report, agent, rb,
+ *     }                                                        //   n, fn, payload);
  *     weights = rmtl_agent_loss_weights(agent, model, ...);   // RMTL loss
  *
  * Actors and agents are training handles: [per-object], the host
