@@ -58,7 +58,8 @@ BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
-.PHONY: FORCE all lib tests examples benches check check-run check-examples asan check-valgrind \
+.PHONY: FORCE all lib tests examples benches check check-run check-examples check-examples-run \
+        check-python asan check-valgrind \
         demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist
 
 all: lib examples
@@ -119,6 +120,7 @@ check: deps
 	@$(MAKE) --no-print-directory tests examples
 	@$(MAKE) --no-print-directory check-run
 	@$(MAKE) --no-print-directory check-examples
+	@$(MAKE) --no-print-directory check-python
 
 check-run:
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
@@ -133,6 +135,42 @@ check-examples:
 	@sed -n '/^<!-- examples\/first.c -->$$/,/^```$$/p' docs/getting-started.md | sed '1,2d;$$d' | \
 	  diff - examples/first.c >/dev/null || \
 	  { echo "check-examples: the program in docs/getting-started.md differs from examples/first.c"; exit 1; }
+	@$(MAKE) --no-print-directory check-examples-run
+
+# The training and serving examples, on small settings (a few seconds):
+# C training on Census (skipped without ../shared/data) and on simulator
+# logs with RMTL; C serving of a fusion checkpoint from 4 threads, saved
+# and loaded back.
+EXRUN := $(O)/examples-run
+SMALL_MODEL := --set model.embed_dim=8 --set 'model.bottom=[32]' --set 'model.tower=[16]' \
+  --set model.experts.count=2 --set runtime.threads=1
+check-examples-run:
+	@set -e; rm -rf $(EXRUN) && mkdir -p $(EXRUN); \
+	if [ -f ../shared/data/census/train.csv.gz ]; then \
+	  echo "== $(O)/examples/train_mtl (Census, 1 epoch)"; \
+	  $(O)/examples/train_mtl --train ../shared/data/census/train.csv.gz \
+	    --val ../shared/data/census/val.csv.gz --schema examples/schemas/census.yaml \
+	    --set train.epochs=1 --set train.batch_size=1024 $(SMALL_MODEL) --out $(EXRUN)/census.rmtl; \
+	else echo "== train_mtl skipped: ../shared/data/census is absent"; fi; \
+	echo "== $(O)/examples/rmtl_pipeline (simulator logs, quick)"; \
+	$(O)/examples/rmtl_pipeline --sim 300 --fill 2000 --updates 30 --set train.epochs=2 $(SMALL_MODEL); \
+	echo "== $(O)/examples/fusion_serving (train, save, serve; then load and serve)"; \
+	(cd $(EXRUN) && $(CURDIR)/$(O)/examples/fusion_serving >/dev/null && \
+	  $(CURDIR)/$(O)/examples/fusion_serving fusion_serving.rmtl)
+
+# The Python binding (bindings/python/rmtl.py) against the library just
+# built: its tests with numpy (when present) and without, and the example.
+PYTHON ?= python3
+check-python: lib
+	@if ! command -v $(PYTHON) >/dev/null 2>&1; then \
+	  echo "check-python: $(PYTHON) not found; the Python binding tests are skipped"; exit 0; fi; \
+	set -e; export RMTL_LIBRARY=$(CURDIR)/$(LIB_REAL); \
+	for no in 0 1; do \
+	  echo "== python binding tests ($$( [ $$no = 1 ] && echo 'numpy disabled' || \
+	    { $(PYTHON) -c 'import numpy' 2>/dev/null && echo 'with numpy' || echo 'numpy absent'; }))"; \
+	  RMTL_NO_NUMPY=$$no $(PYTHON) -m unittest discover -s tests/python -t tests/python; \
+	done; \
+	echo "== examples/python/train_and_serve.py"; $(PYTHON) examples/python/train_and_serve.py
 
 # Address + UndefinedBehavior sanitizers over the same tests, in build/asan.
 asan: deps
@@ -166,7 +204,8 @@ check-valgrind: deps tests
 # --- examples, benchmarks, demo --------------------------------------------
 EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%) $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)
 examples: $(EXAMPLE_BINS)
-$(O)/examples/%: examples/%.c $(LIB_FILES)
+EXAMPLE_HDRS := $(wildcard examples/*.h)
+$(O)/examples/%: examples/%.c $(EXAMPLE_HDRS) $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
@@ -336,7 +375,7 @@ clean:
 
 help:
 	@echo "make            build lib/ and examples"
-	@echo "make check      install missing packages, build, run all tests"
+	@echo "make check      install missing packages, build, run all tests (Python binding included)"
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
+
 #define MAX_POINTS 64
 
 /* A curve of the SVG plot. */
@@ -59,22 +61,6 @@ static void stage(const struct demo *d, int k, const char *what)
     fflush(stdout);
 }
 
-/* Progress bar on a terminal, nothing otherwise (CI logs stay short). */
-static int on_progress(const rmtl_progress *p, void *payload)
-{
-    (void)payload;
-    if (!isatty(2) || !p->total)
-        return 0;
-    int width = 30, filled = (int)(width * (double)p->done / (double)p->total);
-    double eta = p->done ? p->elapsed * (double)(p->total - p->done) / (double)p->done : 0.0;
-    fprintf(stderr, "\r  [%.*s%*s] %3.0f%%  loss %.4f  ETA %.0fs ", filled,
-            "==============================", width - filled, "",
-            100.0 * (double)p->done / (double)p->total, p->loss, eta);
-    if (p->done == p->total)
-        fprintf(stderr, "\r%*s\r", 72, "");
-    return 0;
-}
-
 /* ---- stage 1-2: world and logs ------------------------------------------ */
 
 static int make_world_and_logs(struct demo *d)
@@ -104,9 +90,14 @@ static int make_world_and_logs(struct demo *d)
     }
     /* Run from the source tree (make demo): the log's dataset schema. */
     const char *schema = "examples/schemas/sim.yaml";
-    if (check(rmtl_dataset_load(&d->train, d->path[0], schema, NULL), "train log") ||
-        check(rmtl_dataset_load(&d->val, d->path[1], NULL, d->train), "val log") ||
-        check(rmtl_dataset_load(&d->test, d->path[2], NULL, d->train), "test log"))
+    struct bar bar = BAR_INIT;
+    bar_label(&bar, "loading logs");
+    if (check(rmtl_dataset_load_v2(&d->train, d->path[0], schema, NULL, bar_progress, &bar),
+              "train log") ||
+        check(rmtl_dataset_load_v2(&d->val, d->path[1], NULL, d->train, bar_progress, &bar),
+              "val log") ||
+        check(rmtl_dataset_load_v2(&d->test, d->path[2], NULL, d->train, bar_progress, &bar),
+              "test log"))
         return 1;
     return 0;
 }
@@ -126,9 +117,11 @@ static int train_model(struct demo *d)
     d->loss.name = "training loss";
     d->auc[0].name = "validation AUC, click";
     d->auc[1].name = "validation AUC, purchase";
+    struct bar bar = BAR_INIT;
     for (int e = 1; e <= epochs; e++) {
         double loss, auc[2];
-        if (check(rmtl_model_train_epoch(&loss, d->base, d->train, on_progress, NULL),
+        bar_label(&bar, "epoch %d/%d", e, epochs);
+        if (check(rmtl_model_train_epoch(&loss, d->base, d->train, bar_progress, &bar),
                   "training") ||
             check(rmtl_model_evaluate(d->base, NULL, d->val, auc, NULL, NULL, 2), "evaluation"))
             return 1;
@@ -192,19 +185,16 @@ static int run_rmtl(struct demo *d)
         goto done;
     printf("  %zu transitions from %zu training sessions; %zu agent updates of %zu\n", fill,
            rmtl_dataset_n_sessions(d->train), updates, batch);
-    double closs[2] = {0, 0};
-    for (size_t u = 1; u <= updates; u++) {
-        rmtl_transitions t = RMTL_TRANSITIONS_INIT;
-        rmtl_agent_report r = RMTL_AGENT_REPORT_INIT;
-        if (check(rmtl_replay_sample(&t, rb, batch), "sample") ||
-            check(rmtl_agent_update(agent, &t, &r), "agent update"))
+    /* three thirds of the updates, each one rmtl_agent_train() call */
+    struct bar bar = BAR_INIT;
+    for (size_t u = updates / 3; u <= updates; u += updates / 3) {
+        rmtl_agent_report last = RMTL_AGENT_REPORT_INIT;
+        bar_label(&bar, "agent %zu/%zu", u, updates);
+        if (check(rmtl_agent_train(&last, agent, rb, updates / 3, bar_progress, &bar),
+                  "agent training"))
             goto done;
-        closs[0] += r.critic_loss[0], closs[1] += r.critic_loss[1];
-        if (u % (updates / 3) == 0) {
-            printf("  update %4zu  critic loss click %.4f  purchase %.4f\n", u,
-                   closs[0] / (double)(updates / 3), closs[1] / (double)(updates / 3));
-            closs[0] = closs[1] = 0.0;
-        }
+        printf("  update %4zu  critic loss click %.4f  purchase %.4f\n", u,
+               last.critic_loss[0], last.critic_loss[1]);
     }
     /* the env borrows the training log, which fine-tuning shuffles */
     rmtl_env_free(env);
@@ -240,6 +230,7 @@ static int run_fusion(struct demo *d)
     int rc = 1;
     size_t rounds = d->quick ? 2 : 4;
     rmtl_config *cfg = NULL;
+    struct bar bar = BAR_INIT;
     if (check(rmtl_config_clone(&cfg, d->cfg), "config") ||
         check(rmtl_fusion_create(&fx[0], cfg), "fusion") ||
         check(rmtl_fusion_create(&fx[2], cfg), "fusion") ||
@@ -275,7 +266,9 @@ static int run_fusion(struct demo *d)
         printf("  round %zu", r);
         for (int k = 1; k < 3; k++) {
             rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
-            if (check(rmtl_fusion_round(&st, fx[k], d->env, &o), "fusion round"))
+            bar_label(&bar, "round %zu %s", r, k == 1 ? "user" : "pair");
+            if (check(rmtl_fusion_round_v2(&st, fx[k], d->env, &o, bar_progress, &bar),
+                      "fusion round"))
                 goto done;
             printf("  %s: exploring reward %.1f", names[k], st.explore.reward_mean);
         }
@@ -398,6 +391,7 @@ int main(int argc, char **argv)
         perror(d.dir);
         return 1;
     }
+    rmtl_set_log_callback(log_warnings, "demo");
     printf("librmtl %s demo%s\n%s\n", rmtl_version_string(), d.quick ? " (quick)" : "",
            rmtl_build_info());
     static const char quick_yaml[] =

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
+
 #define MAX_TASKS 16
 
 static int fail(const char *what, int rc)
@@ -172,6 +174,8 @@ int main(int argc, char **argv)
     rmtl_ctx *ctx = NULL;
     int status = 1;
 
+    struct bar bar = BAR_INIT;
+    rmtl_set_log_callback(log_warnings, "rmtl_pipeline");
     if (rmtl_config_create(&cfg) != RMTL_OK)
         return 1;
     for (int i = 1; i < argc; i++) {
@@ -221,7 +225,8 @@ int main(int argc, char **argv)
     }
     TRY("config", rmtl_config_validate(cfg));
     uint64_t seed = (uint64_t)get_int(cfg, "runtime.seed");
-    TRY(data, rmtl_dataset_load(&all, data, schema, NULL));
+    bar_label(&bar, "loading");
+    TRY(data, rmtl_dataset_load_v2(&all, data, schema, NULL, bar_progress, &bar));
     TRY("split", rmtl_dataset_split_sessions(&train, &val, &test, all, 0.6, 0.2, seed));
     TRY("context", rmtl_ctx_create(&ctx, 0));
     printf("%zu impressions in %zu sessions: train %zu, validation %zu, test %zu rows\n",
@@ -235,7 +240,8 @@ int main(int argc, char **argv)
     int since = 0;
     for (int64_t e = 1; e <= epochs; e++) {
         double loss;
-        TRY("pre-training", rmtl_model_train_epoch(&loss, model, train, NULL, NULL));
+        bar_label(&bar, "pre-train %lld", (long long)e);
+        TRY("pre-training", rmtl_model_train_epoch(&loss, model, train, bar_progress, &bar));
         double auc = mean_auc(model, ctx, val);
         printf("pre-train epoch %2lld  loss %.4f  validation mean AUC %.4f\n", (long long)e, loss,
                auc);
@@ -262,22 +268,17 @@ int main(int argc, char **argv)
                                      rmtl_dataset_n_num(train), T, seed));
     TRY("replay fill", rmtl_replay_fill_random(rb, env, cap));
 
-    /* 3. critics (and actor) */
+    /* 3. critics (and actor): `updates` steps on batches sampled from the
+     *    buffer (rmtl_agent_train() is the sample-and-update loop) */
     TRY("agent", rmtl_agent_create(&agent, cfg, best));
-    double closs[MAX_TASKS] = {0};
-    for (long u = 1; u <= updates; u++) {
-        rmtl_transitions t = RMTL_TRANSITIONS_INIT;
-        rmtl_agent_report r = RMTL_AGENT_REPORT_INIT;
-        TRY("sample", rmtl_replay_sample(&t, rb, batch));
-        TRY("agent update", rmtl_agent_update(agent, &t, &r));
+    rmtl_agent_report last = RMTL_AGENT_REPORT_INIT;
+    bar_label(&bar, "agent");
+    TRY("agent training", rmtl_agent_train(&last, agent, rb, (size_t)updates, bar_progress, &bar));
+    if (updates > 0) {
+        printf("agent: %ld updates of %zu transitions, last critic loss", updates, batch);
         for (size_t k = 0; k < T; k++)
-            closs[k] += r.critic_loss[k] / 50.0;
-        if (u % 50 == 0) {
-            printf("agent update %4ld  critic loss", u);
-            for (size_t k = 0; k < T; k++)
-                printf(" %.4f", closs[k]), closs[k] = 0.0;
-            printf("\n");
-        }
+            printf(" %.4f", last.critic_loss[k]);
+        printf("\n");
     }
     /* the env borrowed `train`, which fine-tuning shuffles */
     rmtl_env_free(env);

@@ -13,26 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct progress_state {
-    int tty;
-    int epoch, epochs;
-    double last_print;
-};
-
-/* A progress line with rows/s and ETA; redrawn in place on a terminal. */
-static int on_progress(const rmtl_progress *p, void *payload)
-{
-    struct progress_state *st = payload;
-    if (!st->tty && p->elapsed - st->last_print < 10.0 && p->done < p->total)
-        return 0;
-    st->last_print = p->elapsed;
-    double rate = p->elapsed > 0 ? (double)p->done / p->elapsed : 0.0;
-    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0.0;
-    fprintf(stderr, "%sepoch %d/%d  %llu/%llu rows  %.0f rows/s  ETA %.0fs  loss %.4f%s",
-            st->tty ? "\r" : "", st->epoch, st->epochs, (unsigned long long)p->done,
-            (unsigned long long)p->total, rate, eta, p->loss, st->tty ? "   " : "\n");
-    return 0;
-}
+#include "progress.h"
 
 static int fail(const char *what, int rc)
 {
@@ -56,6 +37,7 @@ int main(int argc, char **argv)
     rmtl_ctx *ctx = NULL;
     int rc, status = 1;
 
+    rmtl_set_log_callback(log_warnings, "train_mtl");
     if ((rc = rmtl_config_create(&cfg)) != RMTL_OK)
         return fail("config", rc);
     for (int i = 1; i < argc; i++) {
@@ -105,11 +87,16 @@ int main(int argc, char **argv)
         status = fail("config", rc);
         goto done;
     }
-    if ((rc = rmtl_dataset_load(&train, train_path, schema, NULL)) != RMTL_OK) {
+    struct bar bar = BAR_INIT;
+    bar_label(&bar, "loading train");
+    if ((rc = rmtl_dataset_load_v2(&train, train_path, schema, NULL, bar_progress, &bar)) !=
+        RMTL_OK) {
         status = fail(train_path, rc);
         goto done;
     }
-    if (val_path && (rc = rmtl_dataset_load(&val, val_path, NULL, train)) != RMTL_OK) {
+    bar_label(&bar, "loading val");
+    if (val_path && (rc = rmtl_dataset_load_v2(&val, val_path, NULL, train, bar_progress,
+                                               &bar)) != RMTL_OK) {
         status = fail(val_path, rc);
         goto done;
     }
@@ -129,20 +116,16 @@ int main(int argc, char **argv)
            rmtl_dataset_rows(train), T, rmtl_model_num_params(model),
            val ? "validation" : "training data");
 
-    struct progress_state ps = {isatty(2), 0, (int)epochs, 0.0};
     double best_auc = -1.0;
     int since_best = 0;
     double auc[16], ll[16], sll[16];
     for (int e = 1; e <= epochs; e++) {
         double loss;
-        ps.epoch = e;
-        ps.last_print = 0.0;
-        if ((rc = rmtl_model_train_epoch(&loss, model, train, on_progress, &ps)) != RMTL_OK) {
+        bar_label(&bar, "epoch %d/%d", e, (int)epochs);
+        if ((rc = rmtl_model_train_epoch(&loss, model, train, bar_progress, &bar)) != RMTL_OK) {
             status = fail("training", rc);
             goto done;
         }
-        if (ps.tty)
-            fputc('\n', stderr);
         if ((rc = rmtl_model_evaluate(model, ctx, eval, auc, ll, NULL, 16)) != RMTL_OK) {
             status = fail("evaluation", rc);
             goto done;

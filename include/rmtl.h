@@ -378,6 +378,24 @@ typedef struct rmtl_progress {
  *  returning non-zero cancels it (the call then fails with RMTL_ESTATE and
  *  leaves its object in a consistent state). */
 typedef int (*rmtl_progress_fn)(const rmtl_progress *progress, void *payload);
+/*
+ * Long calls that take a progress callback: rmtl_dataset_load_v2() (bytes
+ * read), rmtl_model_train_epoch() (rows), rmtl_agent_train() (updates),
+ * rmtl_fusion_round_v2() (sessions, then training steps). Except for
+ * rmtl_model_train_epoch(), which reports about every second, they call
+ * `fn` whenever another 1% of the total is done or a second has passed,
+ * and once more at the end (done == total), so `done` only grows.
+ */
+
+/** rmtl_dataset_load() with progress: `fn` (may be NULL) receives the
+ *  bytes of the file read so far (`done`) of its size (`total`; compressed
+ *  bytes for gzip, 0 when the size is unknown, e.g. a pipe) and `loss`
+ *  NaN. Returning non-zero cancels the load: RMTL_ESTATE, `*out` NULL and
+ *  nothing allocated. Ownership and other errors as rmtl_dataset_load().
+ *  [thread-safe] */
+RMTL_API int rmtl_dataset_load_v2(rmtl_dataset **out, const char *csv_path,
+                                  const char *schema_path, const rmtl_dataset *reference,
+                                  rmtl_progress_fn fn, void *payload);
 
 /** Per-thread scratch memory for batched read-only calls (prediction,
  *  batched fusion). One context per thread; it is not tied to a model, and
@@ -1087,10 +1105,10 @@ RMTL_API int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t 
  * the schedule of docs/rmtl.md in one rmtl_agent_update() call:
  *
  *     rmtl_replay_fill_random(rb, env, rl.buffer_size);        // warm-up
- *     for (step = 0; step < n; step++) {
- *         rmtl_replay_sample(&batch, rb, rl.batch_size);
- *         rmtl_agent_update(agent, &batch, &report);
- *     }
+ *     for (step = 0; step < n; step++) {                       // or, with progress:
+ *         rmtl_replay_sample(&batch, rb, rl.batch_size);       // rmtl_agent_train(
+ *         rmtl_agent_update(agent, &batch, &report);           //   &report, agent, rb,
+ *     }                                                        //   n, fn, payload);
  *     weights = rmtl_agent_loss_weights(agent, model, ...);   // RMTL loss
  *
  * Actors and agents are training handles: [per-object], the host
@@ -1208,6 +1226,20 @@ RMTL_API int rmtl_agent_update(rmtl_agent *agent, const rmtl_transitions *batch,
  *  for a NULL agent, an unknown version or a NULL `allreduce`.
  *  [per-object] */
 RMTL_API int rmtl_agent_set_grad_exchange(rmtl_agent *agent, const rmtl_grad_exchange *exchange);
+/** Runs `steps` updates of the schedule, each on rl.batch_size
+ *  transitions (at most the buffer's size) drawn by rmtl_replay_sample()
+ *  from `rb`: the loop of the overview above as one call. `*last` (may be
+ *  NULL; version set by the caller) receives the report of the last update
+ *  taken. `fn` (may be NULL) receives the updates done of `steps` and the
+ *  running mean over them of the mean critic loss; returning non-zero
+ *  stops after the update just taken with RMTL_ESTATE, leaving a
+ *  consistent agent (rmtl_agent_steps() counts the updates taken). Errors:
+ *  RMTL_EINVAL (NULL handle, unknown report version, a buffer of other
+ *  shapes), RMTL_ESTATE (empty buffer with steps > 0, or cancelled), and
+ *  those of rmtl_agent_update(), after which the updates taken stay taken.
+ *  [per-object] on the agent and the buffer */
+RMTL_API int rmtl_agent_train(rmtl_agent_report *last, rmtl_agent *agent, rmtl_replay *rb,
+                              size_t steps, rmtl_progress_fn fn, void *payload);
 
 /** rmtl_critic_loss_weights() with the agent's critics and lambda =
  *  rl.lambda: the weights of the RMTL loss for fine-tuning `model` (any
@@ -1519,6 +1551,17 @@ typedef struct rmtl_fusion_round_stats {
  *  [per-object] on f and env */
 RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
                                const rmtl_fusion_sim_opts *opts);
+
+/** rmtl_fusion_round() with progress: `fn` (may be NULL) counts the
+ *  sessions explored and then the training steps (`total` = sessions +
+ *  opts->train_steps); `loss` is NaN while exploring, then the running
+ *  mean critic loss of the round's steps. Returning non-zero stops the
+ *  round with RMTL_ESTATE before it deploys: the log keeps the sessions
+ *  played, the steps taken stay taken, and the served policy is unchanged.
+ *  Errors otherwise as rmtl_fusion_round(). [per-object] on f and env */
+RMTL_API int rmtl_fusion_round_v2(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                                  const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn,
+                                  void *payload);
 
 /** Plays sessions 0 .. opts->sessions-1 of the stream opts->seed
  *  (rmtl_env_sim_evaluate: every policy evaluated with a seed meets the

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "core/internal.h"
@@ -25,6 +26,7 @@ struct rmtl__csv {
     const unsigned char *mem;
     size_t mem_len, mem_pos;
     int raw_eof;
+    uint64_t raw_done, raw_size; /* bytes read so far, of raw_size (0: unknown) */
 
     /* raw input buffer: zlib's input, or bytes peeked for magic detection */
     unsigned char *in;
@@ -75,6 +77,7 @@ static int rmtl__raw_read(rmtl__csv *c, unsigned char *dst, size_t cap, size_t *
     }
     if (*got == 0)
         c->raw_eof = 1;
+    c->raw_done += *got;
     return 0;
 }
 
@@ -498,6 +501,9 @@ int rmtl__csv_open_file(rmtl__csv **out, const char *path)
         rmtl__csv_close(c);
         return rc;
     }
+    struct stat st;
+    if (fstat(fileno(c->f), &st) == 0 && S_ISREG(st.st_mode))
+        c->raw_size = (uint64_t)st.st_size;
     if ((rc = rmtl__csv_start(c))) {
         rmtl__csv_close(c);
         return rc;
@@ -515,6 +521,7 @@ int rmtl__csv_open_mem(rmtl__csv **out, const void *data, size_t len, const char
         return rc;
     c->mem = data ? data : (const void *)"";
     c->mem_len = data ? len : 0;
+    c->raw_size = c->mem_len;
     if ((rc = rmtl__csv_start(c))) {
         rmtl__csv_close(c);
         return rc;
@@ -567,3 +574,9 @@ const char *rmtl__csv_name(const rmtl__csv *c) { return c->name; }
 const char *rmtl__csv_field(const rmtl__csv *c, size_t i) { return c->fptr[i]; }
 size_t rmtl__csv_field_len(const rmtl__csv *c, size_t i) { return c->flen[i]; }
 size_t rmtl__csv_line(const rmtl__csv *c) { return c->rec_line; }
+
+void rmtl__csv_bytes(const rmtl__csv *c, uint64_t *done, uint64_t *total)
+{
+    *total = c->raw_size;
+    *done = c->raw_size && c->raw_done > c->raw_size ? c->raw_size : c->raw_done;
+}

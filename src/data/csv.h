@@ -42,6 +42,10 @@ size_t rmtl__csv_field_len(const rmtl__csv *c, size_t i);
 /* Line on which the current record starts. */
 size_t rmtl__csv_line(const rmtl__csv *c);
 
+/* Raw bytes of the source read so far and its size (0 when unknown, e.g.
+ * a pipe): compressed bytes for gzip input, for progress reports. */
+void rmtl__csv_bytes(const rmtl__csv *c, uint64_t *done, uint64_t *total);
+
 /* Sets "name:line: column 'x': <fmt>" for column `col` of the current
  * record and returns `code`. */
 int rmtl__csv_error(const rmtl__csv *c, int code, size_t col, const char *fmt, ...)

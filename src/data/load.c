@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/progress.h"
 #include "core/yamlu.h"
 #include "data/csv.h"
 #include "data/dataset.h"
@@ -568,8 +569,23 @@ static int rmtl__finish(rmtl__loader *L, rmtl_dataset **out)
     return 0;
 }
 
+/* Progress of a load counts the source's raw bytes (rmtl__csv_bytes). */
+static int rmtl__load_report(rmtl__progress *p, const rmtl__csv *csv, int last)
+{
+    uint64_t done, total;
+    rmtl__csv_bytes(csv, &done, &total);
+    if (p->total != total)
+        rmtl__progress_total(p, total, done);
+    /* the reader runs ahead of the rows parsed: the end is reported once */
+    if (last && total)
+        done = total;
+    else if (total && done >= total)
+        done = total - 1;
+    return rmtl__progress_report(p, done, NAN, last);
+}
+
 static int rmtl__load(rmtl_dataset **out, rmtl__csv *csv, const rmtl__schema *schema,
-                      const rmtl_dataset *ref)
+                      const rmtl_dataset *ref, rmtl__progress *prog)
 {
     rmtl__loader L;
     memset(&L, 0, sizeof L);
@@ -597,7 +613,11 @@ static int rmtl__load(rmtl_dataset **out, rmtl__csv *csv, const rmtl__schema *sc
         rc = L.rows == L.cap ? rmtl__grow(&L) : 0;
         if (!rc)
             rc = rmtl__read_row(&L);
+        if (!rc && L.rows % 256 == 0)
+            rc = rmtl__load_report(prog, csv, 0);
     }
+    if (!rc)
+        rc = rmtl__load_report(prog, csv, 1);
     if (!rc && L.rows == 0)
         rc = rmtl__error(RMTL_EFORMAT, "%s: no data rows (the file has only a header)",
                          rmtl__csv_name(csv));
@@ -630,7 +650,8 @@ static void rmtl__c_locale_leave(rmtl__c_locale *l)
 
 static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *csv_mem,
                           size_t csv_len, const char *csv_name, const char *schema,
-                          size_t schema_len, const char *schema_name, const rmtl_dataset *ref)
+                          size_t schema_len, const char *schema_name, const rmtl_dataset *ref,
+                          rmtl__progress *prog)
 {
     if (!schema == !ref)
         return rmtl__error(RMTL_EINVAL, "rmtl_dataset_load: give either a schema (training "
@@ -647,7 +668,7 @@ static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *
         rc = csv_path ? rmtl__csv_open_file(&csv, csv_path)
                       : rmtl__csv_open_mem(&csv, csv_mem, csv_len, csv_name);
     if (!rc)
-        rc = rmtl__load(out, csv, have_schema ? &s : NULL, ref);
+        rc = rmtl__load(out, csv, have_schema ? &s : NULL, ref, prog);
     rmtl__csv_close(csv);
     if (have_schema)
         rmtl__schema_free(&s);
@@ -655,24 +676,42 @@ static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *
     return rc;
 }
 
-int rmtl_dataset_load(rmtl_dataset **out, const char *csv_path, const char *schema_path,
-                      const rmtl_dataset *reference)
+/* rmtl_dataset_load() and its progress variant: one body. */
+static int rmtl__load_path(rmtl_dataset **out, const char *csv_path, const char *schema_path,
+                           const rmtl_dataset *reference, rmtl__progress *prog)
 {
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
     RMTL__CHECK_ARG(csv_path, "csv_path");
     if (!schema_path)
-        return rmtl__load_any(out, csv_path, NULL, 0, NULL, NULL, 0, NULL, reference);
+        return rmtl__load_any(out, csv_path, NULL, 0, NULL, NULL, 0, NULL, reference, prog);
     if (reference)
-        return rmtl__load_any(out, csv_path, NULL, 0, NULL, schema_path, 0, NULL, reference);
+        return rmtl__load_any(out, csv_path, NULL, 0, NULL, schema_path, 0, NULL, reference,
+                              prog);
     char *text;
     size_t len;
     int rc = rmtl__read_file(&text, &len, schema_path);
     if (rc)
         return rc;
-    rc = rmtl__load_any(out, csv_path, NULL, 0, NULL, text, len, schema_path, NULL);
+    rc = rmtl__load_any(out, csv_path, NULL, 0, NULL, text, len, schema_path, NULL, prog);
     rmtl__free(text);
     return rc;
+}
+
+int rmtl_dataset_load(rmtl_dataset **out, const char *csv_path, const char *schema_path,
+                      const rmtl_dataset *reference)
+{
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, NULL, NULL, "rmtl_dataset_load", 0);
+    return rmtl__load_path(out, csv_path, schema_path, reference, &prog);
+}
+
+int rmtl_dataset_load_v2(rmtl_dataset **out, const char *csv_path, const char *schema_path,
+                         const rmtl_dataset *reference, rmtl_progress_fn fn, void *payload)
+{
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, fn, payload, "rmtl_dataset_load_v2", 0);
+    return rmtl__load_path(out, csv_path, schema_path, reference, &prog);
 }
 
 int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv_path, const char *schema,
@@ -682,8 +721,10 @@ int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv_path, co
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
     RMTL__CHECK_ARG(csv_path, "csv_path");
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, NULL, NULL, "rmtl_dataset_load_schema_string", 0);
     return rmtl__load_any(out, csv_path, NULL, 0, NULL, schema, schema_len, schema_name,
-                          reference);
+                          reference, &prog);
 }
 
 int rmtl__dataset_load_mem(rmtl_dataset **out, const void *csv, size_t csv_len,
@@ -691,6 +732,8 @@ int rmtl__dataset_load_mem(rmtl_dataset **out, const void *csv, size_t csv_len,
                            const char *schema_name, const rmtl_dataset *ref)
 {
     *out = NULL;
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, NULL, NULL, "rmtl__dataset_load_mem", 0);
     return rmtl__load_any(out, NULL, csv ? csv : "", csv_len, csv_name, schema, schema_len,
-                          schema_name, ref);
+                          schema_name, ref, &prog);
 }

@@ -7,6 +7,7 @@
 #include "fusion/fusion.h"
 
 #include "core/internal.h"
+#include "core/progress.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -219,10 +220,12 @@ static int rmtl__fsim_session(rmtl__fsim *s, rmtl_fusion *f, rmtl_env *env, rmtl
     return 0;
 }
 
-int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
-                      const rmtl_fusion_sim_opts *opts)
+/* rmtl_fusion_round() and its progress variant: sessions explored, then
+ * training steps, count as the units of progress. */
+static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                              const rmtl_fusion_sim_opts *opts, const char *fn,
+                              rmtl_progress_fn pfn, void *payload)
 {
-    static const char fn[] = "rmtl_fusion_round";
     RMTL__CHECK_ARG(f, "f");
     RMTL__CHECK_ARG(opts, "opts");
     if (out && out->version != RMTL_FUSION_ROUND_STATS_VERSION)
@@ -242,19 +245,27 @@ int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *en
     }
     rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
     rmtl__fsim_acc acc = {0, 0, 0, 0, 0};
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, pfn, payload, fn, (uint64_t)sessions + opts->train_steps);
+    int cancelled = 0;
     for (size_t i = 0; !rc && i < sessions; i++)
-        rc = rmtl__fsim_session(&s, f, env, &st.explore, &acc, rows);
+        if (!(rc = rmtl__fsim_session(&s, f, env, &st.explore, &acc, rows)))
+            cancelled = rc = rmtl__progress_report(&prog, i + 1, NAN, 0);
     rmtl__free(rows);
     rmtl__fsim_free(&s);
+    double loss = 0.0;
     for (size_t i = 0; !rc && i < opts->train_steps; i++) {
         rmtl_fusion_batch b;
         if (!(rc = rmtl__flog_sample(&f->log, &f->rng, f->o.batch_size, &b)))
             rc = rmtl_fusion_train_step(f, &b, &st.train);
+        loss += st.train.critic_loss;
+        if (!rc)
+            cancelled = rc = rmtl__progress_report(&prog, sessions + i + 1, loss / (double)(i + 1), 0);
     }
     if (!rc)
         rc = rmtl_fusion_deploy(f);
     if (rc)
-        return rmtl__error_prefix(rc, "%s", fn);
+        return cancelled ? rc : rmtl__error_prefix(rc, "%s", fn);
     st.explore.reward_mean = acc.rm;
     st.explore.length_mean = acc.lm;
     st.explore.reward_std = acc.n > 1 ? sqrt(acc.rs / (double)(acc.n - 1)) : 0.0;
@@ -267,6 +278,18 @@ int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *en
     if (out)
         *out = st;
     return RMTL_OK;
+}
+
+int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                      const rmtl_fusion_sim_opts *opts)
+{
+    return rmtl__fusion_round(out, f, env, opts, "rmtl_fusion_round", NULL, NULL);
+}
+
+int rmtl_fusion_round_v2(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                         const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn, void *payload)
+{
+    return rmtl__fusion_round(out, f, env, opts, "rmtl_fusion_round_v2", fn, payload);
 }
 
 /* --- MTF-GAUC on the offline log --------------------------------------------- */
