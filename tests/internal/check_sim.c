@@ -99,7 +99,7 @@ START_TEST(test_alias_frequencies)
     double q[6];
     rmtl__alias_build(t, w, 6, work, q);
     rmtl__rng r;
-    rmtl__rng_seed(&r, 1, 2, 3);
+    rmtl__sim_rng_seed(&r, 1, 2, 3);
     size_t count[6] = {0}, n = 320000;
     for (size_t i = 0; i < n; i++)
         count[rmtl__alias_draw(t, 6, &r)]++;
@@ -155,11 +155,11 @@ START_TEST(test_features_are_informative)
     enum { PAIRS = 4000 };
     static double fsim[PAIRS], lsim[PAIRS], same_seg[PAIRS];
     rmtl__rng r;
-    rmtl__rng_seed(&r, 5, 0, 0);
+    rmtl__sim_rng_seed(&r, 5, 0, 0);
     double seg_in = 0, seg_out = 0;
     size_t n_in = 0, n_out = 0;
     for (size_t i = 0; i < PAIRS; i++) {
-        uint32_t a = rmtl__rng_below(&r, w->users), b = rmtl__rng_below(&r, w->users);
+        uint32_t a = rmtl__sim_below(&r, w->users), b = rmtl__sim_below(&r, w->users);
         fsim[i] = dot(w->u_feat + a * fd, w->u_feat + b * fd, fd);
         lsim[i] = dot(w->u_lat + a * d, w->u_lat + b * d, d);
         same_seg[i] = w->u_cat[a * RMTL__SIM_UCAT] == w->u_cat[b * RMTL__SIM_UCAT];
