@@ -99,7 +99,7 @@ int main(void)
     if (rc)
         return die("create", rc);
     fixed_weight fw = {.s = rmtl__env_sim(env, "bench"), .w = {1.0f, 5.0f, 0.0f}, .noise = 0.05f};
-    rmtl__rng_seed(&fw.rng, 7, 0, 0);
+    rmtl__sim_rng_seed(&fw.rng, 7, 0, 0);
     float *scores = malloc(sizeof(float) * (size_t)p.candidates);
     if (!scores)
         return die("malloc", RMTL_ENOMEM);
