@@ -116,8 +116,9 @@ $(O)/tests/check_internal: tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(O)/tes
 
 tests: $(O)/tests/check_rmtl $(O)/tests/check_internal
 
+# Benchmarks are built (not run) so that a change cannot silently break them.
 check: deps
-	@$(MAKE) --no-print-directory tests examples
+	@$(MAKE) --no-print-directory tests examples benches
 	@$(MAKE) --no-print-directory check-run
 	@$(MAKE) --no-print-directory check-examples
 	@$(MAKE) --no-print-directory check-python
