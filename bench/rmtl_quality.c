@@ -2,8 +2,8 @@
  * for each dataset (Diginetica views, simulator sessions), architecture
  * (ESMM, MMoE, PLE, Shared-Bottom) and seed, pre-train, train the critics,
  * fine-tune with the RMTL loss and compare test AUCs. JSON on stdout,
- * progress on stderr. Not part of `make bench`'s quick figures: the full
- * sweep (40 runs) takes about half an hour on one core.
+ * progress on stderr. Not run by `make bench`: the full sweep (40 runs,
+ * --control) takes about 10 minutes on one core.
  *
  *   build/bench/rmtl_quality [--datasets diginetica,sim]
  *       [--archs esmm,mmoe,ple,shared_bottom] [--seeds 5] [--first-seed 1] [--control]
@@ -348,7 +348,7 @@ int main(int argc, char **argv)
     const char *data_dir = RMTL_SOURCE_DIR "/../shared/data", *digi_file = NULL;
     const char *ds[2], *archs[8];
     long seeds = 5, first = 1, sim_sessions = 3000;
-    rmtlq_opts o = {.fill = 100000, .updates = 300, .ft_epochs = 10, .ft_patience = 2,
+    rmtlq_opts o = {.fill = 100000, .updates = 1000, .ft_epochs = 10, .ft_patience = 2,
                     .ft_batch = 4096, .ft_lr = 1e-4};
     rmtl_config *cfg = NULL;
     if (rmtl_config_create(&cfg))
@@ -422,7 +422,12 @@ int main(int argc, char **argv)
     for (int p = 0; p < 3; p++)
         snprintf(part[p], sizeof part[p], "%s/%s.csv", dir, (const char *[]){"train", "val",
                                                                              "test"}[p]);
-    printf("{\n  \"bench\": \"rmtl_quality\",\n  \"runs\": [\n");
+    double lambda = 0.0;
+    rmtl_config_get_double(&lambda, cfg, "rl.lambda");
+    printf("{\n  \"bench\": \"rmtl_quality\",\n  \"settings\": {\"lambda\": %g, \"fill\": %ld, "
+           "\"updates\": %ld, \"ft_lr\": %g, \"ft_batch\": %ld, \"ft_epochs\": %ld, "
+           "\"control\": %s},\n  \"runs\": [\n",
+           lambda, o.fill, o.updates, o.ft_lr, o.ft_batch, o.ft_epochs, o.control ? "true" : "false");
     for (int d = 0; d < n_ds && !status; d++) {
         int digi = !strcmp(ds[d], "diginetica");
         char src[512], schema[512];
