@@ -217,13 +217,19 @@ $(O)/examples/%: examples/%.cpp $(LIB_FILES)
 
 BENCH_BINS := $(BENCHES:bench/%.c=$(O)/bench/%)
 benches: $(BENCH_BINS)
+# The RMTL quality sweep shares its pipeline with tests/check_rmtl_quality.c
+# and takes minutes: built with the others, run by hand (docs/rmtl.md).
+SLOW_BENCHES := $(O)/bench/rmtl_quality
+$(O)/bench/rmtl_quality: BENCH_EXTRA := tests/util/rmtlq.c
+$(O)/bench/rmtl_quality: tests/util/rmtlq.c tests/util/rmtlq.h
 $(O)/bench/%: bench/%.c $(BENCH_UTIL) $(OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(OBJ) $(DEP_LIBS)
+	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(BENCH_EXTRA) \
+	  $(OBJ) $(DEP_LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory benches
-	@set -e; for b in $(BENCH_BINS); do $$b; done
+	@set -e; for b in $(filter-out $(SLOW_BENCHES),$(BENCH_BINS)); do $$b; done
 
 # --- MPI (optional) --------------------------------------------------------
 # The library links no MPI; these programs plug MPI into its gradient

@@ -474,6 +474,14 @@ RMTL_API int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_b
  *  smaller allocate nothing. [per-object] */
 RMTL_API int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss);
 
+/** Sets the Adam learning rate of the model's next steps to `lr` (its
+ *  copy of optim.lr, so that clones and checkpoints keep it): for
+ *  fine-tuning a pre-trained model at a lower rate than it was trained with
+ *  (docs/rmtl.md). Weights, moments and the step count do not change.
+ *  RMTL_EINVAL for a NULL model, RMTL_ECONFIG for an lr outside optim.lr's
+ *  range (0, 10] or not finite; on error nothing changes. [per-object] */
+RMTL_API int rmtl_model_set_lr(rmtl_model *m, double lr);
+
 /** One pass over `train` in batches of train.batch_size, shuffled with the
  *  model's own seeded RNG when train.shuffle is true (the dataset is not
  *  modified). `*mean_loss` (may be NULL) receives the epoch's mean loss

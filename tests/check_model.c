@@ -396,6 +396,60 @@ START_TEST(test_save_load)
 }
 END_TEST
 
+/* largest |a − b| over n floats */
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d;
+}
+
+/* rmtl_model_set_lr: later steps are smaller; clones and checkpoints keep
+ * the rate; bad rates change nothing. */
+START_TEST(test_set_lr)
+{
+    mtl_data d;
+    rmtl_model *m = small_model("mmoe", 2, 0.0, 3, &d), *fast, *slow, *copy, *loaded;
+    train_steps(m, &d, 4, 0);
+    float *p0 = predict_all(m, &d, 256);
+    OK(rmtl_model_clone(&fast, m));
+    OK(rmtl_model_clone(&slow, m));
+    OK(rmtl_model_set_lr(slow, 1e-5));
+    ck_assert_int_eq(rmtl_model_set_lr(slow, 0.0), RMTL_ECONFIG);
+    ck_assert_int_eq(rmtl_model_set_lr(slow, 11.0), RMTL_ECONFIG);
+    ck_assert_int_ne(rmtl_model_set_lr(slow, NAN), RMTL_OK);
+    ck_assert_int_eq(rmtl_model_set_lr(NULL, 1e-3), RMTL_EINVAL);
+    OK(rmtl_model_clone(&copy, slow));
+    void *buf;
+    size_t len;
+    OK(rmtl_model_save_buffer(&buf, &len, slow, RMTL_SAVE_TRAINING_STATE));
+    OK(rmtl_model_load_buffer(&loaded, buf, len));
+    train_steps(fast, &d, 4, 4);
+    train_steps(slow, &d, 4, 4);
+    train_steps(copy, &d, 4, 4);
+    train_steps(loaded, &d, 4, 4);
+    float *pf = predict_all(fast, &d, 256), *ps = predict_all(slow, &d, 256);
+    float *pc = predict_all(copy, &d, 256), *pl = predict_all(loaded, &d, 256);
+    double df = max_diff(p0, pf, 512), ds = max_diff(p0, ps, 512);
+    ck_assert_msg(df > 1e-3 && ds < df / 100.0, "moved %g at lr 0.01, %g at 1e-5", df, ds);
+    ck_assert_msg(same_floats(ps, pc, 512), "the clone lost the learning rate");
+    ck_assert_msg(same_floats(ps, pl, 512), "the checkpoint lost the learning rate");
+    rmtl_free(buf);
+    free(p0);
+    free(pf);
+    free(ps);
+    free(pc);
+    free(pl);
+    rmtl_model_free(loaded);
+    rmtl_model_free(copy);
+    rmtl_model_free(slow);
+    rmtl_model_free(fast);
+    rmtl_model_free(m);
+    mtl_data_free(&d);
+}
+END_TEST
+
 /* Saved with the training state, a model continues exactly as if never
  * interrupted (dropout on, so the random stream matters too); without it,
  * Adam restarts and the continuation differs. */
@@ -625,6 +679,7 @@ Suite *rmtl_test_model_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_save_load, 0, MTL_N_ARCH);
     tcase_add_loop_test(tc, test_resume, 0, MTL_N_ARCH);
+    tcase_add_test(tc, test_set_lr);
     tcase_add_loop_test(tc, test_damaged_checkpoint, 0, 2);
     tcase_add_test(tc, test_csv_schema_travels);
     suite_add_tcase(s, tc);

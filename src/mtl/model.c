@@ -156,6 +156,17 @@ size_t rmtl_model_num_params(const rmtl_model *m) { return m ? rmtl__params_size
 
 /* --- prediction and training --------------------------------------------- */
 
+int rmtl_model_set_lr(rmtl_model *m, double lr)
+{
+    RMTL__CHECK_ARG(m, "m");
+    /* the config checks the range and keeps the value for clones and CONF */
+    int rc = rmtl_config_set_double(m->cfg, "optim.lr", lr);
+    if (rc)
+        return rc;
+    m->hp.lr = m->opt.lr = lr;
+    return 0;
+}
+
 int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_batch *batch, float *out,
                        size_t capacity)
 {
