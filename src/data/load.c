@@ -190,15 +190,7 @@ static int rmtl__bind_schema(rmtl__loader *L, const rmtl__schema *s)
         L->what |= rmtl__role_array(role);
     }
     L->what |= RMTL__DS_LABELS;
-    int rc = rmtl__meta_lists(m, s->n_tasks);
-    /* As rmtl_dataset_from_arrays: a model needs an input. Found by
-     * fuzzing: such a dataset loaded, but its schema did not read back. */
-    if (!rc && m->n_cat + m->n_num == 0)
-        return rmtl__error(RMTL_ECONFIG,
-                           "%s: no feature column in %s: give at least one column the role "
-                           "categorical or numerical",
-                           s->name, rmtl__csv_name(csv));
-    return rc;
+    return rmtl__meta_lists(m, s->n_tasks);
 }
 
 static int rmtl__bind_reference(rmtl__loader *L, const rmtl_dataset *ref)
