@@ -201,10 +201,18 @@ $(O)/fuzz-tools/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_DEPS) $(OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< $(OBJ) $(DEP_LIBS)
 
+# Memcheck over both runners in one process (CK_FORK=no), without the test
+# cases tagged "slow" (quality runs, finite differences, kill tests: see
+# tests/util/slow.h), and over the fuzz seeds and regressions. Any error or
+# definite/indirect leak fails.
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --suppressions=tests/valgrind.supp -q
 check-valgrind: deps tests
+	@missing=""; command -v valgrind >/dev/null || missing=" valgrind"; $(install_missing)
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
-	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 valgrind --error-exitcode=1 \
-	  --leak-check=full --errors-for-leak-kinds=definite,indirect -q $$t; done
+	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 CK_EXCLUDE_TAGS=slow $(VALGRIND) $$t; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  $(VALGRIND) $(O)/replay/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; done
 
 # --- examples, benchmarks, demo --------------------------------------------
 EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%) $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)
@@ -338,6 +346,8 @@ help:
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"
+	@echo "make check-valgrind  tests (less the slow ones) under valgrind memcheck"
+	@echo "make fuzz       libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (clang)"
 	@echo "make bench      benchmarks, JSON on stdout"
 	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
 	@echo "make abi-check  exported symbols and abidiff against abi/"

@@ -268,6 +268,7 @@ Suite *rmtl_test_robust_suite(void)
 {
     Suite *s = suite_create("robust");
     TCase *tc = tcase_create("extreme");
+    tcase_set_tags(tc, "slow"); /* left out under valgrind */
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_model_extreme_data, 0, MTL_N_ARCH);
     tcase_add_test(tc, test_rl_extreme_rewards);

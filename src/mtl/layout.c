@@ -157,3 +157,17 @@ int rmtl__layout_read(rmtl__layout *l, char *arch, size_t cap, const void *data,
     rmtl__free(name);
     return rc;
 }
+
+int rmtl__layout_check_fits(const rmtl__layout *l, size_t payload)
+{
+    size_t rows = 0, cap = payload / sizeof(float);
+    for (size_t f = 0; f < l->n_cat; f++) {
+        if (l->vocab[f] > cap - rows)
+            return rmtl__error(RMTL_EFORMAT,
+                               "checkpoint section 'ARCH': field %zu's vocabulary of %zu ids "
+                               "cannot fit in a checkpoint of %zu bytes",
+                               f, l->vocab[f], payload);
+        rows += l->vocab[f];
+    }
+    return 0;
+}

@@ -454,6 +454,8 @@ int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t len)
     if (!rc)
         rc = rmtl__layout_read(&lay, arch, sizeof arch, data, dlen);
     if (!rc)
+        rc = rmtl__layout_check_fits(&lay, rmtl__ckpt_payload(&f.r));
+    if (!rc)
         rc = rmtl__get_critic_head(&f.st, &task, &dim);
     if (!rc && (task >= lay.n_tasks || dim == 0 || dim > ((uint64_t)1 << 20)))
         rc = rmtl__error(RMTL_EFORMAT, "checkpoint section 'RLST': task %llu or dimension %llu "
