@@ -206,6 +206,7 @@ $(O)/fuzz-tools/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_DEPS) $(OBJ)
 # tests/util/slow.h), and over the fuzz seeds and regressions. Any error or
 # definite/indirect leak fails.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --show-leak-kinds=definite,indirect \
   --suppressions=tests/valgrind.supp -q
 check-valgrind: deps tests
 	@missing=""; command -v valgrind >/dev/null || missing=" valgrind"; $(install_missing)
