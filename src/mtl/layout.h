@@ -42,10 +42,11 @@ void rmtl__layout_write(rmtl__wbuf *w, const rmtl__layout *l, const char *arch);
  * RMTL_EVERSION for a newer payload version, RMTL_ENOMEM. */
 int rmtl__layout_read(rmtl__layout *l, char *arch, size_t cap, const void *data, size_t len);
 /* RMTL_EFORMAT unless the embedding tables of l (one float at least per
- * vocabulary id) fit in `payload` checkpoint bytes: a damaged or crafted
- * ARCH section must not make a loader allocate and initialise tables
- * that the file cannot hold (found by fuzzing: a 4.6 KB critic file
- * declaring 6e8 ids took a minute to refuse). */
+ * vocabulary id) and the first layer's weights (one float at least per
+ * numerical feature) fit in `payload` checkpoint bytes: a damaged or
+ * crafted ARCH section must not make a loader allocate and initialise
+ * tables that the file cannot hold (found by fuzzing: a 4.6 KB critic file
+ * declaring 6e8 ids took a minute to refuse, a 4.7 KB model 2e9 features). */
 int rmtl__layout_check_fits(const rmtl__layout *l, size_t payload);
 
 #endif
