@@ -258,7 +258,7 @@ static int rmtl__model_parse(rmtl_model **out, const rmtl__ckpt_reader *r)
     if (!rc)
         rc = rmtl__layout_read(&lay, arch, sizeof arch, data, len);
     if (!rc)
-        rc = rmtl__layout_check_fits(&lay, rmtl__ckpt_payload(r));
+        rc = rmtl__layout_check_fits(&lay, 1, rmtl__ckpt_payload(r));
     rmtl_model *m = NULL;
     if (!rc)
         rc = rmtl__model_create_layout(&m, cfg, &lay);
