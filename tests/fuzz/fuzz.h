@@ -1,4 +1,4 @@
-/* Shared declarations of the fuzz harnesses (tests/fuzz/README.md).
+/* Shared declarations of the fuzz harnesses (docs/reliability.md).
  *
  * Each harness defines LLVMFuzzerTestOneInput and is linked either with
  * libFuzzer (clang -fsanitize=fuzzer: `make fuzz`) or with replay.c, a
