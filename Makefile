@@ -30,6 +30,7 @@ CXX := c++
 endif
 CXXFLAGS ?= -O2 -g
 SAN ?=
+comma := ,
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 RMTL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(SAN)
 DEPFLAGS = -MMD -MP
@@ -53,6 +54,8 @@ TEST_UTIL := $(sort $(wildcard tests/util/*.c))
 EXAMPLES := $(filter-out examples/mpi_%.c,$(sort $(wildcard examples/*.c)))
 # The C++ check is built when a C++ compiler is present.
 CXX_EXAMPLES := $(if $(shell command -v $(CXX) 2>/dev/null),$(sort $(wildcard examples/*.cpp)))
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_DEPS := tests/fuzz/util.c $(wildcard tests/fuzz/*.h)
 BENCHES := $(filter-out bench/dist.c,$(sort $(wildcard bench/*.c)))
 BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
@@ -60,7 +63,8 @@ suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
 .PHONY: FORCE all lib tests examples benches check check-run check-examples check-examples-run \
         check-python asan check-valgrind \
-        demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist
+        demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist \
+        fuzz fuzz-seeds
 
 all: lib examples
 
@@ -114,7 +118,13 @@ $(O)/tests/check_internal: tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(O)/tes
 	  -o $@ tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(OBJ) \
 	  $(CHECK_LIBS) $(DEP_LIBS)
 
-tests: $(O)/tests/check_rmtl $(O)/tests/check_internal
+# The fuzz harnesses linked with a plain main() (tests/fuzz/replay.c):
+# `make check` replays their seeds and every input that once crashed.
+$(O)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/replay.c tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
+
+tests: $(O)/tests/check_rmtl $(O)/tests/check_internal $(FUZZ_TARGETS:%=$(O)/replay/%)
 
 # Benchmarks are built (not run) so that a change cannot silently break them.
 check: deps
@@ -126,6 +136,8 @@ check: deps
 check-run:
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
 	  echo "== $$t"; $$t; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  $(O)/replay/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; done
 
 # The first programs a user meets must keep working: hello, the C++ check
 # (header usable from C++17 with -pedantic -Werror, extern "C" linkage), and
@@ -197,10 +209,51 @@ $(O)/tests/check_rmtl_objs: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/te
 	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
 	  -o $@ tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(OBJ) $(CHECK_LIBS) $(DEP_LIBS)
 
+# --- fuzzing ---------------------------------------------------------------
+# libFuzzer (clang) with ASan + UBSan, in build/fuzz: each target of
+# tests/fuzz/ runs FUZZ_SECONDS on a copy of its seed corpus plus its
+# regression inputs; a crash fails the run and leaves the input in
+# build/fuzz/artifacts/ (copy it to tests/fuzz/regressions/<target>/).
+# FUZZ_SAN=undefined gives a faster build for long campaigns.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN ?= address,undefined
+FUZZ_ARGS ?=
+FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer
+fuzz: deps
+	@missing=""; command -v clang >/dev/null || missing=" clang"; \
+	  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
+	  missing="$$missing libclang-rt-14-dev"; $(install_missing)
+	@$(MAKE) --no-print-directory O=build/fuzz/$(subst $(comma),-,$(FUZZ_SAN)) CC=clang \
+	  CFLAGS='$(FUZZ_CFLAGS)' \
+	  SAN='-fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=all' \
+	  $(FUZZ_TARGETS:%=build/fuzz/$(subst $(comma),-,$(FUZZ_SAN))/fuzzer/%)
+	@bash tests/fuzz/run build/fuzz/$(subst $(comma),-,$(FUZZ_SAN)) $(FUZZ_SECONDS) \
+	  "$(FUZZ_ARGS)" $(FUZZ_TARGETS)
+
+$(O)/fuzzer/%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
+
+# Regenerates the generated seeds (checkpoints, floats) in tests/fuzz/corpus.
+fuzz-seeds: $(O)/fuzz-tools/mkseeds
+	$< tests/fuzz/corpus
+$(O)/fuzz-tools/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_DEPS) $(OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< $(OBJ) $(DEP_LIBS)
+
+# Memcheck over both runners in one process (CK_FORK=no), without the test
+# cases tagged "slow" (quality runs, finite differences, kill tests: see
+# tests/util/slow.h), and over the fuzz seeds and regressions. Any error or
+# definite/indirect leak fails.
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --show-leak-kinds=definite,indirect \
+  --suppressions=tests/valgrind.supp -q
 check-valgrind: deps tests
+	@missing=""; command -v valgrind >/dev/null || missing=" valgrind"; $(install_missing)
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
-	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 valgrind --error-exitcode=1 \
-	  --leak-check=full --errors-for-leak-kinds=definite,indirect -q $$t; done
+	  echo "== valgrind $$t"; CK_FORK=no CK_DEFAULT_TIMEOUT=0 CK_EXCLUDE_TAGS=slow $(VALGRIND) $$t; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  $(VALGRIND) $(O)/replay/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t; done
 
 # --- examples, benchmarks, demo --------------------------------------------
 EXAMPLE_BINS := $(EXAMPLES:examples/%.c=$(O)/examples/%) $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)
@@ -386,6 +439,8 @@ help:
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"
+	@echo "make check-valgrind  tests (less the slow ones) under valgrind memcheck"
+	@echo "make fuzz       libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (clang)"
 	@echo "make bench      benchmarks, JSON on stdout"
 	@echo "make mpi        MPI programs (mpi_train, bench/dist, tests) when mpicc exists"
 	@echo "make check-mpi  2- and 3-rank training equals one process (mpirun)"

@@ -66,6 +66,7 @@ Suite *rmtl_test_census_suite(void)
 {
     Suite *s = suite_create("census");
     TCase *tc = tcase_create("auc_floor");
+    tcase_set_tags(tc, "slow"); /* left out under valgrind */
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_census_auc_floor, 0, (int)(sizeof archs / sizeof archs[0]));
     suite_add_tcase(s, tc);

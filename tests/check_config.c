@@ -430,8 +430,8 @@ START_TEST(test_failed_load_unchanged)
     /* Valid keys before and after the bad one are all discarded. */
     static const char *const bad[] = {
         "model: {embed_dim: 16, arch: ple}\nrl: {gamma: 2}\ntrain: {epochs: 3}\n",
-        "model: {tasks: [a, b, c]}\nfusion: {reward_coef: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
-        "12, 13, 14, 15, 16, 17]}\n",
+        ("model: {tasks: [a, b, c]}\nfusion: {reward_coef: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+         "12, 13, 14, 15, 16, 17]}\n"),
         "optim: {lr: 0.5}\nunknown: 1\n",
         "optim: {lr: 0.5}\noptim: {lr: 0.4}\n",
         "model: {embed_dim: 16}\nrl: {gamma: [0.5}\n",

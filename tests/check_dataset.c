@@ -730,6 +730,7 @@ Suite *rmtl_test_dataset_suite(void)
 {
     Suite *s = suite_create("dataset");
     TCase *real = tcase_create("real_data");
+    tcase_set_tags(real, "slow"); /* left out under valgrind */
     tcase_set_timeout(real, 60);
     tcase_add_checked_fixture(real, NULL, teardown);
     tcase_add_test(real, test_census_train);

@@ -11,6 +11,7 @@
 
 #include "rmtl.h"
 #include "util/fusion_data.h"
+#include "util/slow.h"
 
 /* Small networks keep the suite fast; the serving tests also use the
  * default [256, 128] actor. */
@@ -711,8 +712,6 @@ Suite *rmtl_test_fusion_suite(void)
     tcase_add_test(tc, test_create_errors);
     tcase_add_test(tc, test_formula_product_and_sum);
     tcase_add_test(tc, test_set_fixed_errors);
-    tcase_add_loop_test(tc, test_single_equals_batched, 0,
-                        sizeof serve_configs / sizeof serve_configs[0]);
     tcase_add_test(tc, test_fixed_single_equals_batched);
     tcase_add_test(tc, test_single_bad_input);
     tcase_add_test(tc, test_batch_bad_input);
@@ -725,8 +724,12 @@ Suite *rmtl_test_fusion_suite(void)
     suite_add_tcase(s, tc);
     /* its own case, so that `make tsan` runs it without suppressions */
     TCase *th = tcase_create("threads");
+    tcase_set_tags(th, "slow"); /* left out under valgrind */
     tcase_set_timeout(th, 600);
     tcase_add_test(th, test_threads_share_a_handle);
     suite_add_tcase(s, th);
+    TCase *slow = rmtl_slow_tcase(s, "fusion_slow", 600);
+    tcase_add_loop_test(slow, test_single_equals_batched, 0,
+                        sizeof serve_configs / sizeof serve_configs[0]);
     return s;
 }

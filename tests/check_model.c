@@ -665,6 +665,7 @@ Suite *rmtl_test_model_suite(void)
     tcase_add_test(tc, test_create_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("learn");
+    tcase_set_tags(tc, "slow"); /* left out under valgrind */
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_learns, 0, MTL_N_ARCH);
     tcase_add_test(tc, test_epoch_and_evaluate_errors);

@@ -11,6 +11,7 @@
 
 #include "rmtl.h"
 #include "util/tdata.h"
+#include "util/slow.h"
 
 #define ck_assert_error(rc, code, want)                                                   \
     do {                                                                                  \
@@ -921,7 +922,6 @@ Suite *rmtl_test_rl_suite(void)
     Suite *s = suite_create("rl");
     TCase *tc = tcase_create("replay");
     tcase_add_test(tc, test_replay_ring);
-    tcase_add_test(tc, test_replay_uniform);
     tcase_add_test(tc, test_replay_sampling_is_seeded);
     tcase_add_test(tc, test_replay_bad_input);
     suite_add_tcase(s, tc);
@@ -939,5 +939,7 @@ Suite *rmtl_test_rl_suite(void)
     tcase_add_test(tc, test_agent_checkpoint_files);
     tcase_add_test(tc, test_rl_bad_input);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "replay_slow", 60);
+    tcase_add_test(slow, test_replay_uniform);
     return s;
 }

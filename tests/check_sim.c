@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rmtl.h"
+#include "util/slow.h"
 
 /* A small world unless the YAML says otherwise. */
 static const char small_world[] = "sim: {users: 300, items: 400, candidates: 100}\n";
@@ -861,17 +862,18 @@ Suite *rmtl_test_sim_suite(void)
     tcase_add_test(tc, test_info_matches_config);
     tcase_add_test(tc, test_create_rejects_inconsistent_config);
     tcase_add_test(tc, test_same_seed_same_world_and_logs);
-    tcase_add_test(tc, test_host_loop_invariants);
     tcase_add_test(tc, test_ranking_ties_and_order);
     tcase_add_test(tc, test_bad_scores_change_nothing);
     tcase_add_test(tc, test_true_probs);
     tcase_add_test(tc, test_oracle_scores_expected_reward);
-    tcase_add_test(tc, test_logged_rates_match_truth);
-    tcase_add_test(tc, test_oracle_outlasts_random);
-    tcase_add_test(tc, test_leave_depends_on_reward_only);
     tcase_add_test(tc, test_evaluate_log_and_host_agree);
     tcase_add_test(tc, test_policy_errors);
     tcase_add_test(tc, test_log_columns_and_actions);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "api_slow", 120);
+    tcase_add_test(slow, test_host_loop_invariants);
+    tcase_add_test(slow, test_logged_rates_match_truth);
+    tcase_add_test(slow, test_oracle_outlasts_random);
+    tcase_add_test(slow, test_leave_depends_on_reward_only);
     return s;
 }

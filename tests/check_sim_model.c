@@ -128,6 +128,7 @@ Suite *rmtl_test_sim_model_suite(void)
 {
     Suite *s = suite_create("sim_model");
     TCase *tc = tcase_create("truth");
+    tcase_set_tags(tc, "slow"); /* left out under valgrind */
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_model_learns_simulated_truth);
     suite_add_tcase(s, tc);

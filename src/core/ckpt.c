@@ -333,3 +333,11 @@ int rmtl__ckpt_read_file(char **buf, size_t *len, const char *path)
     RMTL__CHECK_ARG(path, "path");
     return rmtl__read_file(buf, len, path);
 }
+
+size_t rmtl__ckpt_payload(const rmtl__ckpt_reader *r)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->n; i++)
+        total += r->sec[i].len; /* sections lie in one buffer: no overflow */
+    return total;
+}

@@ -95,6 +95,9 @@ typedef struct rmtl__ckpt_reader {
 int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uint32_t *known_tags,
                     size_t n_known);
 void rmtl__ckpt_close(rmtl__ckpt_reader *r);
+/* Total bytes of the known sections: a bound on what the checkpoint can
+ * hold, to refuse sizes it declares but cannot contain before allocating. */
+size_t rmtl__ckpt_payload(const rmtl__ckpt_reader *r);
 /* 1 if the checkpoint has the (known) section, else 0. */
 int rmtl__ckpt_has(const rmtl__ckpt_reader *r, uint32_t tag);
 /* The bytes of a known section (borrowed). A missing section gives

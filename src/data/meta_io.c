@@ -285,7 +285,10 @@ static int rmtl__get_meta(rmtl__dsmeta *m, rmtl__rbuf *r)
             return rc;
     if (n == 0)
         return RMTL__BAD("no task");
-    if (m->n_cat + m->n_num == 0)
+    /* Arrays need a feature (rmtl_dataset_from_arrays); a CSV schema may
+     * hold ids and labels only, as the loader accepts (found by fuzzing:
+     * such a schema was saved but did not read back). */
+    if (!from_csv && m->n_cat + m->n_num == 0)
         return RMTL__BAD("no feature");
     if (!from_csv)
         return m->n_cols ? RMTL__BAD("columns without a CSV schema") : 0;

@@ -41,5 +41,13 @@ void rmtl__layout_write(rmtl__wbuf *w, const rmtl__layout *l, const char *arch);
  * (NUL-terminated, truncated to cap). RMTL_EFORMAT for anything malformed,
  * RMTL_EVERSION for a newer payload version, RMTL_ENOMEM. */
 int rmtl__layout_read(rmtl__layout *l, char *arch, size_t cap, const void *data, size_t len);
+/* RMTL_EFORMAT unless the embedding tables of l (`per_id` floats at least
+ * per vocabulary id; 0 counts as 1) and the first layer's weights (one
+ * float at least per numerical feature) fit in `payload` checkpoint bytes:
+ * a damaged or crafted checkpoint must not make a loader allocate and
+ * initialise tables that the file cannot hold (found by fuzzing: a 4.6 KB
+ * critic file declaring 6e8 ids took a minute to refuse, a 4.7 KB model 2e9
+ * features, a 4.6 KB critic an embedding dimension of 1e6). */
+int rmtl__layout_check_fits(const rmtl__layout *l, size_t per_id, size_t payload);
 
 #endif

@@ -257,6 +257,8 @@ static int rmtl__model_parse(rmtl_model **out, const rmtl__ckpt_reader *r)
         rc = rmtl__ckpt_find(r, RMTL__TAG_ARCH, &data, &len);
     if (!rc)
         rc = rmtl__layout_read(&lay, arch, sizeof arch, data, len);
+    if (!rc)
+        rc = rmtl__layout_check_fits(&lay, 1, rmtl__ckpt_payload(r));
     rmtl_model *m = NULL;
     if (!rc)
         rc = rmtl__model_create_layout(&m, cfg, &lay);
@@ -266,11 +268,13 @@ static int rmtl__model_parse(rmtl_model **out, const rmtl__ckpt_reader *r)
                          arch, m->hp.arch);
     if (!rc)
         rc = rmtl__load_tensors(m, r, RMTL__TAG_TENS, 0);
-    if (!rc && rmtl__ckpt_has(r, RMTL__TAG_DATA)) {
+    /* Every model has a schema (rmtl_model_schema() is the reference for
+     * scoring new CSV), so DATA is required. Found by fuzzing: a file
+     * without it loaded as a model whose schema was NULL. */
+    if (!rc)
         rc = rmtl__ckpt_find(r, RMTL__TAG_DATA, &data, &len);
-        if (!rc)
-            rc = rmtl__model_schema_load(m, data, len);
-    }
+    if (!rc)
+        rc = rmtl__model_schema_load(m, data, len);
     if (!rc && (r->flags & RMTL__CKPT_F_TRAINING)) {
         rc = rmtl__load_rlst(m, r);
         if (!rc)

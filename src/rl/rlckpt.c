@@ -459,6 +459,9 @@ int rmtl_critic_load_buffer(rmtl_critic **out, const void *buf, size_t len)
         rc = rmtl__error(RMTL_EFORMAT, "checkpoint section 'RLST': task %llu or dimension %llu "
                                        "out of range",
                          (unsigned long long)task, (unsigned long long)dim);
+    /* A standalone critic saves its own embeddings: dim floats per id. */
+    if (!rc)
+        rc = rmtl__layout_check_fits(&lay, (size_t)dim, rmtl__ckpt_payload(&f.r));
     if (!rc)
         rc = rmtl__critic_new_cfg(&c, f.cfg, &lay, (size_t)dim, (size_t)task, NULL);
     if (!rc)

@@ -6,6 +6,7 @@
 
 #include "core/internal.h"
 #include "nn/gemm.h"
+#include "util/slow.h"
 
 static float frand(unsigned *s)
 {
@@ -106,11 +107,12 @@ Suite *rmtl_test_gemm_suite(void)
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("blis");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_gemm_matches_reference);
     tcase_add_test(tc, test_gemm_k_zero);
     tcase_add_test(tc, test_blis_arch_reported);
     tcase_add_test(tc, test_blis_arch_override);
     tcase_add_test(tc, test_blis_arch_rejects_unknown);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "blis_slow", 60);
+    tcase_add_test(slow, test_gemm_matches_reference);
     return s;
 }

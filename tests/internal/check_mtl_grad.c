@@ -282,6 +282,7 @@ Suite *rmtl_test_mtl_grad_suite(void)
 {
     Suite *s = suite_create("mtl_grad");
     TCase *tc = tcase_create("gradients");
+    tcase_set_tags(tc, "slow"); /* finite differences: left out under valgrind */
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_gradients, 0, MTL_N_ARCH);
     suite_add_tcase(s, tc);

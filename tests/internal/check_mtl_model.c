@@ -139,11 +139,8 @@ static rmtl_model *layout_model(const char *arch, size_t T, double dropout, uint
 {
     rmtl_config *cfg = mtl_small_config(arch, seed);
     ck_assert_int_eq(rmtl_config_set_double(cfg, "model.dropout", dropout), 0);
-    rmtl__layout lay;
-    ck_assert_int_eq(rmtl__layout_init(&lay, MTL_N_CAT, mtl_vocab, MTL_N_NUM, T, NULL), 0);
-    rmtl_model *m;
-    ck_assert_msg(rmtl__model_create_layout(&m, cfg, &lay) == 0, "%s", rmtl_last_error());
-    rmtl__layout_free(&lay);
+    rmtl_model *m = mtl_model(cfg, T);
+    ck_assert_msg(m != NULL, "%s", rmtl_last_error());
     rmtl_config_free(cfg);
     return m;
 }

@@ -17,6 +17,7 @@
 #include "nn/ws.h"
 #include "util/fd.h"
 #include "util/nnref.h"
+#include "util/slow.h"
 
 #define FD_TOL 1e-3  /* finite differences vs analytic */
 #define FWD_TOL 1e-5 /* float layer vs double reference */
@@ -785,15 +786,16 @@ Suite *rmtl_test_nn_suite(void)
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("gradients");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_linear);
     tcase_add_test(tc, test_embedding);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_dropout);
     tcase_add_test(tc, test_gate_mixture);
     tcase_add_test(tc, test_attention);
-    tcase_add_test(tc, test_mlp);
     tcase_add_test(tc, test_losses);
     tcase_add_test(tc, test_loss_extremes);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "gradients_slow", 120);
+    tcase_add_test(slow, test_linear);
+    tcase_add_test(slow, test_mlp);
     return s;
 }

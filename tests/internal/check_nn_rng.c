@@ -5,6 +5,7 @@
 
 #include "nn/rng.h"
 #include "rmtl.h"
+#include "util/slow.h"
 
 START_TEST(test_known_answers)
 {
@@ -133,8 +134,9 @@ Suite *rmtl_test_nn_rng_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_known_answers);
     tcase_add_test(tc, test_streams_and_state);
-    tcase_add_test(tc, test_uniform_moments);
     tcase_add_test(tc, test_integer_range_unbiased);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "rng_slow", 60);
+    tcase_add_test(slow, test_uniform_moments);
     return s;
 }

@@ -16,6 +16,7 @@
 #include "nn/mlp.h"
 #include "nn/ws.h"
 #include "util/fd.h"
+#include "util/slow.h"
 
 /* ---- a small model trained end to end -------------------------------------- */
 
@@ -571,13 +572,14 @@ Suite *rmtl_test_nn_train_suite(void)
     tcase_add_test(tc, test_adam_reference);
     tcase_add_test(tc, test_adam_clip_and_frozen);
     tcase_add_test(tc, test_lazy_adam_touches_only_rows_used);
-    tcase_add_test(tc, test_determinism);
-    tcase_add_test(tc, test_no_allocation_in_steps);
     tcase_add_test(tc, test_guard_input);
     tcase_add_test(tc, test_guard_gradient);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_params_ops);
     tcase_add_test(tc, test_workspace);
     suite_add_tcase(s, tc);
+    TCase *slow = rmtl_slow_tcase(s, "train_slow", 120);
+    tcase_add_test(slow, test_determinism);
+    tcase_add_test(slow, test_no_allocation_in_steps);
     return s;
 }

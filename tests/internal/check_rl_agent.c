@@ -21,7 +21,6 @@ enum { ROWS = 24 };
  * transitions over the synthetic impressions (s' = the next row). */
 typedef struct fixture {
     rmtl_config *cfg;
-    rmtl__layout lay;
     rmtl_model *m;
     mtl_data d;
     size_t T;
@@ -38,9 +37,8 @@ static void fx_init(fixture *f, const char *arch, size_t T, uint64_t seed)
     ck_assert_ptr_nonnull(f->cfg);
     ck_assert_int_eq(rmtl_config_set(f->cfg, "rl.critic.bottom", "[6, 5]"), 0);
     ck_assert_int_eq(rmtl_config_set(f->cfg, "rl.critic.tower", "[4]"), 0);
-    ck_assert_int_eq(rmtl__layout_init(&f->lay, MTL_N_CAT, mtl_vocab, MTL_N_NUM, T, NULL), 0);
-    ck_assert_msg(rmtl__model_create_layout(&f->m, f->cfg, &f->lay) == 0, "%s",
-                  rmtl_last_error());
+    f->m = mtl_model(f->cfg, T);
+    ck_assert_msg(f->m != NULL, "%s", rmtl_last_error());
     /* non-zero biases: no row sits exactly on a ReLU kink */
     uint64_t s = seed * 977 + 1;
     for (size_t i = 0; i < f->m->net.ps.n; i++) {
@@ -80,7 +78,6 @@ static void fx_init(fixture *f, const char *arch, size_t T, uint64_t seed)
 static void fx_free(fixture *f)
 {
     rmtl_model_free(f->m);
-    rmtl__layout_free(&f->lay);
     rmtl_config_free(f->cfg);
     mtl_data_free(&f->d);
     free(f->act), free(f->rew), free(f->done);

@@ -101,3 +101,20 @@ double mtl_auc(const float *scores, const float *labels, size_t n, size_t stride
     }
     return pairs > 0.0 ? wins / pairs : NAN;
 }
+
+rmtl_model *mtl_model(const rmtl_config *cfg, size_t T)
+{
+    int32_t cat[MTL_N_CAT] = {0};
+    float num[MTL_N_NUM] = {0};
+    float *labels = calloc(T ? T : 1, sizeof *labels);
+    rmtl_dataset *ds = NULL;
+    rmtl_model *m = NULL;
+    if (labels &&
+        rmtl_dataset_from_arrays(&ds, 1, MTL_N_CAT, mtl_vocab, cat, MTL_N_NUM, num, T, labels,
+                                 NULL) == RMTL_OK &&
+        rmtl_model_create(&m, cfg, ds) != RMTL_OK)
+        m = NULL;
+    rmtl_dataset_free(ds);
+    free(labels);
+    return m;
+}

@@ -28,6 +28,10 @@ typedef struct mtl_data {
 } mtl_data;
 
 void mtl_data_make(mtl_data *d, size_t rows, size_t T, uint64_t seed);
+/* A model of cfg over MTL_N_CAT fields (mtl_vocab), MTL_N_NUM features and
+ * T tasks named task_<k>, with the schema every created model has (a
+ * checkpoint needs it); NULL on failure. */
+rmtl_model *mtl_model(const rmtl_config *cfg, size_t T);
 void mtl_data_free(mtl_data *d);
 /* Rows [start, start + n) as a batch (weights NULL unless with_weights). */
 rmtl_batch mtl_batch(const mtl_data *d, size_t start, size_t n, int with_weights);
