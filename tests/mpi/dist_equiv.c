@@ -36,13 +36,10 @@ static int die(const char *what)
 static rmtl_model *make_model(void)
 {
     rmtl_config *cfg = mtl_small_config("mmoe", 3);
-    rmtl__layout lay;
     rmtl_model *m = NULL;
-    if (!cfg || rmtl_config_set_double(cfg, "optim.lr", 0.01) ||
-        rmtl__layout_init(&lay, MTL_N_CAT, mtl_vocab, MTL_N_NUM, 2, NULL) ||
-        rmtl__model_create_layout(&m, cfg, &lay))
+    /* mtl_model: with a schema, which a checkpoint (the broadcast) needs */
+    if (!cfg || rmtl_config_set_double(cfg, "optim.lr", 0.01) || !(m = mtl_model(cfg, 2)))
         die("model");
-    rmtl__layout_free(&lay);
     rmtl_config_free(cfg);
     return m;
 }
