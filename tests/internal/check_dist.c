@@ -402,14 +402,6 @@ END_TEST
 
 /* ---- fusion ------------------------------------------------------------------ */
 
-#define FCFG(gran)                                                                          \
-    "model: {tasks: [a, b]}\n"                                                               \
-    "fusion: {granularity: " gran ", actor_hidden: [6, 5], critic_hidden: [5, 4],"           \
-    " critic_groups: 2, critic_ensemble: 3, reward_coef: [1, 5, 2], reward_group: [0, 1, 1],"\
-    " gamma: 0.9, box_beta: 3, eta: 0.7, kappa: 0.6, explore_width: 0.1,"                    \
-    " state: {user_dim: 2, item_dim: 2, context_dim: 1}}\n"                                   \
-    "runtime: {threads: 1, seed: 11}\n"
-
 enum { FSTEPS = 30 };
 
 typedef struct fjob {
@@ -474,8 +466,8 @@ static void check_fusion(const char *cfg)
 
 START_TEST(test_fusion_two_ranks)
 {
-    check_fusion(FCFG("pair"));
-    check_fusion(FCFG("user"));
+    check_fusion(FX_SMALL_CFG("pair"));
+    check_fusion(FX_SMALL_CFG("user"));
 }
 END_TEST
 

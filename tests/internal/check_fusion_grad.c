@@ -15,14 +15,6 @@
 
 #define FD_TOL 1e-3
 
-#define CFG(gran)                                                                           \
-    "model: {tasks: [a, b]}\n"                                                               \
-    "fusion: {granularity: " gran ", actor_hidden: [6, 5], critic_hidden: [5, 4],"           \
-    " critic_groups: 2, critic_ensemble: 3, reward_coef: [1, 5, 2], reward_group: [0, 1, 1],"\
-    " gamma: 0.9, box_beta: 3, eta: 0.7, kappa: 0.6, explore_width: 0.1,"                    \
-    " state: {user_dim: 2, item_dim: 2, context_dim: 1}}\n"                                   \
-    "runtime: {threads: 1, seed: 11}\n"
-
 /* ---- a double-precision MLP over borrowed (possibly perturbed) weights --- */
 
 typedef struct dnet {
@@ -358,10 +350,10 @@ static void check_critic_grad(const char *cfg)
     prob_free(&p);
 }
 
-START_TEST(test_critic_gradient_pair) { check_critic_grad(CFG("pair")); }
+START_TEST(test_critic_gradient_pair) { check_critic_grad(FX_SMALL_CFG("pair")); }
 END_TEST
 
-START_TEST(test_critic_gradient_user) { check_critic_grad(CFG("user")); }
+START_TEST(test_critic_gradient_user) { check_critic_grad(FX_SMALL_CFG("user")); }
 END_TEST
 
 /* ---- actor --------------------------------------------------------------- */
@@ -465,10 +457,10 @@ static void check_actor_grad(const char *cfg)
     prob_free(&p);
 }
 
-START_TEST(test_actor_gradient_pair) { check_actor_grad(CFG("pair")); }
+START_TEST(test_actor_gradient_pair) { check_actor_grad(FX_SMALL_CFG("pair")); }
 END_TEST
 
-START_TEST(test_actor_gradient_user) { check_actor_grad(CFG("user")); }
+START_TEST(test_actor_gradient_user) { check_actor_grad(FX_SMALL_CFG("user")); }
 END_TEST
 
 START_TEST(test_box_functions)

@@ -8,6 +8,17 @@
 
 #include "rmtl.h"
 
+/* A small fusion of `gran` ("pair" or "user") that exercises every term:
+ * 2 tasks, 2 critic groups of 3, the trust box, the φ discount; one thread.
+ * Gradient checks and the distributed tests share it. */
+#define FX_SMALL_CFG(gran)                                                                  \
+    "model: {tasks: [a, b]}\n"                                                               \
+    "fusion: {granularity: " gran ", actor_hidden: [6, 5], critic_hidden: [5, 4],"           \
+    " critic_groups: 2, critic_ensemble: 3, reward_coef: [1, 5, 2], reward_group: [0, 1, 1],"\
+    " gamma: 0.9, box_beta: 3, eta: 0.7, kappa: 0.6, explore_width: 0.1,"                    \
+    " state: {user_dim: 2, item_dim: 2, context_dim: 1}}\n"                                   \
+    "runtime: {threads: 1, seed: 11}\n"
+
 /* A config with the defaults overridden by `yaml`; aborts the test on error. */
 rmtl_config *fx_config(const char *yaml);
 /* rmtl_fusion_create on fx_config(yaml). */
