@@ -463,6 +463,27 @@ RMTL_API const rmtl_dataset *rmtl_model_schema(const rmtl_model *m);
 RMTL_API int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_batch *batch,
                                 float *out, size_t capacity);
 
+/** Prepares `m` for serving: folds the embedding tables into the first
+ *  layer of every module that reads them. That layer's product with the
+ *  concatenated embeddings is precomputed per vocabulary entry, so a
+ *  prediction adds F + 1 stored rows per module instead of streaming the
+ *  first (largest) weight matrices: ESMM at the reference shape reads about
+ *  a fifth of the bytes per row, and rmtl_model_predict() gets 2–5× faster
+ *  at any batch size (docs/models.md, "Serving"). The cache holds, for each
+ *  folded field, vocabulary × (Σ first-layer widths) floats; fields are
+ *  folded from the smallest vocabulary up while the cache fits `max_bytes`,
+ *  and the others keep the exact product. `*used` (may be NULL) receives
+ *  the bytes taken (0 when not even the fixed rows fit: nothing is folded).
+ *  `max_bytes` 0 frees the cache. Predictions agree with the unfolded ones
+ *  to float rounding (summation order; about 1e-6), not bit for bit.
+ *  The cache is a function of the weights when it is built: once they
+ *  change (rmtl_model_train_step() and every other training call),
+ *  predictions take the exact path again until this is called again, so
+ *  they are never stale. Clones and checkpoints do not carry it. Not
+ *  concurrent with rmtl_model_predict() on `m`. On error nothing changes:
+ *  RMTL_EINVAL (NULL `m`), RMTL_ENOMEM. [per-object] */
+RMTL_API int rmtl_model_fold_embeddings(rmtl_model *m, size_t max_bytes, size_t *used);
+
 /** One Adam step on `batch` (labels required). The loss is
  *  (1/T)·Σ_k mean_rows(w_rk · BCE(p_rk, y_rk)) with w = batch->weights
  *  (rows × T, NULL: all 1) — the RMTL fine-tuning passes critic weights

@@ -299,6 +299,62 @@ START_TEST(test_single_row_matches_batch)
 }
 END_TEST
 
+/* The folded input layer (rmtl_model_fold_embeddings) at every budget
+ * from everything to nothing: the same probabilities as the exact path up
+ * to summation order, alone and in a batch; once the weights move, the
+ * exact path again, bit for bit the same as an unfolded twin. */
+START_TEST(test_fold_predictions)
+{
+    const char *arch = mtl_archs[_i];
+    mtl_data d;
+    rmtl_model *m = small_model(arch, 2, 0.0, 13, &d);
+    train_steps(m, &d, 8, 0);
+    rmtl_model *twin = NULL;
+    OK(rmtl_model_clone(&twin, m));
+    float *exact = predict_all(m, &d, 64);
+    size_t full = 0, used = 0, budget = 0, distinct = 0, last = SIZE_MAX;
+    OK(rmtl_model_fold_embeddings(m, SIZE_MAX, &full));
+    ck_assert_uint_gt(full, 0);
+    for (budget = full; budget > 0; budget = budget * 2 / 3) {
+        OK(rmtl_model_fold_embeddings(m, budget, &used));
+        ck_assert_uint_le(used, budget);
+        distinct += used != last;
+        last = used;
+        float *pb = predict_all(m, &d, 64);
+        for (size_t r = 0; r < 64; r++) {
+            float p1[2];
+            rmtl_batch b = mtl_batch(&d, r, 1, 0);
+            OK(rmtl_model_predict(m, NULL, &b, p1, 2));
+            for (size_t k = 0; k < 2; k++) {
+                float e = exact[r * 2 + k];
+                ck_assert_msg(fabsf(pb[r * 2 + k] - e) <= 2e-6f && fabsf(p1[k] - e) <= 2e-6f,
+                              "%s, %zu bytes folded, row %zu task %zu: batch %.9g, alone "
+                              "%.9g, exact %.9g",
+                              arch, used, r, k, (double)pb[r * 2 + k], (double)p1[k],
+                              (double)e);
+            }
+        }
+        free(pb);
+    }
+    ck_assert_uint_eq(used, 0);
+    ck_assert_uint_ge(distinct, 4); /* all, some fields, fixed rows only, none */
+    float *none = predict_all(m, &d, 64);
+    ck_assert_msg(same_floats(none, exact, 128), "%s: unfolded predictions changed", arch);
+    /* stale after a step: the exact path, as the twin that never folded */
+    OK(rmtl_model_fold_embeddings(m, full, &used));
+    train_steps(m, &d, 1, 8);
+    train_steps(twin, &d, 1, 8);
+    float *pm = predict_all(m, &d, 64), *pt = predict_all(twin, &d, 64);
+    ck_assert_msg(same_floats(pm, pt, 128), "%s: a stale fold was used", arch);
+    ck_assert_int_eq(rmtl_model_fold_embeddings(NULL, 1, &used), RMTL_EINVAL);
+    ck_assert_uint_eq(used, 0);
+    free(exact), free(none), free(pm), free(pt);
+    rmtl_model_free(m);
+    rmtl_model_free(twin);
+    mtl_data_free(&d);
+}
+END_TEST
+
 typedef struct predictor {
     const rmtl_model *m;
     const mtl_data *d;
@@ -675,6 +731,7 @@ Suite *rmtl_test_model_suite(void)
     tcase_add_loop_test(tc, test_deterministic, 0, MTL_N_ARCH);
     tcase_add_loop_test(tc, test_threads, 0, MTL_N_ARCH);
     tcase_add_loop_test(tc, test_single_row_matches_batch, 0, MTL_N_ARCH);
+    tcase_add_loop_test(tc, test_fold_predictions, 0, MTL_N_ARCH);
     suite_add_tcase(s, tc);
     tc = tcase_create("checkpoint");
     tcase_set_timeout(tc, 120);

@@ -180,6 +180,7 @@ _SIGNATURES = {
     "rmtl_model_num_params": (c_size_t, [_P]),
     "rmtl_model_schema": (c_void_p, [_P]),
     "rmtl_model_predict": (c_int, [_P, _P, POINTER(_Batch), _FP, c_size_t]),
+    "rmtl_model_fold_embeddings": (c_int, [_P, c_size_t, POINTER(c_size_t)]),
     "rmtl_model_train_step": (c_int, [_P, POINTER(_Batch), _DP]),
     "rmtl_model_train_epoch": (c_int, [_DP, _P, _P, _PROGRESS_FN, _P]),
     "rmtl_model_evaluate": (c_int, [_P, _P, _P, _DP, _DP, _DP, c_size_t]),
@@ -614,6 +615,14 @@ class Model(_Handle):
         _check(_lib.rmtl_model_predict(self.handle, _ctx(ctx), byref(b), ptr, b.rows * T))
         del keep
         return _shaped(out, b.rows, T)
+
+    def fold_embeddings(self, max_bytes=1 << 30):
+        """Serving cache (rmtl_model_fold_embeddings): returns the bytes it
+        takes; 0 frees it. Predictions agree with the exact path to float
+        rounding; after a training step the exact path runs again."""
+        used = c_size_t()
+        _check(_lib.rmtl_model_fold_embeddings(self.handle, max_bytes, byref(used)))
+        return used.value
 
     def evaluate(self, ds, ctx=None):
         """{'auc': [...], 'logloss': [...], 'session_logloss': [...]} per task."""

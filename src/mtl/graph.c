@@ -1,6 +1,8 @@
 /* Module wiring in three modes and the reverse-mode tape (see graph.h). */
 #include "mtl/graph.h"
 
+#include "nn/activation.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,7 +128,8 @@ static float *rmtl__alloc(rmtl__pass *ps, size_t cols)
 
 /* The next module, of `kind`: a new zeroed one in BUILD (its name
  * formatted into `name`), else the cursor's. NULL after a failure. */
-static rmtl__mod *rmtl__take(rmtl__pass *ps, int kind, char *name, const char *fmt, va_list ap)
+static rmtl__mod *rmtl__take(rmtl__pass *ps, int kind, int in, char *name, const char *fmt,
+                             va_list ap)
 {
     if (ps->mode == RMTL__PASS_BUILD) {
         rmtl__mods *b = ps->build;
@@ -140,6 +143,7 @@ static rmtl__mod *rmtl__take(rmtl__pass *ps, int kind, char *name, const char *f
         rmtl__mod *m = &b->m[b->n++];
         memset(m, 0, sizeof *m);
         m->kind = kind;
+        m->on_input = ps->n_var > 0 && in == 0; /* variable 0: the network input */
         return m;
     }
     if (ps->next >= ps->mods->n || ps->mods->m[ps->next].kind != kind)
@@ -165,6 +169,15 @@ static size_t rmtl__mod_index(const rmtl__pass *ps, const rmtl__mod *m)
     return (size_t)(m - ps->mods->m);
 }
 
+/* EVAL: module m's precomputed first-layer output, or NULL. */
+static const float *rmtl__pre(const rmtl__pass *ps, const rmtl__mod *m)
+{
+    if (!ps->pre || !m->on_input)
+        return NULL;
+    size_t col = ps->pre_col[rmtl__mod_index(ps, m)];
+    return col == SIZE_MAX ? NULL : ps->pre + col;
+}
+
 int rmtl__g_mlp(rmtl__pass *ps, int in, const size_t *w, size_t nw, size_t out,
                 const char *fmt, ...)
 {
@@ -175,7 +188,7 @@ int rmtl__g_mlp(rmtl__pass *ps, int in, const size_t *w, size_t nw, size_t out,
     char name[RMTL__NAME_MAX];
     va_list ap;
     va_start(ap, fmt);
-    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_MLP, name, fmt, ap);
+    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_MLP, in, name, fmt, ap);
     va_end(ap);
     if (!m)
         return -1;
@@ -196,7 +209,9 @@ int rmtl__g_mlp(rmtl__pass *ps, int in, const size_t *w, size_t nw, size_t out,
         float *buf = rmtl__alloc(ps, mlp->out);
         if (!buf)
             return -1;
-        rc = rmtl__mlp_predict(mlp, ps->ws, ps->n, x->x, x->ld, buf, mlp->out);
+        const float *pre = rmtl__pre(ps, m);
+        rc = pre ? rmtl__mlp_predict_pre(mlp, ps->ws, ps->n, pre, ps->ldpre, buf, mlp->out)
+                 : rmtl__mlp_predict(mlp, ps->ws, ps->n, x->x, x->ld, buf, mlp->out);
         y = buf;
     }
     if (rc)
@@ -214,7 +229,7 @@ int rmtl__g_linear(rmtl__pass *ps, int in, size_t out, const char *fmt, ...)
     char name[RMTL__NAME_MAX];
     va_list ap;
     va_start(ap, fmt);
-    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_LINEAR, name, fmt, ap);
+    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_LINEAR, in, name, fmt, ap);
     va_end(ap);
     if (!m)
         return -1;
@@ -229,7 +244,13 @@ int rmtl__g_linear(rmtl__pass *ps, int in, size_t out, const char *fmt, ...)
     float *y = rmtl__alloc(ps, l->out);
     if (!y)
         return -1;
-    int rc = rmtl__linear_forward(l, &ps->ws->rt, ps->n, x->x, x->ld, y, l->out);
+    const float *pre = rmtl__pre(ps, m);
+    int rc = 0;
+    if (pre)
+        for (size_t i = 0; i < ps->n; i++)
+            memcpy(y + i * l->out, pre + i * ps->ldpre, l->out * sizeof *y);
+    else
+        rc = rmtl__linear_forward(l, &ps->ws->rt, ps->n, x->x, x->ld, y, l->out);
     if (rc)
         return rmtl__fail(ps, rc);
     return rmtl__record(ps, RMTL__MOD_LINEAR, rmtl__mod_index(ps, m), in, -1,
@@ -245,7 +266,7 @@ int rmtl__g_gate(rmtl__pass *ps, int in, size_t n_experts, const char *fmt, ...)
     char name[RMTL__NAME_MAX];
     va_list ap;
     va_start(ap, fmt);
-    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_GATE, name, fmt, ap);
+    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_GATE, in, name, fmt, ap);
     va_end(ap);
     if (!m)
         return -1;
@@ -266,7 +287,13 @@ int rmtl__g_gate(rmtl__pass *ps, int in, size_t n_experts, const char *fmt, ...)
         float *buf = rmtl__alloc(ps, k);
         if (!buf)
             return -1;
-        rc = rmtl__gate_predict(gt, ps->ws, ps->n, x->x, x->ld, buf, k);
+        const float *pre = rmtl__pre(ps, m);
+        if (pre) {
+            rmtl__softmax_rows(ps->n, k, pre, ps->ldpre, buf, k);
+            rc = 0;
+        } else {
+            rc = rmtl__gate_predict(gt, ps->ws, ps->n, x->x, x->ld, buf, k);
+        }
         g = buf;
     }
     if (rc)
@@ -349,7 +376,7 @@ int rmtl__g_attn(rmtl__pass *ps, int u0, int u1, const char *fmt, ...)
     char name[RMTL__NAME_MAX];
     va_list ap;
     va_start(ap, fmt);
-    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_ATTN, name, fmt, ap);
+    rmtl__mod *m = rmtl__take(ps, RMTL__MOD_ATTN, u0 == 0 || u1 == 0 ? 0 : -1, name, fmt, ap);
     va_end(ap);
     if (!m)
         return -1;

@@ -42,6 +42,7 @@ enum { RMTL__MOD_MLP, RMTL__MOD_LINEAR, RMTL__MOD_GATE, RMTL__MOD_ATTN };
 
 typedef struct rmtl__mod {
     int kind;
+    int on_input; /* its input is the network input (the pass's first variable) */
     union {
         rmtl__mlp mlp;
         rmtl__linear lin;
@@ -104,6 +105,13 @@ typedef struct rmtl__pass {
     rmtl__params *params;    /* BUILD: where module parameters go */
     rmtl__rng *init;         /* BUILD: weight initialisation stream */
     float dropout;           /* BUILD: dropout of the MLPs made */
+    /* EVAL, optional: the first Linear's output (bias included) of the
+     * MLP, Linear and gate modules that read the network input, computed
+     * elsewhere (src/mtl/fold.c): module i's is the n × width block at
+     * column pre_col[i] of pre (row stride ldpre); SIZE_MAX: none. */
+    const float *pre;
+    size_t ldpre;
+    const size_t *pre_col;
 } rmtl__pass;
 
 /* A TRAIN or EVAL pass of n rows over the modules `mods` (only their

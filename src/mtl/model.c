@@ -2,6 +2,8 @@
  * Checkpoints are in model_io.c, dataset-driven calls in model_data.c. */
 #include "mtl/model.h"
 
+#include "mtl/fold.h"
+
 #include "core/internal.h"
 #include "mtl/batch.h"
 
@@ -188,6 +190,23 @@ int rmtl_model_predict(const rmtl_model *m, rmtl_ctx *ctx, const rmtl_batch *bat
     rc = rmtl__net_run(&m->net, &c->ws, &c->tape, NULL, 0, batch, out, m->lay.n_tasks, NULL);
     rmtl_ctx_free(tmp);
     return rc;
+}
+
+int rmtl_model_fold_embeddings(rmtl_model *m, size_t max_bytes, size_t *used)
+{
+    if (used)
+        *used = 0;
+    RMTL__CHECK_ARG(m, "m");
+    /* built before the old one goes, so that a failure changes nothing */
+    rmtl__fold *f = NULL;
+    int rc = max_bytes ? rmtl__fold_build(&f, &m->net, &m->ws.rt, max_bytes) : 0;
+    if (rc)
+        return rc;
+    rmtl__fold_free(m->net.fold);
+    m->net.fold = f;
+    if (used)
+        *used = rmtl__fold_bytes(f);
+    return 0;
 }
 
 int rmtl__model_loss(rmtl_model *m, const rmtl_batch *b, int train, double *loss)

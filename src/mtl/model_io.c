@@ -188,6 +188,7 @@ static int rmtl__load_tensors(rmtl_model *m, const rmtl__ckpt_reader *r, uint32_
         uint64_t dims[2] = {p->rows, p->cols};
         size_t n = p->rows * p->cols;
         if (!which) {
+            ps->version++;
             rc = rmtl__tensors_read_f32(&tr, p->name, 2, dims, p->w, n);
             continue;
         }

@@ -1,6 +1,8 @@
 /* Input layer, architecture wiring, outputs and loss (see net.h). */
 #include "mtl/net.h"
 
+#include "mtl/fold.h"
+#include "nn/kernels.h"
 #include "nn/activation.h"
 #include "nn/loss.h"
 
@@ -11,6 +13,7 @@ void rmtl__net_free(rmtl__net *net)
 {
     if (!net)
         return;
+    rmtl__fold_free(net->fold);
     rmtl__mods_free(&net->mods);
     rmtl__embed_free(&net->emb);
     rmtl__params_free(&net->ps);
@@ -122,15 +125,29 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
     np->b = b;
     rmtl__pass_init(&np->ps, train ? RMTL__PASS_TRAIN : RMTL__PASS_EVAL, tape, &net->mods, n, ws,
                     drop);
-    np->x = rmtl__ws_alloc(ws, n * d0);
-    np->S = np->x ? rmtl__ws_alloc(ws, n * T) : NULL;
+    /* evaluation with a current fold: x0 only if the fold leaves fields */
+    const rmtl__fold *fold = train ? NULL : rmtl__fold_current(net);
+    float *H = fold ? rmtl__ws_alloc(ws, n * fold->width) : NULL;
+    if (fold && !H)
+        return RMTL_ENOMEM;
+    np->x = !fold || fold->need_x0 ? rmtl__ws_alloc(ws, n * d0) : NULL;
+    np->S = np->x || fold ? rmtl__ws_alloc(ws, n * T) : NULL;
     np->P = np->S && net->arch->chain ? rmtl__ws_alloc(ws, n * T) : np->S;
     if (!np->P)
         return RMTL_ENOMEM;
-    int rc = rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num, np->x,
-                                 d0);
+    int rc = np->x ? rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num,
+                                         np->x, d0)
+                   : 0;
+    if (!rc && fold && e->n_num && rmtl__nonfinite(n, e->n_num, b->num, e->n_num))
+        rc = rmtl__numeric_error(e->num.w->name, "non-finite input");
     if (rc)
         return rc;
+    if (fold) {
+        rmtl__fold_pre(fold, net, &ws->rt, n, b->cat, b->num, np->x, d0, H);
+        np->ps.pre = H;
+        np->ps.ldpre = fold->width;
+        np->ps.pre_col = fold->col;
+    }
     np->x0 = rmtl__g_input(&np->ps, np->x, d0, d0);
     rc = net->arch->wire(&np->ps, net->hp, T, np->x0, np->z);
     if (!rc && np->ps.next != net->mods.n)

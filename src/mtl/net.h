@@ -24,6 +24,7 @@ typedef struct rmtl__net {
     const rmtl__mtlhp *hp; /* borrowed: the wiring reads widths and counts */
     size_t n_tasks;
     const char *const *task; /* borrowed from the layout: loss messages */
+    struct rmtl__fold *fold; /* serving cache of the input layer, or NULL (fold.h) */
 } rmtl__net;
 
 /* Builds the network of hp (model.*, runtime.seed) for layout lay

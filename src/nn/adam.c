@@ -100,6 +100,7 @@ int rmtl__adam_step(rmtl__adam *opt, rmtl__params *ps, double *grad_norm)
         c = (float)(opt->clip_norm / (norm + 1e-6));
     /* 3. the update */
     opt->t++;
+    ps->version++;
     double bc1 = 1.0 - pow(opt->beta1, (double)opt->t);
     double bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
     float step = (float)(opt->lr / bc1), sbc2 = (float)sqrt(bc2);

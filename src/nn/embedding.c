@@ -53,12 +53,6 @@ void rmtl__embed_free(rmtl__embed *e)
 
 size_t rmtl__embed_width(const rmtl__embed *e) { return (e->n_fields + (e->n_num > 0)) * e->dim; }
 
-static inline size_t rmtl__embed_row(const rmtl__embed *e, size_t f, int32_t id)
-{
-    size_t vocab = e->offset[f + 1] - e->offset[f];
-    return e->offset[f] + (id > 0 && (size_t)id < vocab ? (size_t)id : 0);
-}
-
 int rmtl__embed_forward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
                         size_t ldc, const float *num, size_t ldn, float *y, size_t ldy)
 {

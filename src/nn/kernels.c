@@ -143,3 +143,36 @@ RMTL__CLONES void rmtl__relu_grad(size_t n, size_t m, const float *h, size_t ldh
         rmtl__relu_grad_blk(zr + j, hr + j, gr + j, m - j, s);
     }
 }
+
+/* One block of rmtl__rows_sum; cnt is RMTL__BLK in the hot loop. */
+RMTL__INLINE void rmtl__rows_sum_blk(float *restrict y, size_t j, size_t cnt, int add,
+                                     const float *const *rows, size_t n_rows, const float *a,
+                                     const float *const *scaled, size_t n_scaled)
+{
+    float acc[RMTL__BLK];
+    for (size_t k = 0; k < cnt; k++)
+        acc[k] = add ? y[k] : 0.0f;
+    for (size_t r = 0; r < n_rows; r++) {
+        const float *restrict x = rows[r] + j;
+        for (size_t k = 0; k < cnt; k++)
+            acc[k] += x[k];
+    }
+    for (size_t r = 0; r < n_scaled; r++) {
+        const float *restrict x = scaled[r] + j;
+        float c = a[r];
+        for (size_t k = 0; k < cnt; k++)
+            acc[k] += c * x[k];
+    }
+    for (size_t k = 0; k < cnt; k++)
+        y[k] = acc[k];
+}
+
+RMTL__CLONES void rmtl__rows_sum(size_t m, float *y, int add, const float *const *rows,
+                                 size_t n_rows, const float *a, const float *const *scaled,
+                                 size_t n_scaled)
+{
+    size_t j = 0;
+    for (; j + RMTL__BLK <= m; j += RMTL__BLK)
+        rmtl__rows_sum_blk(y + j, j, RMTL__BLK, add, rows, n_rows, a, scaled, n_scaled);
+    rmtl__rows_sum_blk(y + j, j, m - j, add, rows, n_rows, a, scaled, n_scaled);
+}

@@ -27,6 +27,12 @@ int rmtl__nonfinite(size_t n, size_t m, const float *x, size_t ldx);
 void rmtl__relu_grad(size_t n, size_t m, const float *h, size_t ldh, const float *dh,
                      size_t lddh, float *dz, size_t lddz, float s);
 
+/* y[j] (+)= Σ_r rows[r][j] + Σ_s a[s]·scaled[s][j] for j < m, added to y
+ * when add != 0: the gather of the folded input layer (src/mtl/fold.c),
+ * one pass over y whatever the number of rows. */
+void rmtl__rows_sum(size_t m, float *y, int add, const float *const *rows, size_t n_rows,
+                    const float *a, const float *const *scaled, size_t n_scaled);
+
 /* Sets the RMTL_ENUMERIC message "layer 'L': what", where L is the layer
  * owning parameter `param_name` (its name without the last ".part"), and
  * returns RMTL_ENUMERIC. */

@@ -139,8 +139,10 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
     return 0;
 }
 
-int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
-                      float *y, size_t ldy)
+/* Evaluation pass; with pre, layer 0's Linear is already done (bias
+ * included) and only its activation remains. */
+static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x,
+                          size_t ldx, const float *pre, size_t ldpre, float *y, size_t ldy)
 {
     size_t maxw = 0;
     for (size_t i = 0; i + 1 < m->n_lin; i++)
@@ -157,12 +159,32 @@ int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x
     for (size_t i = 0; i < m->n_lin; i++) {
         int last = i + 1 == m->n_lin;
         float *out = last ? y : buf[i & 1];
-        size_t ldout = last ? ldy : m->lin[i].out;
-        int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, out, ldout, NULL);
+        size_t w = m->lin[i].out, ldout = last ? ldy : w;
+        int rc = 0;
+        if (i == 0 && pre) {
+            for (size_t r = 0; r < n; r++)
+                memcpy(out + r * ldout, pre + r * ldpre, w * sizeof *out);
+            if (rmtl__bias_act(n, w, out, ldout, NULL, m->n_hidden > 0))
+                rc = rmtl__numeric_error(m->lin[0].w->name, "non-finite output");
+        } else {
+            rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, out, ldout, NULL);
+        }
         if (rc)
             return rc;
         in = out;
         ldin = ldout;
     }
     return 0;
+}
+
+int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                      float *y, size_t ldy)
+{
+    return rmtl__mlp_eval(m, ws, n, x, ldx, NULL, 0, y, ldy);
+}
+
+int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *pre,
+                          size_t ldpre, float *y, size_t ldy)
+{
+    return rmtl__mlp_eval(m, ws, n, NULL, 0, pre, ldpre, y, ldy);
 }

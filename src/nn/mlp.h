@@ -53,5 +53,10 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
 /* Evaluation-mode output into y (n×out), nothing remembered. */
 int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                       float *y, size_t ldy);
+/* The same from pre (n × width of the first layer, row stride ldpre): the
+ * first Linear's output, bias included, computed elsewhere (the folded
+ * input layer, src/mtl/fold.c). */
+int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *pre,
+                          size_t ldpre, float *y, size_t ldy);
 
 #endif

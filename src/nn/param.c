@@ -138,6 +138,7 @@ int rmtl__params_copy(rmtl__params *dst, const rmtl__params *src)
     int rc = rmtl__params_match(dst, src);
     if (rc)
         return rc;
+    dst->version++;
     for (size_t i = 0; i < dst->n; i++)
         memcpy(dst->p[i]->w, src->p[i]->w, dst->p[i]->rows * dst->p[i]->cols * sizeof(float));
     return 0;
@@ -149,6 +150,7 @@ int rmtl__params_soft_update(rmtl__params *dst, const rmtl__params *src, float t
     if (rc)
         return rc;
     float keep = 1.0f - tau;
+    dst->version++;
     for (size_t i = 0; i < dst->n; i++) {
         float *restrict d = dst->p[i]->w;
         const float *restrict s = src->p[i]->w;

@@ -17,6 +17,7 @@
 #include "nn/rng.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define RMTL__NAME_MAX 64
 
@@ -35,6 +36,10 @@ typedef struct rmtl__param {
 typedef struct rmtl__params {
     rmtl__param **p;
     size_t n, cap;
+    /* Bumped by everything here that writes weights (the optimizer, copy,
+     * soft update, checkpoint loading): caches derived from the weights
+     * (src/mtl/fold.c) compare it to know they are current. */
+    uint64_t version;
 } rmtl__params;
 
 void rmtl__params_init(rmtl__params *ps);

@@ -84,6 +84,46 @@ START_TEST(test_relu_grad_matches_reference)
 }
 END_TEST
 
+/* The gather-add of the folded input layer against plain double sums,
+ * for every mix of plain and scaled rows, fresh and added-to outputs. */
+START_TEST(test_rows_sum_matches_reference)
+{
+    enum { R = 5 };
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        size_t m = widths[w];
+        float *src = malloc(2 * R * (m + 1) * sizeof *src), *y = malloc((m + 1) * sizeof *y);
+        const float *rows[R], *scaled[R];
+        float a[R];
+        for (size_t i = 0; i < 2 * R * (m + 1); i++)
+            src[i] = val((unsigned)i * 7 + 2);
+        for (size_t r = 0; r < R; r++) {
+            rows[r] = src + r * (m + 1);
+            scaled[r] = src + (R + r) * (m + 1) + 1; /* unaligned */
+            a[r] = val((unsigned)r + 99);
+        }
+        for (size_t nr = 0; nr <= R; nr++)
+            for (size_t ns = 0; ns <= 2; ns++)
+                for (int add = 0; add < 2; add++) {
+                    for (size_t j = 0; j <= m; j++)
+                        y[j] = val((unsigned)j + 40);
+                    rmtl__rows_sum(m, y, add, rows, nr, a, scaled, ns);
+                    for (size_t j = 0; j < m; j++) {
+                        double want = add ? val((unsigned)j + 40) : 0.0;
+                        for (size_t r = 0; r < nr; r++)
+                            want += rows[r][j];
+                        for (size_t r = 0; r < ns; r++)
+                            want += (double)a[r] * scaled[r][j];
+                        ck_assert_msg(fabs(y[j] - want) <= 1e-5 * (1 + fabs(want)),
+                                      "m=%zu rows %zu scaled %zu add %d at %zu: %g vs %g", m,
+                                      nr, ns, add, j, (double)y[j], want);
+                    }
+                    ck_assert(y[m] == val((unsigned)m + 40)); /* past the end: untouched */
+                }
+        free(src), free(y);
+    }
+}
+END_TEST
+
 Suite *rmtl_test_kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -91,6 +131,7 @@ Suite *rmtl_test_kernels_suite(void)
     tcase_add_test(tc, test_bias_act_matches_reference);
     tcase_add_test(tc, test_colsum_and_nonfinite);
     tcase_add_test(tc, test_relu_grad_matches_reference);
+    tcase_add_test(tc, test_rows_sum_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -163,7 +163,8 @@ static int same_state(const rmtl_model *a, const rmtl_model *b)
 
 /* --- allocation ------------------------------------------------------------------- */
 
-/* create, two steps, save with training state, load, predict: failing
+/* create, two steps, save with training state, load, predict, fold and
+ * predict: failing
  * allocation k fails the sequence with RMTL_ENOMEM (and leaks nothing:
  * ASan); once k exceeds its allocations it succeeds. */
 static int alloc_sequence(const char *arch, const mtl_data *d)
@@ -189,6 +190,10 @@ static int alloc_sequence(const char *arch, const mtl_data *d)
         rc = rmtl_model_save_buffer(&buf, &len, m, RMTL_SAVE_TRAINING_STATE);
     if (!rc)
         rc = rmtl_model_load_buffer(&l, buf, len);
+    if (!rc)
+        rc = rmtl_model_predict(l, NULL, &b, out, 32);
+    if (!rc)
+        rc = rmtl_model_fold_embeddings(l, 1 << 20, NULL);
     if (!rc)
         rc = rmtl_model_predict(l, NULL, &b, out, 32);
     if (!rc)

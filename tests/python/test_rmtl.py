@@ -149,6 +149,12 @@ class Training(unittest.TestCase):
                 model.save(path)
                 with rmtl.Model.load(path) as again:
                     self.assertEqual(list(_flat(again.predict(test))), list(_flat(p)))
+            # the serving cache: the same scores up to float rounding
+            self.assertGreater(model.fold_embeddings(), 0)
+            f = model.predict(test)
+            self.assertTrue(all(abs(a - b) < 1e-5 for a, b in zip(_flat(f), _flat(p))))
+            self.assertEqual(model.fold_embeddings(0), 0)
+            self.assertEqual(list(_flat(model.predict(test))), list(_flat(p)))
 
     def test_train_step_and_cancel(self):
         cat, num, labels, _ = synthetic(64, 4)

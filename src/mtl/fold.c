@@ -1,0 +1,213 @@
+/* The folded input layer (see fold.h). */
+#include "mtl/fold.h"
+
+#include "nn/kernels.h"
+
+#include <string.h>
+
+/* The Linear that a module applies to its input first, or NULL. */
+static const rmtl__linear *rmtl__first_linear(const rmtl__mod *m)
+{
+    switch (m->kind) {
+    case RMTL__MOD_MLP:
+        return &m->u.mlp.lin[0];
+    case RMTL__MOD_LINEAR:
+        return &m->u.lin;
+    case RMTL__MOD_GATE:
+        return &m->u.gate.lin;
+    default:
+        return NULL;
+    }
+}
+
+void rmtl__fold_free(rmtl__fold *f)
+{
+    if (!f)
+        return;
+    rmtl__free(f->col);
+    rmtl__free(f->row);
+    rmtl__free(f->table);
+    rmtl__free(f);
+}
+
+size_t rmtl__fold_bytes(const rmtl__fold *f)
+{
+    return f ? f->rows * f->width * sizeof(float) : 0;
+}
+
+const rmtl__fold *rmtl__fold_current(const rmtl__net *net)
+{
+    const rmtl__fold *f = net->fold;
+    return f && f->version == net->ps.version ? f : NULL;
+}
+
+/* Chooses the columns of the modules and the folded fields (smallest
+ * vocabularies first, within max_bytes). 0 with f->rows == 0 when not
+ * even the fixed rows fit. */
+static int rmtl__fold_plan(rmtl__fold *f, const rmtl__net *net, size_t max_bytes)
+{
+    const rmtl__embed *e = &net->emb;
+    size_t F = e->n_fields, M = net->mods.n;
+    f->col = rmtl__malloc((M ? M : 1) * sizeof *f->col);
+    f->row = rmtl__malloc((F ? F : 1) * sizeof *f->row);
+    if (!f->col || !f->row)
+        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory");
+    for (size_t i = 0; i < M; i++) {
+        const rmtl__mod *m = &net->mods.m[i];
+        const rmtl__linear *l = m->on_input ? rmtl__first_linear(m) : NULL;
+        f->col[i] = l ? f->width : SIZE_MAX;
+        f->width += l ? l->out : 0;
+        f->need_x0 |= m->on_input && !l;
+    }
+    size_t row_bytes = f->width * sizeof(float);
+    if (row_bytes == 0)
+        return 0;
+    size_t budget = max_bytes / row_bytes; /* rows */
+    size_t fixed = e->n_num + 1;
+    if (budget < fixed)
+        return 0;
+    budget -= fixed;
+    for (size_t k = 0; k < F; k++)
+        f->row[k] = SIZE_MAX;
+    size_t rows = 0;
+    for (;;) { /* the smallest unfolded vocabulary that still fits */
+        size_t best = SIZE_MAX, best_v = SIZE_MAX;
+        for (size_t k = 0; k < F; k++) {
+            size_t v = e->offset[k + 1] - e->offset[k];
+            if (f->row[k] == SIZE_MAX && v < best_v && v <= budget - rows)
+                best = k, best_v = v;
+        }
+        if (best == SIZE_MAX)
+            break;
+        f->row[best] = rows;
+        rows += best_v;
+    }
+    for (size_t k = 0; k < F; k++)
+        f->need_x0 |= f->row[k] == SIZE_MAX;
+    f->num_row = rows;
+    f->bias_row = rows + e->n_num;
+    f->rows = rows + fixed;
+    return 0;
+}
+
+/* Module m's columns of the table: the folded fields' E_f·W_f, Wn·W_num
+ * and b + bn·W_num. */
+static void rmtl__fold_module(rmtl__fold *f, const rmtl__net *net, const rmtl__rt *rt,
+                              const rmtl__linear *l, size_t col)
+{
+    const rmtl__embed *e = &net->emb;
+    size_t d = e->dim, o = l->out, W = f->width, fe = e->n_fields * d;
+    const float *w = l->w->w;
+    for (size_t k = 0; k < e->n_fields; k++) {
+        if (f->row[k] == SIZE_MAX)
+            continue;
+        size_t v = e->offset[k + 1] - e->offset[k];
+        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, v, o, d, 1.0f,
+                   e->table->w + e->offset[k] * d, d, w + k * d * o, o, 0.0f,
+                   f->table + f->row[k] * W + col, W);
+    }
+    float *bias = f->table + f->bias_row * W + col;
+    if (e->n_num) {
+        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, e->n_num, o, d, 1.0f, e->num.w->w, d,
+                   w + fe * o, o, 0.0f, f->table + f->num_row * W + col, W);
+        if (e->num.b)
+            rmtl__gemv_row(o, d, e->num.b->w, w + fe * o, o, 0.0f, bias);
+        else
+            memset(bias, 0, o * sizeof *bias);
+    } else {
+        memset(bias, 0, o * sizeof *bias);
+    }
+    if (l->b)
+        for (size_t j = 0; j < o; j++)
+            bias[j] += l->b->w[j];
+}
+
+int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
+                     size_t max_bytes)
+{
+    *out = NULL;
+    rmtl__fold *f = rmtl__calloc(1, sizeof *f);
+    if (!f)
+        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory");
+    int rc = rmtl__fold_plan(f, net, max_bytes);
+    if (rc || f->rows == 0) {
+        rmtl__fold_free(f);
+        return rc;
+    }
+    f->table = rmtl__malloc(f->rows * f->width * sizeof *f->table);
+    if (!f->table) {
+        rmtl__fold_free(f);
+        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory for %zu "
+                                        "bytes", f->rows * f->width * sizeof(float));
+    }
+    for (size_t i = 0; i < net->mods.n; i++)
+        if (f->col[i] != SIZE_MAX)
+            rmtl__fold_module(f, net, rt, rmtl__first_linear(&net->mods.m[i]), f->col[i]);
+    f->version = net->ps.version;
+    *out = f;
+    return 0;
+}
+
+void rmtl__fold_pre(const rmtl__fold *f, const rmtl__net *net, const rmtl__rt *rt, size_t n,
+                    const int32_t *cat, const float *num, const float *x0, size_t ldx0,
+                    float *H)
+{
+    /* the rows of one output row go to the kernel in chunks of pointers */
+    enum { CHUNK = 32 };
+    const rmtl__embed *e = &net->emb;
+    size_t F = e->n_fields, W = f->width, d = e->dim;
+    const float *T = f->table;
+    const float *rows[CHUNK], *scaled[CHUNK];
+    float a[CHUNK];
+    for (size_t i = 0; i < n; i++) {
+        float *h = H + i * W;
+        size_t nr = 0, ns = 0;
+        int add = 0;
+        rows[nr++] = T + f->bias_row * W;
+        for (size_t k = 0; k < F; k++) {
+            if (f->row[k] == SIZE_MAX)
+                continue;
+            size_t r = f->row[k] + rmtl__embed_row(e, k, cat[i * F + k]) - e->offset[k];
+            rows[nr++] = T + r * W;
+            if (nr == CHUNK) {
+                rmtl__rows_sum(W, h, add, rows, nr, NULL, NULL, 0);
+                add = 1, nr = 0;
+            }
+        }
+        for (size_t j = 0; j < e->n_num; j++) {
+            a[ns] = num[i * e->n_num + j];
+            scaled[ns++] = T + (f->num_row + j) * W;
+            if (ns == CHUNK) {
+                rmtl__rows_sum(W, h, add, rows, nr, a, scaled, ns);
+                add = 1, nr = ns = 0;
+            }
+        }
+        if (nr || ns)
+            rmtl__rows_sum(W, h, add, rows, nr, a, scaled, ns);
+    }
+    if (!f->need_x0)
+        return;
+    /* each run of unfolded fields: one product with its rows of W */
+    for (size_t k0 = 0; k0 < F;) {
+        if (f->row[k0] != SIZE_MAX) {
+            k0++;
+            continue;
+        }
+        size_t k1 = k0;
+        while (k1 < F && f->row[k1] == SIZE_MAX)
+            k1++;
+        for (size_t i = 0; i < net->mods.n; i++) {
+            if (f->col[i] == SIZE_MAX)
+                continue;
+            const rmtl__linear *l = rmtl__first_linear(&net->mods.m[i]);
+            size_t o = l->out, kk = (k1 - k0) * d;
+            const float *w = l->w->w + k0 * d * o;
+            if (n == 1)
+                rmtl__gemv_row(o, kk, x0 + k0 * d, w, o, 1.0f, H + f->col[i]);
+            else
+                rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, n, o, kk, 1.0f, x0 + k0 * d, ldx0,
+                           w, o, 1.0f, H + f->col[i], W);
+        }
+        k0 = k1;
+    }
+}
