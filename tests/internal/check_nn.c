@@ -342,6 +342,29 @@ END_TEST
 
 /* ---- dropout with a fixed mask -------------------------------------------- */
 
+/* The blocked in-place form against the mask walk, around its 512-value
+ * blocks and 16-wide inner blocks, odd sizes included. */
+START_TEST(test_dropout_inplace_sizes)
+{
+    static const size_t sizes[] = {1, 2, 15, 16, 17, 511, 512, 513, 1024, 1537};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        size_t n = sizes[c];
+        rmtl__rng a, b;
+        rmtl__rng_seed(&a, 100 + c, RMTL__STREAM_DROPOUT);
+        b = a;
+        float *mask = malloc(n * sizeof *mask), *z = malloc(n * sizeof *z);
+        for (size_t i = 0; i < n; i++)
+            z[i] = (float)i + 1.0f;
+        rmtl__dropout_mask(&a, 0.3f, n, mask);
+        rmtl__dropout_inplace(&b, 0.3f, n, z);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(z[i] == ((float)i + 1.0f) * mask[i], "n=%zu at %zu", n, i);
+        ck_assert(memcmp(a.s, b.s, sizeof a.s) == 0);
+        free(mask), free(z);
+    }
+}
+END_TEST
+
 typedef struct {
     size_t n;
     const double *mask, *r;
@@ -789,6 +812,7 @@ Suite *rmtl_test_nn_suite(void)
     tcase_add_test(tc, test_embedding);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_dropout);
+    tcase_add_test(tc, test_dropout_inplace_sizes);
     tcase_add_test(tc, test_gate_mixture);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_losses);
