@@ -148,17 +148,19 @@ int bench_run_archs(const char *name, int argc, char **argv,
 {
     printf("{\"bench\":\"%s\",\"build\":\"%s\",\"batch\":%d,\"results\":[", name,
            rmtl_build_info(), REF_BATCH);
-    /* RMTL_BENCH_THREADS=n measures only n threads (profiling, a busy machine). */
+    /* RMTL_BENCH_THREADS=n measures only n threads (profiling, a busy
+     * machine, thread scaling on a larger one): any n from 1 to 256. */
     const char *only = getenv("RMTL_BENCH_THREADS");
     int only_th = only ? atoi(only) : 0;
+    if (only_th < 0 || only_th > 256)
+        only_th = 0;
+    int lo = only_th ? only_th : 1, hi = only_th ? only_th : 2;
     int first = 1;
     for (int a = 0; a < 7; a++) {
         int wanted = argc == 1;
         for (int i = 1; i < argc; i++)
             wanted |= !strcmp(argv[i], ref_archs[a]);
-        for (int th = 1; wanted && th <= 2; th++) {
-            if (only_th && th != only_th)
-                continue;
+        for (int th = lo; wanted && th <= hi; th++) {
             struct bench_job j = {ref_archs[a], th};
             char buf[1024];
             if (bench_in_child(measure, &j, buf, sizeof buf) == 0) {
