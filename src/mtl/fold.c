@@ -134,11 +134,12 @@ int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
         rmtl__fold_free(f);
         return rc;
     }
-    f->table = rmtl__malloc(f->rows * f->width * sizeof *f->table);
+    size_t bytes = rmtl__fold_bytes(f);
+    f->table = rmtl__malloc(bytes);
     if (!f->table) {
         rmtl__fold_free(f);
         return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory for %zu "
-                                        "bytes", f->rows * f->width * sizeof(float));
+                                        "bytes", bytes);
     }
     for (size_t i = 0; i < net->mods.n; i++)
         if (f->col[i] != SIZE_MAX)
