@@ -90,6 +90,8 @@ def main():
 
             # 3. serving: a loaded checkpoint and one context per thread
             with rmtl.Model.load(ckpt) as served, rmtl.Ctx() as ctx:
+                # the serving cache: embeddings folded into the first layers
+                served.fold_embeddings(64 << 20)
                 scores = served.predict(test, ctx=ctx)  # rows x tasks
                 T = served.num_tasks
                 first = scores[:5].tolist() if rmtl.HAVE_NUMPY else \
