@@ -42,7 +42,7 @@ const char *const rmtl__blis_arch_names[RMTL__BLIS_COUNT] = {"auto", "skx", "zen
      .dmin = (lo), .dmax = (hi), .len_min = (lmin), .len_max = (lmax), .doc = doc_}
 #define P_SLIST(f, lmin, lmax, doc_, ...)                                                     \
     {.key = #f, .type = RMTL__T_STR_LIST, .offset = RMTL__OFF(f, rmtl__slist),                \
-     .slist = (const char *const[]){__VA_ARGS__}, .ndef = RMTL__COUNT(const char *, __VA_ARGS__), \
+     .slist = (const char *const[]){__VA_ARGS__}, .ndef = RMTL__COUNT(char *, __VA_ARGS__), \
      .len_min = (lmin), .len_max = (lmax), .doc = doc_}
 
 #define MINO RMTL__P_MIN_OPEN
