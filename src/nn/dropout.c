@@ -4,21 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Runs STMT for each of n values with its index k and its decision keep,
- * two decisions per 64-bit draw (the callers handle p == 0: no draws). */
-#define RMTL__DROPOUT_WALK(rng, p, n, STMT)                                        \
-    do {                                                                           \
-        uint64_t thr_ = (uint64_t)ldexp((double)(p), 32);                          \
-        for (size_t i = 0; i < (n); i += 2) {                                      \
-            uint64_t r_ = rmtl__rng_u64(rng);                                      \
-            for (size_t h_ = 0; h_ < 2 && i + h_ < (n); h_++) {                    \
-                size_t k = i + h_;                                                 \
-                int keep = ((h_ ? r_ >> 32 : r_) & 0xffffffffu) >= thr_;           \
-                STMT;                                                              \
-            }                                                                      \
-        }                                                                          \
-    } while (0)
-
+/* The plain walk, kept as the reference of the in-place form below (the
+ * tests compare the two): two decisions per 64-bit draw, the low half
+ * first. */
 void rmtl__dropout_mask(rmtl__rng *rng, float p, size_t n, float *mask)
 {
     if (p <= 0.0f) {
@@ -27,7 +15,12 @@ void rmtl__dropout_mask(rmtl__rng *rng, float p, size_t n, float *mask)
         return;
     }
     float scale = 1.0f / (1.0f - p);
-    RMTL__DROPOUT_WALK(rng, p, n, mask[k] = keep ? scale : 0.0f);
+    uint64_t thr = (uint64_t)ldexp((double)p, 32);
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t r = rmtl__rng_u64(rng);
+        for (size_t h = 0; h < 2 && i + h < n; h++)
+            mask[i + h] = ((h ? r >> 32 : r) & 0xffffffffu) >= thr ? scale : 0.0f;
+    }
 }
 
 /* The hot one (every hidden layer of every training step). The draws of a
