@@ -1,8 +1,6 @@
 /* Module wiring in three modes and the reverse-mode tape (see graph.h). */
 #include "mtl/graph.h"
 
-#include "nn/activation.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,12 +243,8 @@ int rmtl__g_linear(rmtl__pass *ps, int in, size_t out, const char *fmt, ...)
     if (!y)
         return -1;
     const float *pre = rmtl__pre(ps, m);
-    int rc = 0;
-    if (pre)
-        for (size_t i = 0; i < ps->n; i++)
-            memcpy(y + i * l->out, pre + i * ps->ldpre, l->out * sizeof *y);
-    else
-        rc = rmtl__linear_forward(l, &ps->ws->rt, ps->n, x->x, x->ld, y, l->out);
+    int rc = pre ? rmtl__linear_forward_pre(l, ps->n, pre, ps->ldpre, y, l->out, 0)
+                 : rmtl__linear_forward(l, &ps->ws->rt, ps->n, x->x, x->ld, y, l->out);
     if (rc)
         return rmtl__fail(ps, rc);
     return rmtl__record(ps, RMTL__MOD_LINEAR, rmtl__mod_index(ps, m), in, -1,
@@ -288,12 +282,8 @@ int rmtl__g_gate(rmtl__pass *ps, int in, size_t n_experts, const char *fmt, ...)
         if (!buf)
             return -1;
         const float *pre = rmtl__pre(ps, m);
-        if (pre) {
-            rmtl__softmax_rows(ps->n, k, pre, ps->ldpre, buf, k);
-            rc = 0;
-        } else {
-            rc = rmtl__gate_predict(gt, ps->ws, ps->n, x->x, x->ld, buf, k);
-        }
+        rc = pre ? rmtl__gate_predict_pre(gt, ps->n, pre, ps->ldpre, buf, k)
+                 : rmtl__gate_predict(gt, ps->ws, ps->n, x->x, x->ld, buf, k);
         g = buf;
     }
     if (rc)

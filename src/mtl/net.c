@@ -138,7 +138,8 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
     int rc = np->x ? rmtl__embed_forward(e, &ws->rt, n, b->cat, e->n_fields, b->num, e->n_num,
                                          np->x, d0)
                    : 0;
-    if (!rc && fold && e->n_num && rmtl__nonfinite(n, e->n_num, b->num, e->n_num))
+    /* the embedding's own guard when x0 was built, this one when not */
+    if (!rc && !np->x && e->n_num && rmtl__nonfinite(n, e->n_num, b->num, e->n_num))
         rc = rmtl__numeric_error(e->num.w->name, "non-finite input");
     if (rc)
         return rc;

@@ -24,6 +24,15 @@ int rmtl__gate_predict(const rmtl__gate *gt, rmtl__ws *ws, size_t n, const float
     return rc;
 }
 
+int rmtl__gate_predict_pre(const rmtl__gate *gt, size_t n, const float *pre, size_t ldpre,
+                           float *g, size_t ldg)
+{
+    int rc = rmtl__linear_forward_pre(&gt->lin, n, pre, ldpre, g, ldg, 0);
+    if (rc == 0)
+        rmtl__softmax_rows(n, gt->lin.out, g, ldg, g, ldg);
+    return rc;
+}
+
 int rmtl__gate_forward(rmtl__gate *gt, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                        const float **g)
 {

@@ -32,6 +32,10 @@ int rmtl__gate_backward(rmtl__gate *gt, rmtl__ws *ws, const float *dg, size_t ld
                         size_t lddx, int acc);
 int rmtl__gate_predict(const rmtl__gate *gt, rmtl__ws *ws, size_t n, const float *x,
                        size_t ldx, float *g, size_t ldg);
+/* The same from pre (n × n_experts, row stride ldpre): the gate Linear's
+ * output computed elsewhere (the folded input layer, src/mtl/fold.c). */
+int rmtl__gate_predict_pre(const rmtl__gate *gt, size_t n, const float *pre, size_t ldpre,
+                           float *g, size_t ldg);
 
 /* y (n×d) = Σ_e g[:,e] ⊙ xs[e], every expert output n×d with row stride
  * ldx. */

@@ -5,6 +5,7 @@
 #include "nn/kernels.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int rmtl__linear_init(rmtl__linear *l, rmtl__params *ps, const char *name, size_t in,
                       size_t out, int bias, rmtl__rng *rng)
@@ -53,6 +54,16 @@ int rmtl__linear_forward_relu(const rmtl__linear *l, const rmtl__rt *rt, size_t 
                               const float *x, size_t ldx, float *y, size_t ldy)
 {
     return rmtl__linear_fwd(l, rt, n, x, ldx, y, ldy, 1);
+}
+
+int rmtl__linear_forward_pre(const rmtl__linear *l, size_t n, const float *pre, size_t ldpre,
+                             float *y, size_t ldy, int relu)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy(y + i * ldy, pre + i * ldpre, l->out * sizeof *y);
+    if (rmtl__bias_act(n, l->out, y, ldy, NULL, relu))
+        return rmtl__numeric_error(l->w->name, "non-finite output");
+    return 0;
 }
 
 int rmtl__linear_backward(const rmtl__linear *l, const rmtl__rt *rt, size_t n, const float *x,

@@ -34,6 +34,11 @@ int rmtl__linear_forward(const rmtl__linear *l, const rmtl__rt *rt, size_t n, co
 /* The same followed by ReLU, in the same pass. */
 int rmtl__linear_forward_relu(const rmtl__linear *l, const rmtl__rt *rt, size_t n,
                               const float *x, size_t ldx, float *y, size_t ldy);
+/* The forward from pre (n × out, row stride ldpre): x·W + b computed
+ * elsewhere (the folded input layer, src/mtl/fold.c), copied to y with
+ * ReLU when relu != 0 and the same guard. */
+int rmtl__linear_forward_pre(const rmtl__linear *l, size_t n, const float *pre, size_t ldpre,
+                             float *y, size_t ldy, int relu);
 /* Accumulates dW and db from x and dy (unless frozen) and, when dx is not
  * NULL, sets dx = dy·Wᵀ (acc = 0) or adds it (acc = 1). RMTL_ENUMERIC if
  * dy is not finite: then db may hold non-finite values (the optimizer

@@ -159,16 +159,10 @@ static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const floa
     for (size_t i = 0; i < m->n_lin; i++) {
         int last = i + 1 == m->n_lin;
         float *out = last ? y : buf[i & 1];
-        size_t w = m->lin[i].out, ldout = last ? ldy : w;
-        int rc = 0;
-        if (i == 0 && pre) {
-            for (size_t r = 0; r < n; r++)
-                memcpy(out + r * ldout, pre + r * ldpre, w * sizeof *out);
-            if (rmtl__bias_act(n, w, out, ldout, NULL, m->n_hidden > 0))
-                rc = rmtl__numeric_error(m->lin[0].w->name, "non-finite output");
-        } else {
-            rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, out, ldout, NULL);
-        }
+        size_t ldout = last ? ldy : m->lin[i].out;
+        int rc = i == 0 && pre ? rmtl__linear_forward_pre(&m->lin[0], n, pre, ldpre, out, ldout,
+                                                          m->n_hidden > 0)
+                               : rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, out, ldout, NULL);
         if (rc)
             return rc;
         in = out;
