@@ -24,6 +24,7 @@ void rmtl__fold_free(rmtl__fold *f)
 {
     if (!f)
         return;
+    rmtl__free(f->lin);
     rmtl__free(f->col);
     rmtl__free(f->row);
     rmtl__free(f->table);
@@ -35,6 +36,43 @@ size_t rmtl__fold_bytes(const rmtl__fold *f)
     return f ? f->rows * f->width * sizeof(float) : 0;
 }
 
+size_t rmtl__fold_fields(const rmtl__fold *f)
+{
+    size_t k = 0;
+    for (size_t i = 0; f && i < f->emb->n_fields; i++)
+        k += f->row[i] != SIZE_MAX;
+    return k;
+}
+
+int rmtl__fold_keep(rmtl__fold **slot, uint64_t version, size_t max_vocab)
+{
+    rmtl__fold *f = *slot;
+    if (f && f->version == version && f->max_vocab == max_vocab)
+        return 1;
+    rmtl__fold_free(f);
+    *slot = NULL;
+    return 0;
+}
+
+rmtl__fold *rmtl__fold_useful(rmtl__fold *f)
+{
+    if (f && rmtl__fold_fields(f) == 0) {
+        rmtl__fold_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+int rmtl__fold_refresh(rmtl__net *net, const rmtl__rt *rt, size_t max_vocab)
+{
+    if (rmtl__fold_keep(&net->fold, net->ps.version, max_vocab) || max_vocab == 0)
+        return 0;
+    rmtl__fold *f = NULL;
+    int rc = rmtl__fold_build(&f, net, rt, SIZE_MAX, max_vocab);
+    net->fold = rmtl__fold_useful(f);
+    return rc;
+}
+
 const rmtl__fold *rmtl__fold_current(const rmtl__net *net)
 {
     const rmtl__fold *f = net->fold;
@@ -42,28 +80,27 @@ const rmtl__fold *rmtl__fold_current(const rmtl__net *net)
 }
 
 /* Chooses the columns of the modules and the folded fields (smallest
- * vocabularies first, within max_bytes). 0 with f->rows == 0 when not
- * even the fixed rows fit. */
-static int rmtl__fold_plan(rmtl__fold *f, const rmtl__net *net, size_t max_bytes)
+ * vocabularies first, each at most max_vocab, within max_bytes). 0 with
+ * f->rows == 0 when not even the fixed rows fit. */
+static int rmtl__fold_plan(rmtl__fold *f, const rmtl__linear *const *lin, size_t max_bytes)
 {
-    const rmtl__embed *e = &net->emb;
-    size_t F = e->n_fields, M = net->mods.n;
+    const rmtl__embed *e = f->emb;
+    size_t F = e->n_fields, M = f->n_lin;
+    f->lin = rmtl__malloc((M ? M : 1) * sizeof *f->lin);
     f->col = rmtl__malloc((M ? M : 1) * sizeof *f->col);
     f->row = rmtl__malloc((F ? F : 1) * sizeof *f->row);
-    if (!f->col || !f->row)
-        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory");
+    if (!f->lin || !f->col || !f->row)
+        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
     for (size_t i = 0; i < M; i++) {
-        const rmtl__mod *m = &net->mods.m[i];
-        const rmtl__linear *l = m->on_input ? rmtl__first_linear(m) : NULL;
-        f->col[i] = l ? f->width : SIZE_MAX;
-        f->width += l ? l->out : 0;
-        f->need_x0 |= m->on_input && !l;
+        f->lin[i] = lin[i];
+        f->col[i] = lin[i] ? f->width : SIZE_MAX;
+        f->width += lin[i] ? lin[i]->out : 0;
     }
     size_t row_bytes = f->width * sizeof(float);
     if (row_bytes == 0)
         return 0;
     size_t budget = max_bytes / row_bytes; /* rows */
-    size_t fixed = e->n_num + 1;
+    size_t fixed = e->n_num + (f->extra ? f->extra->in : 0) + 1;
     if (budget < fixed)
         return 0;
     budget -= fixed;
@@ -74,7 +111,7 @@ static int rmtl__fold_plan(rmtl__fold *f, const rmtl__net *net, size_t max_bytes
         size_t best = SIZE_MAX, best_v = SIZE_MAX;
         for (size_t k = 0; k < F; k++) {
             size_t v = e->offset[k + 1] - e->offset[k];
-            if (f->row[k] == SIZE_MAX && v < best_v && v <= budget - rows)
+            if (f->row[k] == SIZE_MAX && v < best_v && v <= f->max_vocab && v <= budget - rows)
                 best = k, best_v = v;
         }
         if (best == SIZE_MAX)
@@ -85,17 +122,31 @@ static int rmtl__fold_plan(rmtl__fold *f, const rmtl__net *net, size_t max_bytes
     for (size_t k = 0; k < F; k++)
         f->need_x0 |= f->row[k] == SIZE_MAX;
     f->num_row = rows;
-    f->bias_row = rows + e->n_num;
+    f->extra_row = rows + e->n_num;
+    f->bias_row = f->extra_row + (f->extra ? f->extra->in : 0);
     f->rows = rows + fixed;
     return 0;
 }
 
-/* Module m's columns of the table: the folded fields' E_f·W_f, Wn·W_num
- * and b + bn·W_num. */
-static void rmtl__fold_module(rmtl__fold *f, const rmtl__net *net, const rmtl__rt *rt,
-                              const rmtl__linear *l, size_t col)
+/* The rows (Linear(n_in → d) weights)·(its d rows of W at x0 column xcol)
+ * into the table from row r, and its bias times them added to `bias`. */
+static void rmtl__fold_block(rmtl__fold *f, const rmtl__rt *rt, const rmtl__linear *in,
+                             size_t xcol, const rmtl__linear *l, size_t col, size_t r, float *bias)
 {
-    const rmtl__embed *e = &net->emb;
+    size_t d = in->out, o = l->out, W = f->width;
+    const float *w = l->w->w + xcol * o;
+    rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, in->in, o, d, 1.0f, in->w->w, d, w, o, 0.0f,
+               f->table + r * W + col, W);
+    if (in->b)
+        rmtl__gemv_row(o, d, in->b->w, w, o, 1.0f, bias);
+}
+
+/* Module l's columns of the table: the folded fields' E_f·W_f, the
+ * numerical and extra blocks' rows, and the constant row. */
+static void rmtl__fold_module(rmtl__fold *f, const rmtl__rt *rt, const rmtl__linear *l,
+                              size_t col)
+{
+    const rmtl__embed *e = f->emb;
     size_t d = e->dim, o = l->out, W = f->width, fe = e->n_fields * d;
     const float *w = l->w->w;
     for (size_t k = 0; k < e->n_fields; k++) {
@@ -107,29 +158,30 @@ static void rmtl__fold_module(rmtl__fold *f, const rmtl__net *net, const rmtl__r
                    f->table + f->row[k] * W + col, W);
     }
     float *bias = f->table + f->bias_row * W + col;
-    if (e->n_num) {
-        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, e->n_num, o, d, 1.0f, e->num.w->w, d,
-                   w + fe * o, o, 0.0f, f->table + f->num_row * W + col, W);
-        if (e->num.b)
-            rmtl__gemv_row(o, d, e->num.b->w, w + fe * o, o, 0.0f, bias);
-        else
-            memset(bias, 0, o * sizeof *bias);
-    } else {
-        memset(bias, 0, o * sizeof *bias);
-    }
     if (l->b)
-        for (size_t j = 0; j < o; j++)
-            bias[j] += l->b->w[j];
+        memcpy(bias, l->b->w, o * sizeof *bias);
+    else
+        memset(bias, 0, o * sizeof *bias);
+    if (e->n_num)
+        rmtl__fold_block(f, rt, &e->num, fe, l, col, f->num_row, bias);
+    if (f->extra)
+        rmtl__fold_block(f, rt, f->extra, fe + (e->n_num ? d : 0), l, col, f->extra_row, bias);
 }
 
-int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
-                     size_t max_bytes)
+int rmtl__fold_make(rmtl__fold **out, const rmtl__embed *emb, const rmtl__linear *extra,
+                    const rmtl__linear *const *lin, size_t n_lin, int need_x0,
+                    const rmtl__rt *rt, size_t max_bytes, size_t max_vocab, uint64_t version)
 {
     *out = NULL;
     rmtl__fold *f = rmtl__calloc(1, sizeof *f);
     if (!f)
-        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory");
-    int rc = rmtl__fold_plan(f, net, max_bytes);
+        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
+    f->emb = emb;
+    f->extra = extra;
+    f->n_lin = n_lin;
+    f->max_vocab = max_vocab;
+    f->need_x0 = need_x0;
+    int rc = rmtl__fold_plan(f, lin, max_bytes);
     if (rc || f->rows == 0) {
         rmtl__fold_free(f);
         return rc;
@@ -138,25 +190,45 @@ int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
     f->table = rmtl__malloc(bytes);
     if (!f->table) {
         rmtl__fold_free(f);
-        return rmtl__error(RMTL_ENOMEM, "rmtl_model_fold_embeddings: out of memory for %zu "
-                                        "bytes", bytes);
+        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory for %zu bytes",
+                           bytes);
     }
-    for (size_t i = 0; i < net->mods.n; i++)
-        if (f->col[i] != SIZE_MAX)
-            rmtl__fold_module(f, net, rt, rmtl__first_linear(&net->mods.m[i]), f->col[i]);
-    f->version = net->ps.version;
+    for (size_t i = 0; i < n_lin; i++)
+        if (lin[i])
+            rmtl__fold_module(f, rt, lin[i], f->col[i]);
+    f->version = version;
     *out = f;
     return 0;
 }
 
-void rmtl__fold_pre(const rmtl__fold *f, const rmtl__net *net, const rmtl__rt *rt, size_t n,
-                    const int32_t *cat, const float *num, const float *x0, size_t ldx0,
-                    float *H)
+int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
+                     size_t max_bytes, size_t max_vocab)
+{
+    *out = NULL;
+    size_t M = net->mods.n;
+    const rmtl__linear **lin = rmtl__malloc((M ? M : 1) * sizeof *lin);
+    if (!lin)
+        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
+    int need_x0 = 0;
+    for (size_t i = 0; i < M; i++) {
+        const rmtl__mod *m = &net->mods.m[i];
+        lin[i] = m->on_input ? rmtl__first_linear(m) : NULL;
+        need_x0 |= m->on_input && !lin[i];
+    }
+    int rc = rmtl__fold_make(out, &net->emb, NULL, lin, M, need_x0, rt, max_bytes, max_vocab,
+                             net->ps.version);
+    rmtl__free(lin);
+    return rc;
+}
+
+void rmtl__fold_rows(const rmtl__fold *f, const rmtl__rt *rt, size_t n, const int32_t *cat,
+                     const float *num, const float *u, size_t ldu, const float *x0,
+                     size_t ldx0, float *H)
 {
     /* the rows of one output row go to the kernel in chunks of pointers */
     enum { CHUNK = 32 };
-    const rmtl__embed *e = &net->emb;
-    size_t F = e->n_fields, W = f->width, d = e->dim;
+    const rmtl__embed *e = f->emb;
+    size_t F = e->n_fields, W = f->width, d = e->dim, nu = f->extra ? f->extra->in : 0;
     const float *T = f->table;
     const float *rows[CHUNK], *scaled[CHUNK];
     float a[CHUNK];
@@ -175,9 +247,9 @@ void rmtl__fold_pre(const rmtl__fold *f, const rmtl__net *net, const rmtl__rt *r
                 add = 1, nr = 0;
             }
         }
-        for (size_t j = 0; j < e->n_num; j++) {
-            a[ns] = num[i * e->n_num + j];
-            scaled[ns++] = T + (f->num_row + j) * W;
+        for (size_t j = 0; j < e->n_num + nu; j++) {
+            a[ns] = j < e->n_num ? num[i * e->n_num + j] : u[i * ldu + j - e->n_num];
+            scaled[ns++] = T + (f->num_row + j) * W; /* the extra rows follow */
             if (ns == CHUNK) {
                 rmtl__rows_sum(W, h, add, rows, nr, a, scaled, ns);
                 add = 1, nr = ns = 0;
@@ -197,10 +269,10 @@ void rmtl__fold_pre(const rmtl__fold *f, const rmtl__net *net, const rmtl__rt *r
         size_t k1 = k0;
         while (k1 < F && f->row[k1] == SIZE_MAX)
             k1++;
-        for (size_t i = 0; i < net->mods.n; i++) {
-            if (f->col[i] == SIZE_MAX)
+        for (size_t i = 0; i < f->n_lin; i++) {
+            const rmtl__linear *l = f->lin[i];
+            if (!l)
                 continue;
-            const rmtl__linear *l = rmtl__first_linear(&net->mods.m[i]);
             size_t o = l->out, kk = (k1 - k0) * d;
             const float *w = l->w->w + k0 * d * o;
             if (n == 1)
@@ -211,4 +283,10 @@ void rmtl__fold_pre(const rmtl__fold *f, const rmtl__net *net, const rmtl__rt *r
         }
         k0 = k1;
     }
+}
+
+void rmtl__fold_pre(const rmtl__fold *f, const rmtl__rt *rt, size_t n, const int32_t *cat,
+                    const float *num, const float *x0, size_t ldx0, float *H)
+{
+    rmtl__fold_rows(f, rt, n, cat, num, NULL, 0, x0, ldx0, H);
 }

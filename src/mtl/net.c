@@ -144,7 +144,7 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
     if (rc)
         return rc;
     if (fold) {
-        rmtl__fold_pre(fold, net, &ws->rt, n, b->cat, b->num, np->x, d0, H);
+        rmtl__fold_pre(fold, &ws->rt, n, b->cat, b->num, np->x, d0, H);
         np->ps.pre = H;
         np->ps.ldpre = fold->width;
         np->ps.pre_col = fold->col;

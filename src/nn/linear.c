@@ -70,6 +70,13 @@ int rmtl__linear_backward(const rmtl__linear *l, const rmtl__rt *rt, size_t n, c
                           size_t ldx, const float *dy, size_t lddy, float *dx, size_t lddx,
                           int acc)
 {
+    return rmtl__linear_backward_cols(l, rt, n, x, ldx, dy, lddy, dx, lddx, acc, 0, l->in);
+}
+
+int rmtl__linear_backward_cols(const rmtl__linear *l, const rmtl__rt *rt, size_t n,
+                               const float *x, size_t ldx, const float *dy, size_t lddy,
+                               float *dx, size_t lddx, int acc, size_t c0, size_t c1)
+{
     int learn = !l->w->frozen;
     if (n == 0)
         return 0;
@@ -80,8 +87,8 @@ int rmtl__linear_backward(const rmtl__linear *l, const rmtl__rt *rt, size_t n, c
     if (learn)
         rmtl__gemm(rt, RMTL__TRANS, RMTL__NOTRANS, l->in, l->out, n, 1.0f, x, ldx, dy, lddy,
                    1.0f, l->w->g, l->out);
-    if (dx)
-        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__TRANS, n, l->in, l->out, 1.0f, dy, lddy, l->w->w,
-                   l->out, acc ? 1.0f : 0.0f, dx, lddx);
+    if (dx && c1 > c0)
+        rmtl__gemm(rt, RMTL__NOTRANS, RMTL__TRANS, n, c1 - c0, l->out, 1.0f, dy, lddy,
+                   l->w->w + c0 * l->out, l->out, acc ? 1.0f : 0.0f, dx, lddx);
     return 0;
 }

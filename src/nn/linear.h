@@ -47,5 +47,10 @@ int rmtl__linear_forward_pre(const rmtl__linear *l, size_t n, const float *pre, 
 int rmtl__linear_backward(const rmtl__linear *l, const rmtl__rt *rt, size_t n, const float *x,
                           size_t ldx, const float *dy, size_t lddy, float *dx, size_t lddx,
                           int acc);
+/* The same with dx holding only the input columns [c0, c1): n × (c1 − c0)
+ * values of dy·Wᵀ, row stride lddx. */
+int rmtl__linear_backward_cols(const rmtl__linear *l, const rmtl__rt *rt, size_t n,
+                               const float *x, size_t ldx, const float *dy, size_t lddy,
+                               float *dx, size_t lddx, int acc, size_t c0, size_t c1);
 
 #endif

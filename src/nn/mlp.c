@@ -75,8 +75,9 @@ static int rmtl__mlp_layer(const rmtl__mlp *m, size_t i, const rmtl__rt *rt, siz
     return rc;
 }
 
-int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
-                      rmtl__rng *dropout_rng, const float **y)
+int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                          const float *pre, size_t ldpre, rmtl__rng *dropout_rng,
+                          const float **y)
 {
     m->x = x;
     m->ldx = ldx;
@@ -89,7 +90,15 @@ int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size
         float *h = rmtl__ws_alloc(ws, n * w);
         if (!h)
             return RMTL_ENOMEM;
-        int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, h, w, dropout_rng);
+        int rc;
+        if (i == 0 && pre) {
+            int hidden = m->n_hidden > 0;
+            rc = rmtl__linear_forward_pre(&m->lin[0], n, pre, ldpre, h, w, hidden);
+            if (!rc && hidden && dropout_rng && m->dropout > 0.0f)
+                rmtl__dropout_inplace(dropout_rng, m->dropout, n * w, h);
+        } else {
+            rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, h, w, dropout_rng);
+        }
         if (rc)
             return rc;
         m->h[i] = h;
@@ -100,8 +109,20 @@ int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size
     return 0;
 }
 
+int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                      rmtl__rng *dropout_rng, const float **y)
+{
+    return rmtl__mlp_forward_pre(m, ws, n, x, ldx, NULL, 0, dropout_rng, y);
+}
+
 int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy, float *dx,
                        size_t lddx, int acc)
+{
+    return rmtl__mlp_backward_cols(m, ws, dy, lddy, dx, lddx, acc, 0, m->in);
+}
+
+int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
+                            float *dx, size_t lddx, int acc, size_t c0, size_t c1)
 {
     size_t n = m->n;
     float s = m->train && m->dropout > 0.0f ? 1.0f / (1.0f - m->dropout) : 1.0f;
@@ -130,7 +151,9 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
             lddxi = l->in;
             acci = 0;
         }
-        int rc = rmtl__linear_backward(l, &ws->rt, n, xin, ldxin, g, ldg, dxi, lddxi, acci);
+        int rc = i ? rmtl__linear_backward(l, &ws->rt, n, xin, ldxin, g, ldg, dxi, lddxi, acci)
+                   : rmtl__linear_backward_cols(l, &ws->rt, n, xin, ldxin, g, ldg, dxi, lddxi,
+                                                acci, c0, c1);
         if (rc)
             return rc;
         g = dxi;

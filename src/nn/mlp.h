@@ -46,10 +46,22 @@ void rmtl__mlp_free(rmtl__mlp *m);
  * backward. */
 int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                       rmtl__rng *dropout_rng, const float **y);
+/* The training forward with layer 0's Linear already done (pre: n × its
+ * width, row stride ldpre, bias included; the folded input layer,
+ * src/mtl/fold.c): only its activation and dropout remain. x is still the
+ * input that backward differentiates against. */
+int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
+                          const float *pre, size_t ldpre, rmtl__rng *dropout_rng,
+                          const float **y);
 /* Backward of the last forward: accumulates parameter gradients; dx (n×in)
  * is set (acc = 0) or added to (acc = 1), or skipped when NULL. */
 int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy, float *dx,
                        size_t lddx, int acc);
+/* The same with dx holding only the input columns [c0, c1) (n × (c1 − c0)):
+ * a caller that needs part of the input gradient skips the rest of the
+ * first layer's product. */
+int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
+                            float *dx, size_t lddx, int acc, size_t c0, size_t c1);
 /* Evaluation-mode output into y (n×out), nothing remembered. */
 int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                       float *y, size_t ldy);

@@ -45,7 +45,7 @@ static void check_pre(const rmtl__fold *f, const rmtl__net *net, const mtl_data 
     rmtl__rt rt = {1};
     float *x0 = malloc(n * d0 * sizeof *x0), *H = malloc(n * f->width * sizeof *H);
     OK(rmtl__embed_forward(e, &rt, n, d->cat, e->n_fields, d->num, e->n_num, x0, d0));
-    rmtl__fold_pre(f, net, &rt, n, d->cat, d->num, x0, d0, H);
+    rmtl__fold_pre(f, &rt, n, d->cat, d->num, x0, d0, H);
     size_t seen = 0;
     for (size_t i = 0; i < net->mods.n; i++) {
         if (f->col[i] == SIZE_MAX)
@@ -79,7 +79,7 @@ START_TEST(test_fold_matches_reference)
     rmtl__net *net = &m->net;
     rmtl__rt rt = {1};
     rmtl__fold *f = NULL;
-    OK(rmtl__fold_build(&f, net, &rt, SIZE_MAX));
+    OK(rmtl__fold_build(&f, net, &rt, SIZE_MAX, SIZE_MAX));
     ck_assert_ptr_nonnull(f);
     size_t mods = 0;
     for (size_t i = 0; i < net->mods.n; i++)
@@ -95,10 +95,17 @@ START_TEST(test_fold_matches_reference)
     size_t W = f->width * sizeof(float);
     static const size_t fields[][3] = {{1, 1, 1}, {1, 0, 1}, {0, 0, 1}, {0, 0, 0}};
     static const size_t rows[] = {19, 12, 7, 3};
-    for (size_t c = 0; c < 4; c++) {
+    /* and the same plans from a vocabulary limit (the RL caches' rule) */
+    static const size_t vmax[] = {7, 5, 4, 3};
+    for (size_t run = 0; run < 8; run++) {
+        size_t c = run % 4;
         rmtl__fold *p = NULL;
-        OK(rmtl__fold_build(&p, net, &rt, rows[c] * W + W - 1));
+        if (run < 4)
+            OK(rmtl__fold_build(&p, net, &rt, rows[c] * W + W - 1, SIZE_MAX));
+        else
+            OK(rmtl__fold_build(&p, net, &rt, SIZE_MAX, vmax[c]));
         ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq(rmtl__fold_fields(p), 3 - c);
         ck_assert_uint_eq(p->rows, rows[c]);
         for (size_t k = 0; k < 3; k++)
             ck_assert_int_eq(p->row[k] != SIZE_MAX, (int)fields[c][k]);
@@ -108,7 +115,7 @@ START_TEST(test_fold_matches_reference)
         rmtl__fold_free(p);
     }
     rmtl__fold *none = f; /* not even the fixed rows: nothing */
-    OK(rmtl__fold_build(&none, net, &rt, 3 * W - 1));
+    OK(rmtl__fold_build(&none, net, &rt, 3 * W - 1, SIZE_MAX));
     ck_assert_ptr_null(none);
     rmtl__fold_free(f);
     rmtl_model_free(m);
