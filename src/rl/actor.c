@@ -3,6 +3,7 @@
 
 #include "core/internal.h"
 #include "mtl/batch.h"
+#include "mtl/fold.h"
 #include "rl/critic.h"
 #include "rl/fill.h"
 #include "mtl/net.h"
@@ -135,7 +136,9 @@ int rmtl__actor_target_actions(const rmtl_actor *a, rmtl_ctx *ctx, const rmtl_tr
                                float *out)
 {
     rmtl_batch b = rmtl__states(t, 1);
-    return rmtl_model_predict(a->target, ctx, &b, out, t->rows * a->n_tasks);
+    int rc = rmtl__fold_refresh(&a->target->net, &ctx->ws.rt,
+                                rmtl__fold_limit(a->fold, t->rows));
+    return rc ? rc : rmtl_model_predict(a->target, ctx, &b, out, t->rows * a->n_tasks);
 }
 
 int rmtl__actor_match_critics(const rmtl_actor *a, rmtl_critic *const *critics, size_t n,

@@ -22,6 +22,7 @@ struct rmtl_actor {
     rmtl__rng noise_rng; /* exploration noise */
     uint64_t updates;    /* actor updates done */
     rmtl__gx *gx;        /* borrowed from the owning agent, or NULL */
+    int fold;            /* RMTL__FOLD_*: the target's input-layer cache (mtl/fold.h) */
 };
 
 /* An actor around `model` (taken over, also on failure: it becomes the
@@ -30,7 +31,8 @@ struct rmtl_actor {
 int rmtl__actor_wrap(rmtl_actor **out, const rmtl_config *cfg, rmtl_model *model);
 
 /* rows × T actions of the target actor at the next states of t into out
- * (row stride T), through ctx. */
+ * (row stride T), through ctx. The target's folded input layer is made
+ * current first (it changes only with the soft updates). */
 int rmtl__actor_target_actions(const rmtl_actor *a, rmtl_ctx *ctx, const rmtl_transitions *t,
                                float *out);
 

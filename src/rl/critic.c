@@ -3,6 +3,7 @@
 
 #include "core/internal.h"
 #include "mtl/batch.h"
+#include "mtl/fold.h"
 #include "mtl/model.h"
 #include "rl/actor.h"
 #include "rl/fill.h"
@@ -118,7 +119,13 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
         return RMTL_ENOMEM;
     rmtl__smooth_actions(&c->noise_rng, n, next_a + k, ldna, c->hp.policy_noise, c->hp.noise_clip, a2,
                          1);
-    int rc = rmtl__qnet_predict(&c->target, &c->ws, n, t->next_cat, nc, t->next_num, nn, a2, 1,
+    /* the target reads n rows per soft update at least; the critic 2n
+     * before its step (s' here, s below) */
+    int rc = rmtl__qnet_refold(&c->target, &c->ws.rt, rmtl__fold_limit(c->fold, n));
+    if (!rc)
+        rc = rmtl__qnet_refold(&c->net, &c->ws.rt, rmtl__fold_limit(c->fold, 2 * n));
+    if (!rc)
+        rc = rmtl__qnet_predict(&c->target, &c->ws, n, t->next_cat, nc, t->next_num, nn, a2, 1,
                                 qt);
     if (!rc)
         rc = rmtl__qnet_predict(&c->net, &c->ws, n, t->next_cat, nc, t->next_num, nn, a2, 1, qc);
@@ -155,8 +162,10 @@ int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const
     float *q = rmtl__ws_alloc(&c->ws, n), *dq = rmtl__ws_alloc(&c->ws, n);
     if (!q || !dq)
         return RMTL_ENOMEM;
-    int rc = rmtl__qnet_forward(&c->net, &c->ws, n, cat, c->lay.n_cat, num, c->lay.n_num, pi, ldpi,
-                                NULL, q);
+    int rc = rmtl__qnet_refold(&c->net, &c->ws.rt, rmtl__fold_limit(c->fold, n));
+    if (!rc)
+        rc = rmtl__qnet_forward(&c->net, &c->ws, n, cat, c->lay.n_cat, num, c->lay.n_num, pi,
+                                ldpi, NULL, q);
     if (rc)
         return rc;
     double s = 0.0;

@@ -32,6 +32,7 @@ struct rmtl_critic {
     float *next_a;    /* rows × T target actions of the last update */
     size_t next_cap;
     rmtl__gx *gx;     /* borrowed from the owning agent, or NULL */
+    int fold;         /* RMTL__FOLD_*: the first bottom layer's cache (mtl/fold.h) */
 };
 
 /* Builds a critic for `task` of the layout's tasks over its states

@@ -3,6 +3,8 @@
 #include "rl/qnet.h"
 
 #include "core/internal.h"
+#include "mtl/fold.h"
+#include "nn/kernels.h"
 
 #include <string.h>
 
@@ -34,6 +36,7 @@ void rmtl__qnet_free(rmtl__qnet *q)
 {
     if (!q)
         return;
+    rmtl__fold_free(q->fold);
     rmtl__embed_free(&q->emb);
     rmtl__mlp_free(&q->bottom);
     rmtl__mlp_free(&q->tower);
@@ -70,17 +73,51 @@ int rmtl__qnet_load_embed(rmtl__qnet *q, const rmtl__embed *src)
     return 0;
 }
 
-/* x = [embed(s) | action field] into a new n × width workspace buffer. */
+int rmtl__qnet_refold(rmtl__qnet *q, const rmtl__rt *rt, size_t max_vocab)
+{
+    if (rmtl__fold_keep(&q->fold, q->ps.version, max_vocab) || max_vocab == 0)
+        return 0;
+    const rmtl__linear *lin = &q->bottom.lin[0];
+    rmtl__fold *f = NULL;
+    int rc = rmtl__fold_make(&f, &q->emb, &q->act, &lin, 1, 0, rt, SIZE_MAX, max_vocab,
+                             q->ps.version);
+    q->fold = rmtl__fold_useful(f);
+    return rc;
+}
+
+/* The cache if it serves a pass over rows with these strides. */
+static const rmtl__fold *rmtl__qnet_fold(const rmtl__qnet *q, size_t ldc, size_t ldn)
+{
+    const rmtl__fold *f = q->fold;
+    return f && f->version == q->ps.version && ldc == q->emb.n_fields &&
+                   (ldn == q->emb.n_num || q->emb.n_num == 0)
+               ? f
+               : NULL;
+}
+
+/* x = [embed(s) | action field] into a new n × width workspace buffer;
+ * with `fold`, also H (n × its width): the first bottom layer's output.
+ * skip_x: the caller needs x only for H's unfolded fields, if any. */
 static int rmtl__qnet_input(const rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat,
                             size_t ldc, const float *num, size_t ldn, const float *a,
-                            size_t lda, float **x)
+                            size_t lda, const rmtl__fold *fold, int skip_x, float **x,
+                            float **H)
 {
-    *x = rmtl__ws_alloc(ws, n * q->width);
-    if (!*x)
+    const rmtl__embed *e = &q->emb;
+    int need_x = !fold || !skip_x || fold->need_x0;
+    *x = need_x ? rmtl__ws_alloc(ws, n * q->width) : NULL;
+    *H = fold ? rmtl__ws_alloc(ws, n * fold->width) : NULL;
+    if ((need_x && !*x) || (fold && !*H))
         return RMTL_ENOMEM;
-    int rc = rmtl__embed_forward(&q->emb, &ws->rt, n, cat, ldc, num, ldn, *x, q->width);
-    if (!rc)
+    int rc = 0;
+    if (need_x)
+        rc = rmtl__embed_forward(e, &ws->rt, n, cat, ldc, num, ldn, *x, q->width);
+    else if (e->n_num && rmtl__nonfinite(n, e->n_num, num, ldn)) /* the embedding's guard */
+        rc = rmtl__numeric_error(e->num.w->name, "non-finite input");
+    if (!rc && (!fold || !skip_x))
         rc = rmtl__linear_forward(&q->act, &ws->rt, n, a, lda, *x + q->emb_width, q->width);
+    if (!rc && fold)
+        rmtl__fold_rows(fold, &ws->rt, n, cat, num, a, lda, *x, q->width, *H);
     return rc;
 }
 
@@ -103,9 +140,12 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
     q->lda = lda;
     q->z = NULL;
     const float *h, *z;
-    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, &q->x);
+    const rmtl__fold *fold = rmtl__qnet_fold(q, ldc, ldn);
+    float *H;
+    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, fold, 0, &q->x, &H);
     if (!rc)
-        rc = rmtl__mlp_forward(&q->bottom, ws, n, q->x, q->width, dropout_rng, &h);
+        rc = rmtl__mlp_forward_pre(&q->bottom, ws, n, q->x, q->width, H,
+                                   fold ? fold->width : 0, dropout_rng, &h);
     if (!rc)
         rc = rmtl__mlp_forward(&q->tower, ws, n, h, q->bottom.out, dropout_rng, &z);
     if (rc)
@@ -121,9 +161,11 @@ int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da,
     if (!q->z)
         return rmtl__error(RMTL_ESTATE, "critic: backward without a forward pass");
     size_t n = q->n;
+    /* a frozen critic passes down only the action block's gradient */
+    size_t c0 = param_grads ? 0 : q->emb_width, wx = q->width - c0;
     float *dz = rmtl__ws_alloc(ws, n);
     float *dh = rmtl__ws_alloc(ws, n * q->bottom.out);
-    float *dx = rmtl__ws_alloc(ws, n * q->width);
+    float *dx = rmtl__ws_alloc(ws, n * wx);
     if (!dz || !dh || !dx)
         return RMTL_ENOMEM;
     /* Q = −max(z, 0): dQ/dz = −1 where z > 0, else 0 */
@@ -136,13 +178,14 @@ int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da,
         rmtl__params_freeze(&q->ps, 1);
     int rc = rmtl__mlp_backward(&q->tower, ws, dz, 1, dh, q->bottom.out, 0);
     if (!rc)
-        rc = rmtl__mlp_backward(&q->bottom, ws, dh, q->bottom.out, dx, q->width, 0);
+        rc = rmtl__mlp_backward_cols(&q->bottom, ws, dh, q->bottom.out, dx, wx, 0, c0,
+                                     q->width);
     if (!rc && param_grads)
         rc = rmtl__embed_backward(&q->emb, &ws->rt, n, q->cat, q->ldc, q->num, q->ldn, dx,
                                   q->width);
     if (!rc && (param_grads || da))
-        rc = rmtl__linear_backward(&q->act, &ws->rt, n, q->a, q->lda, dx + q->emb_width,
-                                   q->width, da, ldda, 0);
+        rc = rmtl__linear_backward(&q->act, &ws->rt, n, q->a, q->lda, dx + q->emb_width - c0,
+                                   wx, da, ldda, 0);
     if (!param_grads)
         rmtl__params_freeze(&q->ps, 0);
     return rc;
@@ -152,13 +195,15 @@ int rmtl__qnet_predict(const rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_
                        size_t ldc, const float *num, size_t ldn, const float *a, size_t lda,
                        float *q_out)
 {
-    float *x, *h = NULL;
-    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, &x);
+    float *x, *H, *h = NULL;
+    const rmtl__fold *fold = rmtl__qnet_fold(q, ldc, ldn);
+    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, fold, 1, &x, &H);
     if (!rc) {
         h = rmtl__ws_alloc(ws, n * q->bottom.out);
         if (!h)
             return RMTL_ENOMEM;
-        rc = rmtl__mlp_predict(&q->bottom, ws, n, x, q->width, h, q->bottom.out);
+        rc = fold ? rmtl__mlp_predict_pre(&q->bottom, ws, n, H, fold->width, h, q->bottom.out)
+                  : rmtl__mlp_predict(&q->bottom, ws, n, x, q->width, h, q->bottom.out);
     }
     if (!rc)
         rc = rmtl__mlp_predict(&q->tower, ws, n, h, q->bottom.out, q_out, 1);

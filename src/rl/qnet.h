@@ -49,6 +49,7 @@ typedef struct rmtl__qnet {
     size_t lda;
     float *x;       /* n × width, in the workspace */
     const float *z; /* n pre-activations, in the workspace */
+    struct rmtl__fold *fold; /* bottom layer 0 folded (mtl/fold.h), or NULL */
 } rmtl__qnet;
 
 /* Builds the network with Xavier weights from rng. On failure everything
@@ -61,6 +62,16 @@ void rmtl__qnet_free(rmtl__qnet *q);
  * input layer) into the critic's. RMTL_EINVAL naming the part whose shape
  * differs; nothing is changed then. */
 int rmtl__qnet_load_embed(rmtl__qnet *q, const rmtl__embed *src);
+
+/* Keeps a folded first bottom layer (mtl/fold.h) for the current weights,
+ * folding the fields of at most max_vocab ids, for the passes that follow
+ * until the weights change: rebuilt when they have changed since, or when
+ * max_vocab differs (so the result depends only on the weights and
+ * max_vocab, never on when the cache was built); max_vocab 0 drops it.
+ * Without a cache, or with rows strided otherwise than ldc = n_fields and
+ * ldn = n_num, the passes take the exact path. RMTL_ENOMEM (the qnet then
+ * has no cache and stays usable). */
+int rmtl__qnet_refold(rmtl__qnet *q, const rmtl__rt *rt, size_t max_vocab);
 
 /* Training forward of n states with one action each: a[i·lda] is the
  * action of row i. dropout_rng NULL: evaluation mode (kept for backward

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "mtl/fold.h"
 #include "mtl/model.h"
 #include "nn/loss.h"
 #include "rl/agent.h"
@@ -540,6 +541,48 @@ START_TEST(test_agent_resume)
 }
 END_TEST
 
+/* The target actor's actions come from its folded input layer, which
+ * follows the soft updates and agrees with the exact path. */
+START_TEST(test_target_fold)
+{
+    fixture f;
+    fx_init(&f, mtl_archs[_i], 2, 12);
+    rmtl_agent *ag;
+    ck_assert_int_eq(rmtl_agent_create(&ag, f.cfg, f.m), 0);
+    rmtl_actor *a = ag->actor;
+    rmtl_ctx *ctx;
+    ck_assert_int_eq(rmtl_ctx_create(&ctx, 1), 0);
+    float exact[ROWS * 2], folded[ROWS * 2], poked[ROWS * 2];
+    for (int round = 0; round < 2; round++) {
+        a->fold = RMTL__FOLD_OFF;
+        ck_assert_int_eq(rmtl__actor_target_actions(a, ctx, &f.t, exact), 0);
+        ck_assert_ptr_null(a->target->net.fold);
+        a->fold = RMTL__FOLD_AUTO; /* 24 rows over vocabularies of at most 7 */
+        ck_assert_int_eq(rmtl__actor_target_actions(a, ctx, &f.t, folded), 0);
+        ck_assert_ptr_nonnull(rmtl__fold_current(&a->target->net));
+        ck_assert_uint_eq(rmtl__fold_fields(a->target->net.fold), MTL_N_CAT);
+        for (size_t i = 0; i < ROWS * 2; i++)
+            ck_assert_msg(fabsf(exact[i] - folded[i]) <= 1e-6f, "%s round %d [%zu]: %.9g exact, "
+                          "%.9g folded", mtl_archs[_i], round, i, (double)exact[i],
+                          (double)folded[i]);
+        rmtl__fold *fd = a->target->net.fold; /* read, not rebuilt, while current */
+        for (size_t j = 0; j < fd->width; j++)
+            fd->table[fd->bias_row * fd->width + j] += 1.0f;
+        ck_assert_int_eq(rmtl__actor_target_actions(a, ctx, &f.t, poked), 0);
+        ck_assert(memcmp(poked, folded, sizeof poked) != 0);
+        /* the policy moves, the soft update moves the target: stale */
+        rmtl__params *ps = &a->model->net.ps;
+        for (size_t i = 0; i < ps->n; i++)
+            ps->p[i]->w[0] += 0.05f;
+        ck_assert_int_eq(rmtl_actor_soft_update(a), 0);
+        ck_assert_ptr_null(rmtl__fold_current(&a->target->net));
+    }
+    rmtl_ctx_free(ctx);
+    rmtl_agent_free(ag);
+    fx_free(&f);
+}
+END_TEST
+
 /* ---- allocation failures ---------------------------------------------------------------- */
 
 START_TEST(test_agent_alloc_failures)
@@ -591,6 +634,7 @@ Suite *rmtl_test_rl_agent_suite(void)
     tcase_add_test(tc, test_soft_update);
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_agent_alloc_failures);
+    tcase_add_loop_test(tc, test_target_fold, 0, MTL_N_ARCH);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,10 +5,12 @@
  * action-gradient, soft updates, and allocation failures. */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "mtl/fold.h"
 #include "rl/critic.h"
 #include "rl/replay.h"
 #include "rl/td.h"
@@ -89,6 +91,18 @@ static void init_qnet(rmtl__qnet *q, float dropout, uint64_t seed)
     ck_assert_int_eq(rmtl__qnet_init(q, &shape, &rng), 0);
 }
 
+/* The folded first bottom layer (mtl/fold.h) per loop index: none, both
+ * fields, field 1 alone (vocabulary 3; field 0 keeps its product). */
+static const size_t FOLD_VOCAB[3] = {0, SIZE_MAX, 3};
+
+static void fold_qnet(rmtl__qnet *q, rmtl__ws *ws, int i)
+{
+    ck_assert_int_eq(rmtl__qnet_refold(q, &ws->rt, FOLD_VOCAB[i]), 0);
+    ck_assert_int_eq(q->fold != NULL, i > 0);
+    if (i)
+        ck_assert_int_eq(q->fold->need_x0, i == 2);
+}
+
 START_TEST(test_qnet_gradients)
 {
     const size_t n = 5;
@@ -100,6 +114,7 @@ START_TEST(test_qnet_gradients)
     spread_biases(&q, &seed);
     rmtl__ws ws;
     rmtl__ws_init(&ws, 1);
+    fold_qnet(&q, &ws, _i);
     float num[10], a[5], r[5], qv[5], qp[5], da[5], da2[5];
     fill_num(num, n, &seed);
     fd_fill(a, n, 0, 1, &seed);
@@ -148,6 +163,22 @@ START_TEST(test_qnet_gradients)
         for (size_t k = 0; k < p->rows * p->cols; k++)
             ck_assert_float_eq(p->g[k], 0.0f);
     }
+    if (_i) { /* the passes read the cache (a poked constant row shows) until it is stale */
+        rmtl__fold *f = q.fold;
+        for (size_t j = 0; j < f->width; j++)
+            f->table[f->bias_row * f->width + j] += 1.0f;
+        rmtl__ws_reset(&ws);
+        ck_assert_int_eq(rmtl__qnet_predict(&q, &ws, n, CAT, 2, num, 2, a, 1, qp), 0);
+        ck_assert(memcmp(qv, qp, sizeof qv) != 0);
+        rmtl__ws_reset(&ws);
+        ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qp), 0);
+        ck_assert(memcmp(qv, qp, sizeof qv) != 0);
+        q.ps.version++;
+        rmtl__ws_reset(&ws);
+        ck_assert_int_eq(rmtl__qnet_predict(&q, &ws, n, CAT, 2, num, 2, a, 1, qp), 0);
+        for (size_t i = 0; i < n; i++)
+            ck_assert(fabs(qp[i] - qr[i]) < FWD_TOL);
+    }
     free(vars);
     free(vv);
     free_dups(pv, q.ps.n);
@@ -166,6 +197,7 @@ START_TEST(test_qnet_dropout_and_state)
     spread_biases(&q, &seed);
     rmtl__ws ws;
     rmtl__ws_init(&ws, 1);
+    fold_qnet(&q, &ws, _i);
     float num[10], a[5], q1[5], q2[5], dq[5] = {1, 1, 1, 1, 1};
     fill_num(num, 5, &seed);
     fd_fill(a, 5, 0, 1, &seed);
@@ -362,12 +394,13 @@ static double closs_f(double *const *v, void *vc)
     return s / (double)c->n;
 }
 
-static void check_critic_update(size_t task, int ips)
+static void check_critic_update(size_t task, int ips, int fold)
 {
     rmtl__rlhp hp;
     test_hp(&hp, ips);
     rmtl_critic *c;
     ck_assert_int_eq(rmtl__critic_new(&c, &hp, &LAY, 3, task, NULL), 0);
+    c->fold = fold;
     unsigned long long seed = 31 + task;
     spread_biases(&c->net, &seed);
     /* a target that differs from the critic, so min() has work to do */
@@ -428,8 +461,9 @@ static void check_critic_update(size_t task, int ips)
 
 START_TEST(test_critic_update)
 {
-    check_critic_update(0, 0);
-    check_critic_update(1, 1);
+    /* _i: RMTL__FOLD_AUTO, _OFF, _ALL (the batch of 5 folds both fields) */
+    check_critic_update(0, 0, _i);
+    check_critic_update(1, 1, _i);
 }
 END_TEST
 
@@ -455,6 +489,7 @@ START_TEST(test_critic_action_grad)
     test_hp(&hp, 0);
     rmtl_critic *c;
     ck_assert_int_eq(rmtl__critic_new(&c, &hp, &LAY, 3, 1, NULL), 0);
+    c->fold = _i;
     unsigned long long seed = 77;
     spread_biases(&c->net, &seed);
     float num[10], pi[10], w[10], g[10] = {0};
@@ -503,6 +538,53 @@ START_TEST(test_critic_action_grad)
 }
 END_TEST
 
+/* The caches follow the weights: the critic's is rebuilt after its own
+ * step, the target's is kept until a soft update moves the target; and
+ * the folded critic trains like the exact one up to rounding. */
+START_TEST(test_critic_fold_cache)
+{
+    rmtl__rlhp hp;
+    test_hp(&hp, 0);
+    rmtl_critic *c[2];
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(rmtl__critic_new(&c[k], &hp, &LAY, 3, 0, NULL), 0);
+        c[k]->fold = k ? RMTL__FOLD_ALL : RMTL__FOLD_OFF;
+    }
+    tbatch b;
+    make_batch(&b, 17);
+    const rmtl__fold *tf = NULL;
+    for (int step = 0; step < 4; step++) {
+        double l[2];
+        for (int k = 0; k < 2; k++)
+            ck_assert_int_eq(rmtl__critic_update_from(c[k], &b.t, b.next_a, 2, &l[k]), 0);
+        ck_assert_msg(fabs(l[0] - l[1]) <= 1e-5 * fabs(l[0]), "step %d: loss %.9g folded, %.9g "
+                      "exact", step, l[1], l[0]);
+        ck_assert_ptr_null(c[0]->net.fold);
+        ck_assert_ptr_null(c[0]->target.fold);
+        /* built before the step, so stale after it */
+        ck_assert_ptr_nonnull(c[1]->net.fold);
+        ck_assert_uint_ne(c[1]->net.fold->version, c[1]->net.ps.version);
+        const rmtl__fold *t = c[1]->target.fold;
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->version, c[1]->target.ps.version);
+        if (step == 1)
+            ck_assert_ptr_eq(t, tf); /* no soft update in between: kept */
+        tf = t;
+        if (step == 1)
+            for (int k = 0; k < 2; k++)
+                ck_assert_int_eq(rmtl_critic_soft_update(c[k]), 0);
+    }
+    for (size_t i = 0; i < c[0]->net.ps.n; i++) {
+        const rmtl__param *p = c[0]->net.ps.p[i], *q = c[1]->net.ps.p[i];
+        for (size_t j = 0; j < p->rows * p->cols; j++)
+            ck_assert_msg(fabsf(p->w[j] - q->w[j]) <= 1e-5f, "%s[%zu]: %.9g exact, %.9g folded",
+                          p->name, j, (double)p->w[j], (double)q->w[j]);
+    }
+    for (int k = 0; k < 2; k++)
+        rmtl_critic_free(c[k]);
+}
+END_TEST
+
 START_TEST(test_critic_alloc_failures)
 {
     rmtl__rlhp hp;
@@ -536,15 +618,16 @@ Suite *rmtl_test_rl_critic_suite(void)
     Suite *s = suite_create("rl_critic");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_qnet_gradients);
-    tcase_add_test(tc, test_qnet_dropout_and_state);
+    tcase_add_loop_test(tc, test_qnet_gradients, 0, 3);
+    tcase_add_loop_test(tc, test_qnet_dropout_and_state, 0, 3);
     tcase_add_test(tc, test_qnet_load_embed);
     tcase_add_test(tc, test_rewards);
     tcase_add_test(tc, test_td_target);
     tcase_add_test(tc, test_smoothing);
     tcase_add_test(tc, test_ips_weights);
-    tcase_add_test(tc, test_critic_update);
-    tcase_add_test(tc, test_critic_action_grad);
+    tcase_add_loop_test(tc, test_critic_update, RMTL__FOLD_AUTO, RMTL__FOLD_ALL + 1);
+    tcase_add_loop_test(tc, test_critic_action_grad, RMTL__FOLD_AUTO, RMTL__FOLD_ALL + 1);
+    tcase_add_test(tc, test_critic_fold_cache);
     tcase_add_test(tc, test_critic_alloc_failures);
     suite_add_tcase(s, tc);
     return s;
