@@ -44,10 +44,15 @@ size_t rmtl__fold_fields(const rmtl__fold *f)
     return k;
 }
 
+const rmtl__fold *rmtl__fold_valid(const rmtl__fold *f, uint64_t version)
+{
+    return f && f->version == version ? f : NULL;
+}
+
 int rmtl__fold_keep(rmtl__fold **slot, uint64_t version, size_t max_vocab)
 {
     rmtl__fold *f = *slot;
-    if (f && f->version == version && f->max_vocab == max_vocab)
+    if (rmtl__fold_valid(f, version) && f->max_vocab == max_vocab)
         return 1;
     rmtl__fold_free(f);
     *slot = NULL;
@@ -75,8 +80,7 @@ int rmtl__fold_refresh(rmtl__net *net, const rmtl__rt *rt, size_t max_vocab)
 
 const rmtl__fold *rmtl__fold_current(const rmtl__net *net)
 {
-    const rmtl__fold *f = net->fold;
-    return f && f->version == net->ps.version ? f : NULL;
+    return rmtl__fold_valid(net->fold, net->ps.version);
 }
 
 /* Chooses the columns of the modules and the folded fields (smallest

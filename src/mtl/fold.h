@@ -104,6 +104,8 @@ int rmtl__fold_keep(rmtl__fold **slot, uint64_t version, size_t max_vocab);
 rmtl__fold *rmtl__fold_useful(rmtl__fold *f);
 int rmtl__fold_refresh(rmtl__net *net, const rmtl__rt *rt, size_t max_vocab);
 
+/* f if it was computed from the weights at `version`, else NULL. */
+const rmtl__fold *rmtl__fold_valid(const rmtl__fold *f, uint64_t version);
 /* net's cache if it is current, else NULL. */
 const rmtl__fold *rmtl__fold_current(const rmtl__net *net);
 

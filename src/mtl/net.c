@@ -139,8 +139,8 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
                                          np->x, d0)
                    : 0;
     /* the embedding's own guard when x0 was built, this one when not */
-    if (!rc && !np->x && e->n_num && rmtl__nonfinite(n, e->n_num, b->num, e->n_num))
-        rc = rmtl__numeric_error(e->num.w->name, "non-finite input");
+    if (!rc && !np->x)
+        rc = rmtl__embed_check_num(e, n, b->num, e->n_num);
     if (rc)
         return rc;
     if (fold) {

@@ -64,6 +64,13 @@ int rmtl__embed_forward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, cons
     return e->n_num ? rmtl__linear_forward(&e->num, rt, n, num, ldn, y + fe, ldy) : 0;
 }
 
+int rmtl__embed_check_num(const rmtl__embed *e, size_t n, const float *num, size_t ldn)
+{
+    if (e->n_num && rmtl__nonfinite(n, e->n_num, num, ldn))
+        return rmtl__numeric_error(e->num.w->name, "non-finite input");
+    return 0;
+}
+
 int rmtl__embed_backward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
                          size_t ldc, const float *num, size_t ldn, const float *dy,
                          size_t lddy)

@@ -42,6 +42,10 @@ size_t rmtl__embed_width(const rmtl__embed *e);
  * "<name>.num" for non-finite numerical features. */
 int rmtl__embed_forward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
                         size_t ldc, const float *num, size_t ldn, float *y, size_t ldy);
+/* For a caller that skips embed_forward (a folded input layer,
+ * mtl/fold.h), whose numerical Linear would refuse a non-finite output:
+ * RMTL_ENUMERIC naming that Linear if a value of num is not finite. */
+int rmtl__embed_check_num(const rmtl__embed *e, size_t n, const float *num, size_t ldn);
 /* Accumulates the gradients of the rows used and of the numerical Linear.
  * RMTL_ENUMERIC naming the layer if dy is not finite; then nothing was
  * accumulated into the table. */

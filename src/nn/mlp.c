@@ -61,16 +61,18 @@ void rmtl__mlp_free(rmtl__mlp *m)
     memset(m, 0, sizeof *m);
 }
 
-/* One layer of the forward pass: Linear, and for hidden layers ReLU and
- * (training) dropout. */
+/* One layer of the forward pass: Linear (or pre, its output computed
+ * elsewhere), and for hidden layers ReLU and (training) dropout. */
 static int rmtl__mlp_layer(const rmtl__mlp *m, size_t i, const rmtl__rt *rt, size_t n,
-                           const float *x, size_t ldx, float *y, size_t ldy, rmtl__rng *drop)
+                           const float *x, size_t ldx, const float *pre, size_t ldpre, float *y,
+                           size_t ldy, rmtl__rng *drop)
 {
     const rmtl__linear *l = &m->lin[i];
-    if (i >= m->n_hidden)
-        return rmtl__linear_forward(l, rt, n, x, ldx, y, ldy);
-    int rc = rmtl__linear_forward_relu(l, rt, n, x, ldx, y, ldy);
-    if (rc == 0 && drop && m->dropout > 0.0f)
+    int hidden = i < m->n_hidden;
+    int rc = pre      ? rmtl__linear_forward_pre(l, n, pre, ldpre, y, ldy, hidden)
+             : hidden ? rmtl__linear_forward_relu(l, rt, n, x, ldx, y, ldy)
+                      : rmtl__linear_forward(l, rt, n, x, ldx, y, ldy);
+    if (rc == 0 && hidden && drop && m->dropout > 0.0f)
         rmtl__dropout_inplace(drop, m->dropout, n * l->out, y); /* ldy == out here */
     return rc;
 }
@@ -90,15 +92,8 @@ int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, 
         float *h = rmtl__ws_alloc(ws, n * w);
         if (!h)
             return RMTL_ENOMEM;
-        int rc;
-        if (i == 0 && pre) {
-            int hidden = m->n_hidden > 0;
-            rc = rmtl__linear_forward_pre(&m->lin[0], n, pre, ldpre, h, w, hidden);
-            if (!rc && hidden && dropout_rng && m->dropout > 0.0f)
-                rmtl__dropout_inplace(dropout_rng, m->dropout, n * w, h);
-        } else {
-            rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, h, w, dropout_rng);
-        }
+        int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, h, w,
+                                 dropout_rng);
         if (rc)
             return rc;
         m->h[i] = h;
@@ -183,9 +178,8 @@ static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const floa
         int last = i + 1 == m->n_lin;
         float *out = last ? y : buf[i & 1];
         size_t ldout = last ? ldy : m->lin[i].out;
-        int rc = i == 0 && pre ? rmtl__linear_forward_pre(&m->lin[0], n, pre, ldpre, out, ldout,
-                                                          m->n_hidden > 0)
-                               : rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, out, ldout, NULL);
+        int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, out, ldout,
+                                 NULL);
         if (rc)
             return rc;
         in = out;

@@ -4,7 +4,6 @@
 
 #include "core/internal.h"
 #include "mtl/fold.h"
-#include "nn/kernels.h"
 
 #include <string.h>
 
@@ -88,11 +87,8 @@ int rmtl__qnet_refold(rmtl__qnet *q, const rmtl__rt *rt, size_t max_vocab)
 /* The cache if it serves a pass over rows with these strides. */
 static const rmtl__fold *rmtl__qnet_fold(const rmtl__qnet *q, size_t ldc, size_t ldn)
 {
-    const rmtl__fold *f = q->fold;
-    return f && f->version == q->ps.version && ldc == q->emb.n_fields &&
-                   (ldn == q->emb.n_num || q->emb.n_num == 0)
-               ? f
-               : NULL;
+    const rmtl__fold *f = rmtl__fold_valid(q->fold, q->ps.version);
+    return ldc == q->emb.n_fields && (ldn == q->emb.n_num || q->emb.n_num == 0) ? f : NULL;
 }
 
 /* x = [embed(s) | action field] into a new n × width workspace buffer;
@@ -112,8 +108,8 @@ static int rmtl__qnet_input(const rmtl__qnet *q, rmtl__ws *ws, size_t n, const i
     int rc = 0;
     if (need_x)
         rc = rmtl__embed_forward(e, &ws->rt, n, cat, ldc, num, ldn, *x, q->width);
-    else if (e->n_num && rmtl__nonfinite(n, e->n_num, num, ldn)) /* the embedding's guard */
-        rc = rmtl__numeric_error(e->num.w->name, "non-finite input");
+    else
+        rc = rmtl__embed_check_num(e, n, num, ldn);
     if (!rc && (!fold || !skip_x))
         rc = rmtl__linear_forward(&q->act, &ws->rt, n, a, lda, *x + q->emb_width, q->width);
     if (!rc && fold)
