@@ -37,7 +37,16 @@ WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 RMTL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -fno-math-errno \
   $(WARN) -Iinclude -Isrc $(SAN)
 DEPFLAGS = -MMD -MP
-DEP_LIBS := -lyaml -lblis -lz -lm -lpthread
+# OpenMP, for the loops of ours that run between BLIS products
+# (src/nn/par.h): they use BLIS's own OpenMP team, so this adds no thread
+# (Debian's default BLIS, libblis4-openmp, already loads libgomp). Used when
+# $(CC) builds and links OpenMP code; otherwise those loops run serially.
+ifeq ($(origin OMP),undefined)
+OMP := $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null \
+  2>/dev/null && echo -fopenmp)
+endif
+RMTL_CFLAGS += $(OMP)
+DEP_LIBS := -lyaml -lblis -lz -lm -lpthread $(OMP)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
@@ -109,7 +118,8 @@ $(O)/tests/int_suites.inc: FORCE
 FORCE:
 
 TEST_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Isrc -Itests $(CHECK_CFLAGS) $(SAN) \
-  -DRMTL_SOURCE_DIR='"$(CURDIR)"' -DRMTL_LIB_PATH='"$(CURDIR)/$(LIBOUT)/$(LIB_SONAME)"'
+  -DRMTL_SOURCE_DIR='"$(CURDIR)"' -DRMTL_LIB_PATH='"$(CURDIR)/$(LIBOUT)/$(LIB_SONAME)"' \
+  -DRMTL_TEST_OPENMP=$(if $(OMP),1,0)
 
 $(O)/tests/check_rmtl: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/tests/pub_suites.inc $(LIB_FILES)
 	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
@@ -416,7 +426,7 @@ dist:
 $(O)/rmtl.pc: rmtl.pc.in include/rmtl.h FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	  -e 's|@VERSION@|$(VERSION)|' $< > $@
+	  -e 's|@VERSION@|$(VERSION)|' -e 's|@OMP_LIBS@|$(if $(OMP),-lgomp)|' $< > $@
 
 install: lib $(O)/rmtl.pc $(O)/man/man3/rmtl.3
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3

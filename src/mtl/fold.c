@@ -2,6 +2,7 @@
 #include "mtl/fold.h"
 
 #include "nn/kernels.h"
+#include "nn/par.h"
 
 #include <string.h>
 
@@ -52,11 +53,13 @@ const rmtl__fold *rmtl__fold_valid(const rmtl__fold *f, uint64_t version)
 int rmtl__fold_keep(rmtl__fold **slot, uint64_t version, size_t max_vocab)
 {
     rmtl__fold *f = *slot;
-    if (rmtl__fold_valid(f, version) && f->max_vocab == max_vocab)
+    if (max_vocab && rmtl__fold_valid(f, version) && f->max_vocab == max_vocab)
         return 1;
+    if (max_vocab)
+        return 0;
     rmtl__fold_free(f);
     *slot = NULL;
-    return 0;
+    return 1;
 }
 
 rmtl__fold *rmtl__fold_useful(rmtl__fold *f)
@@ -70,10 +73,11 @@ rmtl__fold *rmtl__fold_useful(rmtl__fold *f)
 
 int rmtl__fold_refresh(rmtl__net *net, const rmtl__rt *rt, size_t max_vocab)
 {
-    if (rmtl__fold_keep(&net->fold, net->ps.version, max_vocab) || max_vocab == 0)
+    if (rmtl__fold_keep(&net->fold, net->ps.version, max_vocab))
         return 0;
-    rmtl__fold *f = NULL;
-    int rc = rmtl__fold_build(&f, net, rt, SIZE_MAX, max_vocab);
+    rmtl__fold *f = NULL, *old = net->fold;
+    net->fold = NULL;
+    int rc = rmtl__fold_build(&f, net, rt, SIZE_MAX, max_vocab, old);
     net->fold = rmtl__fold_useful(f);
     return rc;
 }
@@ -174,28 +178,36 @@ static void rmtl__fold_module(rmtl__fold *f, const rmtl__rt *rt, const rmtl__lin
 
 int rmtl__fold_make(rmtl__fold **out, const rmtl__embed *emb, const rmtl__linear *extra,
                     const rmtl__linear *const *lin, size_t n_lin, int need_x0,
-                    const rmtl__rt *rt, size_t max_bytes, size_t max_vocab, uint64_t version)
+                    const rmtl__rt *rt, size_t max_bytes, size_t max_vocab, uint64_t version,
+                    rmtl__fold *reuse)
 {
     *out = NULL;
     rmtl__fold *f = rmtl__calloc(1, sizeof *f);
-    if (!f)
-        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
-    f->emb = emb;
-    f->extra = extra;
-    f->n_lin = n_lin;
-    f->max_vocab = max_vocab;
-    f->need_x0 = need_x0;
-    int rc = rmtl__fold_plan(f, lin, max_bytes);
-    if (rc || f->rows == 0) {
-        rmtl__fold_free(f);
-        return rc;
+    int rc = f ? 0 : rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
+    if (!rc) {
+        f->emb = emb;
+        f->extra = extra;
+        f->n_lin = n_lin;
+        f->max_vocab = max_vocab;
+        f->need_x0 = need_x0;
+        rc = rmtl__fold_plan(f, lin, max_bytes);
     }
     size_t bytes = rmtl__fold_bytes(f);
-    f->table = rmtl__malloc(bytes);
-    if (!f->table) {
+    if (!rc && bytes && reuse && reuse->table_bytes >= bytes) {
+        f->table = reuse->table;
+        f->table_bytes = reuse->table_bytes;
+        reuse->table = NULL;
+    } else if (!rc && bytes) {
+        f->table = rmtl__malloc(bytes);
+        f->table_bytes = bytes;
+        if (!f->table)
+            rc = rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory for %zu bytes",
+                             bytes);
+    }
+    rmtl__fold_free(reuse);
+    if (rc || bytes == 0) {
         rmtl__fold_free(f);
-        return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory for %zu bytes",
-                           bytes);
+        return rc;
     }
     for (size_t i = 0; i < n_lin; i++)
         if (lin[i])
@@ -206,13 +218,15 @@ int rmtl__fold_make(rmtl__fold **out, const rmtl__embed *emb, const rmtl__linear
 }
 
 int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
-                     size_t max_bytes, size_t max_vocab)
+                     size_t max_bytes, size_t max_vocab, rmtl__fold *reuse)
 {
     *out = NULL;
     size_t M = net->mods.n;
     const rmtl__linear **lin = rmtl__malloc((M ? M : 1) * sizeof *lin);
-    if (!lin)
+    if (!lin) {
+        rmtl__fold_free(reuse);
         return rmtl__error(RMTL_ENOMEM, "folded input layer: out of memory");
+    }
     int need_x0 = 0;
     for (size_t i = 0; i < M; i++) {
         const rmtl__mod *m = &net->mods.m[i];
@@ -220,40 +234,51 @@ int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
         need_x0 |= m->on_input && !lin[i];
     }
     int rc = rmtl__fold_make(out, &net->emb, NULL, lin, M, need_x0, rt, max_bytes, max_vocab,
-                             net->ps.version);
+                             net->ps.version, reuse);
     rmtl__free(lin);
     return rc;
 }
 
-void rmtl__fold_rows(const rmtl__fold *f, const rmtl__rt *rt, size_t n, const int32_t *cat,
-                     const float *num, const float *u, size_t ldu, const float *x0,
-                     size_t ldx0, float *H)
+/* The gathers of rows [begin, end): per row, the sum of its rows of the
+ * table (one per folded field, the constant row, and the numerical and
+ * extra rows scaled by their values). */
+typedef struct rmtl__fold_job {
+    const rmtl__fold *f;
+    const int32_t *cat;
+    const float *num, *u;
+    size_t ldu;
+    float *H;
+} rmtl__fold_job;
+
+static void rmtl__fold_gather(void *ctx, size_t begin, size_t end)
 {
     /* the rows of one output row go to the kernel in chunks of pointers */
     enum { CHUNK = 32 };
+    const rmtl__fold_job *j = ctx;
+    const rmtl__fold *f = j->f;
     const rmtl__embed *e = f->emb;
-    size_t F = e->n_fields, W = f->width, d = e->dim, nu = f->extra ? f->extra->in : 0;
+    size_t F = e->n_fields, W = f->width, nu = f->extra ? f->extra->in : 0;
     const float *T = f->table;
     const float *rows[CHUNK], *scaled[CHUNK];
     float a[CHUNK];
-    for (size_t i = 0; i < n; i++) {
-        float *h = H + i * W;
+    for (size_t i = begin; i < end; i++) {
+        float *h = j->H + i * W;
         size_t nr = 0, ns = 0;
         int add = 0;
         rows[nr++] = T + f->bias_row * W;
         for (size_t k = 0; k < F; k++) {
             if (f->row[k] == SIZE_MAX)
                 continue;
-            size_t r = f->row[k] + rmtl__embed_row(e, k, cat[i * F + k]) - e->offset[k];
+            size_t r = f->row[k] + rmtl__embed_row(e, k, j->cat[i * F + k]) - e->offset[k];
             rows[nr++] = T + r * W;
             if (nr == CHUNK) {
                 rmtl__rows_sum(W, h, add, rows, nr, NULL, NULL, 0);
                 add = 1, nr = 0;
             }
         }
-        for (size_t j = 0; j < e->n_num + nu; j++) {
-            a[ns] = j < e->n_num ? num[i * e->n_num + j] : u[i * ldu + j - e->n_num];
-            scaled[ns++] = T + (f->num_row + j) * W; /* the extra rows follow */
+        for (size_t c = 0; c < e->n_num + nu; c++) {
+            a[ns] = c < e->n_num ? j->num[i * e->n_num + c] : j->u[i * j->ldu + c - e->n_num];
+            scaled[ns++] = T + (f->num_row + c) * W; /* the extra rows follow */
             if (ns == CHUNK) {
                 rmtl__rows_sum(W, h, add, rows, nr, a, scaled, ns);
                 add = 1, nr = ns = 0;
@@ -262,6 +287,17 @@ void rmtl__fold_rows(const rmtl__fold *f, const rmtl__rt *rt, size_t n, const in
         if (nr || ns)
             rmtl__rows_sum(W, h, add, rows, nr, a, scaled, ns);
     }
+}
+
+void rmtl__fold_rows(const rmtl__fold *f, const rmtl__rt *rt, size_t n, const int32_t *cat,
+                     const float *num, const float *u, size_t ldu, const float *x0,
+                     size_t ldx0, float *H)
+{
+    rmtl__fold_job job = {f, cat, num, u, ldu, H};
+    /* a row costs about F + 1 + n_num row reads of `width` floats */
+    rmtl__par_for(rt, n, 64, rmtl__fold_gather, &job);
+    const rmtl__embed *e = f->emb;
+    size_t F = e->n_fields, W = f->width, d = e->dim;
     if (!f->need_x0)
         return;
     /* each run of unfolded fields: one product with its rows of W */

@@ -47,6 +47,7 @@ typedef struct rmtl__fold {
     size_t bias_row;  /* the constant row */
     size_t rows;
     float *table;     /* rows × width */
+    size_t table_bytes; /* allocated for table, at least rows × width floats */
     int need_x0;      /* a field is not folded, or a module reading x0 cannot be */
 } rmtl__fold;
 
@@ -59,12 +60,16 @@ typedef struct rmtl__fold {
  * into the network, which must outlive the cache. A field is folded when
  * its vocabulary is at most max_vocab and the cache still fits max_bytes;
  * *out is NULL when not even the numerical, extra and constant rows fit.
- * version is stored for the owner's staleness check.
- * RMTL_ENOMEM.
+ * version is stored for the owner's staleness check. reuse (NULL: none)
+ * is an old cache that the call frees, in every case, after taking its
+ * table's memory if that is large enough: a training owner rebuilds per
+ * weight change, and a fresh table of tens of MiB would cost a page fault
+ * per 4 KiB each time. RMTL_ENOMEM.
  */
 int rmtl__fold_make(rmtl__fold **out, const rmtl__embed *emb, const rmtl__linear *extra,
                     const rmtl__linear *const *lin, size_t n_lin, int need_x0,
-                    const rmtl__rt *rt, size_t max_bytes, size_t max_vocab, uint64_t version);
+                    const rmtl__rt *rt, size_t max_bytes, size_t max_vocab, uint64_t version,
+                    rmtl__fold *reuse);
 /* The first-layer outputs of the folded modules for n rows into H (n ×
  * width): gathered rows, num (n × n_num, contiguous) and u (u[i·ldu + j])
  * times their rows, plus the products of the unfolded fields' blocks of x0
@@ -87,15 +92,17 @@ static inline size_t rmtl__fold_limit(int mode, size_t rows)
 
 /* A network's cache (rmtl_model_fold_embeddings): all its modules that
  * read x0 through a Linear, within max_bytes (threads: rt). *out is NULL
- * when not even the numerical and constant rows fit. RMTL_ENOMEM. */
+ * when not even the numerical and constant rows fit. reuse: as for
+ * rmtl__fold_make. RMTL_ENOMEM. */
 int rmtl__fold_build(rmtl__fold **out, const rmtl__net *net, const rmtl__rt *rt,
-                     size_t max_bytes, size_t max_vocab);
+                     size_t max_bytes, size_t max_vocab, rmtl__fold *reuse);
 void rmtl__fold_free(rmtl__fold *f); /* accepts NULL */
 size_t rmtl__fold_bytes(const rmtl__fold *f);
 size_t rmtl__fold_fields(const rmtl__fold *f); /* folded categorical fields; 0 for NULL */
 
-/* For training owners. keep: 1 when *slot is current for (version,
- * max_vocab), else frees it (*slot NULL) and returns 0. useful: f, or
+/* For training owners. keep: 1 when there is nothing to build: *slot is
+ * current for (version, max_vocab), or max_vocab is 0 (*slot freed and
+ * NULL); else 0, *slot left for the rebuild to reuse. useful: f, or
  * NULL (f freed) when it folds no field, since its gathers would then
  * save nothing. refresh: net's cache made current for max_vocab (0: none),
  * as rmtl__qnet_refold does for a critic (rl/qnet.h). RMTL_ENOMEM leaves

@@ -199,7 +199,8 @@ int rmtl_model_fold_embeddings(rmtl_model *m, size_t max_bytes, size_t *used)
     RMTL__CHECK_ARG(m, "m");
     /* built before the old one goes, so that a failure changes nothing */
     rmtl__fold *f = NULL;
-    int rc = max_bytes ? rmtl__fold_build(&f, &m->net, &m->ws.rt, max_bytes, SIZE_MAX) : 0;
+    int rc =
+        max_bytes ? rmtl__fold_build(&f, &m->net, &m->ws.rt, max_bytes, SIZE_MAX, NULL) : 0;
     if (rc)
         return rc;
     rmtl__fold_free(m->net.fold);

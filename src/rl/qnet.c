@@ -74,12 +74,13 @@ int rmtl__qnet_load_embed(rmtl__qnet *q, const rmtl__embed *src)
 
 int rmtl__qnet_refold(rmtl__qnet *q, const rmtl__rt *rt, size_t max_vocab)
 {
-    if (rmtl__fold_keep(&q->fold, q->ps.version, max_vocab) || max_vocab == 0)
+    if (rmtl__fold_keep(&q->fold, q->ps.version, max_vocab))
         return 0;
     const rmtl__linear *lin = &q->bottom.lin[0];
-    rmtl__fold *f = NULL;
+    rmtl__fold *f = NULL, *old = q->fold;
+    q->fold = NULL;
     int rc = rmtl__fold_make(&f, &q->emb, &q->act, &lin, 1, 0, rt, SIZE_MAX, max_vocab,
-                             q->ps.version);
+                             q->ps.version, old);
     q->fold = rmtl__fold_useful(f);
     return rc;
 }

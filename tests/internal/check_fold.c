@@ -79,7 +79,7 @@ START_TEST(test_fold_matches_reference)
     rmtl__net *net = &m->net;
     rmtl__rt rt = {1};
     rmtl__fold *f = NULL;
-    OK(rmtl__fold_build(&f, net, &rt, SIZE_MAX, SIZE_MAX));
+    OK(rmtl__fold_build(&f, net, &rt, SIZE_MAX, SIZE_MAX, NULL));
     ck_assert_ptr_nonnull(f);
     size_t mods = 0;
     for (size_t i = 0; i < net->mods.n; i++)
@@ -101,9 +101,9 @@ START_TEST(test_fold_matches_reference)
         size_t c = run % 4;
         rmtl__fold *p = NULL;
         if (run < 4)
-            OK(rmtl__fold_build(&p, net, &rt, rows[c] * W + W - 1, SIZE_MAX));
+            OK(rmtl__fold_build(&p, net, &rt, rows[c] * W + W - 1, SIZE_MAX, NULL));
         else
-            OK(rmtl__fold_build(&p, net, &rt, SIZE_MAX, vmax[c]));
+            OK(rmtl__fold_build(&p, net, &rt, SIZE_MAX, vmax[c], NULL));
         ck_assert_ptr_nonnull(p);
         ck_assert_uint_eq(rmtl__fold_fields(p), 3 - c);
         ck_assert_uint_eq(p->rows, rows[c]);
@@ -115,7 +115,7 @@ START_TEST(test_fold_matches_reference)
         rmtl__fold_free(p);
     }
     rmtl__fold *none = f; /* not even the fixed rows: nothing */
-    OK(rmtl__fold_build(&none, net, &rt, 3 * W - 1, SIZE_MAX));
+    OK(rmtl__fold_build(&none, net, &rt, 3 * W - 1, SIZE_MAX, NULL));
     ck_assert_ptr_null(none);
     rmtl__fold_free(f);
     rmtl_model_free(m);

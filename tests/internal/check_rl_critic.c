@@ -553,6 +553,7 @@ START_TEST(test_critic_fold_cache)
     tbatch b;
     make_batch(&b, 17);
     const rmtl__fold *tf = NULL;
+    const float *net_table = NULL, *target_table = NULL;
     for (int step = 0; step < 4; step++) {
         double l[2];
         for (int k = 0; k < 2; k++)
@@ -570,6 +571,13 @@ START_TEST(test_critic_fold_cache)
         if (step == 1)
             ck_assert_ptr_eq(t, tf); /* no soft update in between: kept */
         tf = t;
+        /* a rebuild reuses the old table's memory (no fresh pages) */
+        if (step > 0)
+            ck_assert_ptr_eq(c[1]->net.fold->table, net_table);
+        if (step == 2)
+            ck_assert_ptr_eq(t->table, target_table);
+        net_table = c[1]->net.fold->table;
+        target_table = t->table;
         if (step == 1)
             for (int k = 0; k < 2; k++)
                 ck_assert_int_eq(rmtl_critic_soft_update(c[k]), 0);
