@@ -71,24 +71,31 @@ int rmtl__embed_check_num(const rmtl__embed *e, size_t n, const float *num, size
     return 0;
 }
 
+void rmtl__embed_scatter(const rmtl__embed *e, size_t n, const int32_t *cat, size_t ldc,
+                         size_t f0, size_t f1, const float *dx, size_t lddx)
+{
+    size_t d = e->dim;
+    rmtl__param *t = e->table;
+    for (size_t i = 0; i < n && !t->frozen; i++)
+        for (size_t f = f0; f < f1; f++) {
+            size_t r = rmtl__embed_row(e, f, cat[i * ldc + f]);
+            float *restrict g = t->g + r * d;
+            const float *restrict s = dx + i * lddx + (f - f0) * d;
+            for (size_t j = 0; j < d; j++)
+                g[j] += s[j];
+            rmtl__param_touch(t, r);
+        }
+}
+
 int rmtl__embed_backward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
                          size_t ldc, const float *num, size_t ldn, const float *dy,
                          size_t lddy)
 {
-    size_t d = e->dim, fe = e->n_fields * d;
+    size_t fe = e->n_fields * e->dim;
     if (e->n_fields) {
-        rmtl__param *t = e->table;
         if (rmtl__nonfinite(n, fe, dy, lddy))
-            return rmtl__numeric_error(t->name, "non-finite gradient");
-        for (size_t i = 0; i < n && !t->frozen; i++)
-            for (size_t f = 0; f < e->n_fields; f++) {
-                size_t r = rmtl__embed_row(e, f, cat[i * ldc + f]);
-                float *restrict g = t->g + r * d;
-                const float *restrict s = dy + i * lddy + f * d;
-                for (size_t j = 0; j < d; j++)
-                    g[j] += s[j];
-                rmtl__param_touch(t, r);
-            }
+            return rmtl__numeric_error(e->table->name, "non-finite gradient");
+        rmtl__embed_scatter(e, n, cat, ldc, 0, e->n_fields, dy, lddy);
     }
     return e->n_num ? rmtl__linear_backward(&e->num, rt, n, num, ldn, dy + fe, lddy, NULL, 0, 0)
                     : 0;

@@ -52,5 +52,9 @@ int rmtl__embed_check_num(const rmtl__embed *e, size_t n, const float *num, size
 int rmtl__embed_backward(const rmtl__embed *e, const rmtl__rt *rt, size_t n, const int32_t *cat,
                          size_t ldc, const float *num, size_t ldn, const float *dy,
                          size_t lddy);
+/* The table part of that for fields [f0, f1) only: dx (n × (f1 − f0)·dim,
+ * row stride lddx) holds their blocks. No guard: the caller's. */
+void rmtl__embed_scatter(const rmtl__embed *e, size_t n, const int32_t *cat, size_t ldc,
+                         size_t f0, size_t f1, const float *dx, size_t lddx);
 
 #endif

@@ -116,8 +116,8 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
     return rmtl__mlp_backward_cols(m, ws, dy, lddy, dx, lddx, acc, 0, m->in);
 }
 
-int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
-                            float *dx, size_t lddx, int acc, size_t c0, size_t c1)
+int rmtl__mlp_backward_upper(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
+                             const float **g0, size_t *ldg0)
 {
     size_t n = m->n;
     float s = m->train && m->dropout > 0.0f ? 1.0f / (1.0f - m->dropout) : 1.0f;
@@ -134,27 +134,32 @@ int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t 
             g = dz;
             ldg = l->out;
         }
-        const float *xin = i ? m->h[i - 1] : m->x;
-        size_t ldxin = i ? m->lin[i - 1].out : m->ldx;
-        float *dxi = dx;
-        size_t lddxi = lddx;
-        int acci = acc;
-        if (i > 0) {
-            dxi = gbuf = rmtl__ws_alloc(ws, n * l->in);
-            if (!dxi)
-                return RMTL_ENOMEM;
-            lddxi = l->in;
-            acci = 0;
-        }
-        int rc = i ? rmtl__linear_backward(l, &ws->rt, n, xin, ldxin, g, ldg, dxi, lddxi, acci)
-                   : rmtl__linear_backward_cols(l, &ws->rt, n, xin, ldxin, g, ldg, dxi, lddxi,
-                                                acci, c0, c1);
+        if (i == 0)
+            break;
+        float *dxi = gbuf = rmtl__ws_alloc(ws, n * l->in);
+        if (!dxi)
+            return RMTL_ENOMEM;
+        int rc = rmtl__linear_backward(l, &ws->rt, n, m->h[i - 1], m->lin[i - 1].out, g, ldg,
+                                       dxi, l->in, 0);
         if (rc)
             return rc;
         g = dxi;
-        ldg = lddxi;
+        ldg = l->in;
     }
+    *g0 = g;
+    *ldg0 = ldg;
     return 0;
+}
+
+int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
+                            float *dx, size_t lddx, int acc, size_t c0, size_t c1)
+{
+    const float *g;
+    size_t ldg;
+    int rc = rmtl__mlp_backward_upper(m, ws, dy, lddy, &g, &ldg);
+    return rc ? rc
+              : rmtl__linear_backward_cols(&m->lin[0], &ws->rt, m->n, m->x, m->ldx, g, ldg, dx,
+                                           lddx, acc, c0, c1);
 }
 
 /* Evaluation pass; with pre, layer 0's Linear is already done (bias

@@ -62,6 +62,13 @@ int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
  * first layer's product. */
 int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
                             float *dx, size_t lddx, int acc, size_t c0, size_t c1);
+/* The backward down to layer 0's Linear, exclusive: accumulates the
+ * gradients of the layers above it and sets *g0 (row stride *ldg0, in ws
+ * or dy itself) to the gradient w.r.t. layer 0's output before its
+ * activation, for a caller that differentiates layer 0 its own way
+ * (nn/embed_linear.h); the forward input is m->x (row stride m->ldx). */
+int rmtl__mlp_backward_upper(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy,
+                             const float **g0, size_t *ldg0);
 /* Evaluation-mode output into y (n×out), nothing remembered. */
 int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                       float *y, size_t ldy);

@@ -141,7 +141,7 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
     if (!rc)
         rc = rmtl__loss_mse(&l, "critic", n, q, y, w, 1, 1.0, dq);
     if (!rc)
-        rc = rmtl__qnet_backward(&c->net, &c->ws, dq, NULL, 0, 1);
+        rc = rmtl__qnet_backward(&c->net, &c->ws, dq, NULL, 0, 1, rmtl__fold_limit(c->fold, n));
     if (!rc)
         rc = rmtl__gx_reduce(c->gx, &c->net.ps, n, &l, 1, "critic update");
     if (!rc)
@@ -176,7 +176,7 @@ int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const
     }
     if (qsum)
         *qsum = s;
-    return rmtl__qnet_backward(&c->net, &c->ws, dq, grad, ldg, 0);
+    return rmtl__qnet_backward(&c->net, &c->ws, dq, grad, ldg, 0, rmtl__fold_limit(c->fold, n));
 }
 
 /* --- public calls ----------------------------------------------------------- */

@@ -4,6 +4,7 @@
 
 #include "core/internal.h"
 #include "mtl/fold.h"
+#include "nn/embed_linear.h"
 
 #include <string.h>
 
@@ -153,17 +154,14 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
 }
 
 int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da, size_t ldda,
-                        int param_grads)
+                        int param_grads, size_t group_vocab)
 {
     if (!q->z)
         return rmtl__error(RMTL_ESTATE, "critic: backward without a forward pass");
     size_t n = q->n;
-    /* a frozen critic passes down only the action block's gradient */
-    size_t c0 = param_grads ? 0 : q->emb_width, wx = q->width - c0;
     float *dz = rmtl__ws_alloc(ws, n);
     float *dh = rmtl__ws_alloc(ws, n * q->bottom.out);
-    float *dx = rmtl__ws_alloc(ws, n * wx);
-    if (!dz || !dh || !dx)
+    if (!dz || !dh)
         return RMTL_ENOMEM;
     /* Q = −max(z, 0): dQ/dz = −1 where z > 0, else 0 */
     for (size_t i = 0; i < n; i++)
@@ -174,15 +172,28 @@ int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da,
     if (!param_grads)
         rmtl__params_freeze(&q->ps, 1);
     int rc = rmtl__mlp_backward(&q->tower, ws, dz, 1, dh, q->bottom.out, 0);
-    if (!rc)
-        rc = rmtl__mlp_backward_cols(&q->bottom, ws, dh, q->bottom.out, dx, wx, 0, c0,
-                                     q->width);
-    if (!rc && param_grads)
-        rc = rmtl__embed_backward(&q->emb, &ws->rt, n, q->cat, q->ldc, q->num, q->ldn, dx,
-                                  q->width);
-    if (!rc && (param_grads || da))
-        rc = rmtl__linear_backward(&q->act, &ws->rt, n, q->a, q->lda, dx + q->emb_width - c0,
-                                   wx, da, ldda, 0);
+    if (!rc && group_vocab) {
+        const float *g;
+        size_t ldg;
+        rc = rmtl__mlp_backward_upper(&q->bottom, ws, dh, q->bottom.out, &g, &ldg);
+        if (!rc)
+            rc = rmtl__embed_linear_backward(&q->emb, &q->act, &q->bottom.lin[0], ws, n, q->cat,
+                                             q->ldc, q->num, q->ldn, q->a, q->lda, q->x,
+                                             q->width, g, ldg, da, ldda, group_vocab);
+    } else if (!rc) {
+        /* a frozen critic passes down only the action block's gradient */
+        size_t c0 = param_grads ? 0 : q->emb_width, wx = q->width - c0;
+        float *dx = rmtl__ws_alloc(ws, n * wx);
+        rc = dx ? rmtl__mlp_backward_cols(&q->bottom, ws, dh, q->bottom.out, dx, wx, 0, c0,
+                                          q->width)
+                : RMTL_ENOMEM;
+        if (!rc && param_grads)
+            rc = rmtl__embed_backward(&q->emb, &ws->rt, n, q->cat, q->ldc, q->num, q->ldn, dx,
+                                      q->width);
+        if (!rc && (param_grads || da))
+            rc = rmtl__linear_backward(&q->act, &ws->rt, n, q->a, q->lda,
+                                       dx + q->emb_width - c0, wx, da, ldda, 0);
+    }
     if (!param_grads)
         rmtl__params_freeze(&q->ps, 0);
     return rc;

@@ -83,9 +83,12 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
 /* Backward of the last forward from dL/dQ (n values). param_grads != 0
  * accumulates every parameter's gradient; 0 leaves the parameters alone
  * (a frozen critic differentiated for the actor). da (may be NULL): dL/da
- * is written to da[i·ldda]. */
+ * is written to da[i·ldda]. group_vocab > 0: the first bottom layer is
+ * differentiated by rmtl__embed_linear_backward (nn/embed_linear.h),
+ * grouping the fields whose vocabulary is at most group_vocab; 0: the
+ * plain layer-by-layer path that tests compare it with. */
 int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da, size_t ldda,
-                        int param_grads);
+                        int param_grads, size_t group_vocab);
 /* Evaluation-mode Q of n rows into q_out, nothing kept. */
 int rmtl__qnet_predict(const rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat,
                        size_t ldc, const float *num, size_t ldn, const float *a, size_t lda,

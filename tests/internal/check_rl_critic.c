@@ -120,7 +120,7 @@ START_TEST(test_qnet_gradients)
     fd_fill(a, n, 0, 1, &seed);
     fd_fill(r, n, -1, 1, &seed);
     ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qv), 0);
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da, 1, 1), 0);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da, 1, 1, 0), 0);
     /* forward values against the reference; both signs of z occur */
     double **pv = dup_params(&q.ps);
     double *numd = ref_dup(num, 2 * n), *ad = ref_dup(a, n), *rd = ref_dup(r, n), qr[5];
@@ -155,7 +155,7 @@ START_TEST(test_qnet_gradients)
     rmtl__params_zero_grad(&q.ps);
     rmtl__ws_reset(&ws);
     ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qv), 0);
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da2, 1, 0), 0);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da2, 1, 0, 0), 0);
     ck_assert(memcmp(da, da2, sizeof da) == 0);
     for (size_t i = 0; i < q.ps.n; i++) {
         rmtl__param *p = q.ps.p[i];
@@ -202,7 +202,7 @@ START_TEST(test_qnet_dropout_and_state)
     fill_num(num, 5, &seed);
     fd_fill(a, 5, 0, 1, &seed);
     /* backward before any forward is refused */
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, dq, NULL, 0, 1), RMTL_ESTATE);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, dq, NULL, 0, 1, 0), RMTL_ESTATE);
     rmtl__rng drop;
     rmtl__rng_seed(&drop, 1, RMTL__STREAM_DROPOUT);
     ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, 5, CAT, 2, num, 2, a, 1, &drop, q1), 0);
