@@ -469,6 +469,21 @@ static int rmtl__attn_back(rmtl__pass *ps, const rmtl__op *op, rmtl__attn *at)
     return rmtl__attn_backward(at, ps->ws, o->g, o->cols, d0, at->dim, d1, at->dim, acc);
 }
 
+/* An MLP on the embedded input: its first layer straight into the
+ * embedding's gradients (rmtl__pass.group_vocab). */
+static int rmtl__mlp_embed_back(rmtl__pass *ps, rmtl__mlp *mlp, const rmtl__var *o)
+{
+    const rmtl__embed *e = ps->emb;
+    const rmtl__var *x = &ps->t->var[ps->input];
+    const float *g;
+    size_t ldg;
+    int rc = rmtl__mlp_backward_upper(mlp, ps->ws, o->g, o->cols, &g, &ldg);
+    return rc ? rc
+              : rmtl__embed_linear_backward(e, NULL, &mlp->lin[0], ps->ws, ps->n, ps->cat,
+                                            e->n_fields, ps->num, e->n_num, NULL, 0, x->x, x->ld,
+                                            g, ldg, NULL, 0, ps->group_vocab);
+}
+
 static int rmtl__op_back(rmtl__pass *ps, const rmtl__op *op)
 {
     if (op->kind == RMTL__OP_MIX)
@@ -477,6 +492,8 @@ static int rmtl__op_back(rmtl__pass *ps, const rmtl__op *op)
     if (op->kind == RMTL__MOD_ATTN)
         return rmtl__attn_back(ps, op, &m->u.attn);
     const rmtl__var *o = &ps->t->var[op->out];
+    if (op->kind == RMTL__MOD_MLP && ps->group_vocab && ps->emb && op->in[0] == ps->input)
+        return rmtl__mlp_embed_back(ps, &m->u.mlp, o);
     int fresh;
     float *dx = rmtl__grad_for(ps, op->in[0], &fresh);
     if (!dx)

@@ -29,6 +29,7 @@
 #define RMTL_MTL_GRAPH_H
 
 #include "nn/attention.h"
+#include "nn/embed_linear.h"
 #include "nn/gate.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
@@ -112,6 +113,17 @@ typedef struct rmtl__pass {
     const float *pre;
     size_t ldpre;
     const size_t *pre_col;
+    /* TRAIN, optional: the input variable `input` is emb's output for the
+     * ids cat and features num (row strides: its fields, its n_num). With
+     * group_vocab > 0, the backward of an MLP that reads it is
+     * rmtl__embed_linear_backward for its first layer (fields of at most
+     * group_vocab ids grouped), which adds to the embedding's gradients
+     * instead of the input's. Set by the owner (src/mtl/net.c). */
+    const rmtl__embed *emb;
+    const int32_t *cat;
+    const float *num;
+    int input;
+    size_t group_vocab;
 } rmtl__pass;
 
 /* A TRAIN or EVAL pass of n rows over the modules `mods` (only their

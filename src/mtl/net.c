@@ -150,6 +150,10 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
         np->ps.pre_col = fold->col;
     }
     np->x0 = rmtl__g_input(&np->ps, np->x, d0, d0);
+    np->ps.emb = e;
+    np->ps.cat = b->cat;
+    np->ps.num = b->num;
+    np->ps.input = np->x0;
     rc = net->arch->wire(&np->ps, net->hp, T, np->x0, np->z);
     if (!rc && np->ps.next != net->mods.n)
         rc = rmtl__error(RMTL_ERROR, "network wiring: %zu of %zu modules used", np->ps.next,

@@ -54,7 +54,9 @@ int rmtl__net_forward(rmtl__net_pass *np, const rmtl__net *net, rmtl__ws *ws, rm
                       rmtl__rng *drop, int train, const rmtl_batch *b, float *probs, size_t ldp);
 /* Backward of a training-mode pass from dL/dp, the gradient of each output
  * (n × T, row stride lddp), for losses the model does not compute itself
- * (the RL actor's −Q): parameter gradients ACCUMULATE. */
+ * (the RL actor's −Q): parameter gradients ACCUMULATE. Setting
+ * np->ps.group_vocab first (graph.h) differentiates the MLPs that read
+ * the embedding by distinct id (nn/embed_linear.h). */
 int rmtl__net_backward(rmtl__net_pass *np, const float *dp, size_t lddp);
 
 /* One pass over a validated batch (batch.h), in ws (reset first) with the

@@ -214,6 +214,7 @@ int rmtl__actor_grad(rmtl_actor *a, rmtl_critic *const *by_task, const rmtl_tran
      * evaluation mode, but the backward needs the recording */
     rmtl__net_pass np;
     rc = rmtl__net_forward(&np, &m->net, &m->ws, &m->tape, NULL, 1, &b, pi, T);
+    np.ps.group_vocab = rmtl__fold_limit(a->fold, n);
     double qsum = 0.0;
     for (size_t k = 0; !rc && k < T; k++) {
         if (w)
