@@ -379,7 +379,7 @@ int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
     if ((rc = rmtl__fusion_critic_grad(f, batch, &st.critic_loss)) ||
         (rc = rmtl__gx_reduce(&f->gx, &f->critic_ps, batch->requests, &st.critic_loss, 1,
                               "critics")) ||
-        (rc = rmtl__adam_step(&f->critic_opt, &f->critic_ps, NULL)))
+        (rc = rmtl__adam_step(&f->critic_opt, &f->ws.rt, &f->critic_ps, NULL)))
         return rmtl__error_prefix(rc, "%s: critics", fn);
     if (!(rc = rmtl__fusion_actor_grad(f, batch, &st.actor_loss, &st))) {
         /* the actor's loss terms are means over its units */
@@ -388,7 +388,7 @@ int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
                              "actor");
         st.actor_loss = means[0], st.q = means[1], st.q_std = means[2], st.penalty = means[3];
     }
-    if (rc || (rc = rmtl__adam_step(&f->actor_opt, &f->actor_ps, NULL)))
+    if (rc || (rc = rmtl__adam_step(&f->actor_opt, &f->ws.rt, &f->actor_ps, NULL)))
         return rmtl__error_prefix(rc, "%s: actor", fn);
     float tau = (float)f->o.tau;
     if ((rc = rmtl__params_soft_update(&f->actor_tps, &f->actor_ps, tau)) ||

@@ -229,7 +229,7 @@ int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss)
     if (!rc)
         rc = rmtl__gx_reduce(&m->gx, &m->net.ps, batch->rows, &l, 1, "rmtl_model_train_step");
     if (!rc)
-        rc = rmtl__adam_step(&m->opt, &m->net.ps, NULL);
+        rc = rmtl__adam_step(&m->opt, &m->ws.rt, &m->net.ps, NULL);
     rmtl__params_zero_grad(&m->net.ps);
     if (rc) {
         m->drop = drop;

@@ -3,6 +3,7 @@
 
 #include "core/internal.h"
 #include "nn/kernels.h"
+#include "nn/par.h"
 
 #include <math.h>
 
@@ -79,7 +80,31 @@ static void rmtl__adam_block(const rmtl__adam *opt, float *restrict w, const flo
         rmtl__adam_one(w, g, m, v, i, c, wd, b1, b2, c1, c2, step, sbc2, eps);
 }
 
-int rmtl__adam_step(rmtl__adam *opt, rmtl__params *ps, double *grad_norm)
+/* One parameter's update over a range of its blocks: elements of a dense
+ * one, touched rows of a sparse one. */
+typedef struct rmtl__adam_job {
+    const rmtl__adam *opt;
+    rmtl__param *p;
+    float c, step, sbc2;
+} rmtl__adam_job;
+
+static void rmtl__adam_range(void *ctx, size_t b, size_t e)
+{
+    const rmtl__adam_job *j = ctx;
+    rmtl__param *p = j->p;
+    if (!p->sparse) {
+        rmtl__adam_block(j->opt, p->w + b, p->g + b, p->m + b, p->v + b, e - b, j->c, j->step,
+                         j->sbc2);
+        return;
+    }
+    for (size_t r = b; r < e; r++) {
+        size_t off = p->touched_rows[r] * p->cols;
+        rmtl__adam_block(j->opt, p->w + off, p->g + off, p->m + off, p->v + off, p->cols, j->c,
+                         j->step, j->sbc2);
+    }
+}
+
+int rmtl__adam_step(rmtl__adam *opt, const rmtl__rt *rt, rmtl__params *ps, double *grad_norm)
 {
     /* 1. moments, so that a failed allocation changes nothing */
     for (size_t i = 0; i < ps->n; i++) {
@@ -124,9 +149,11 @@ int rmtl__adam_step(rmtl__adam *opt, rmtl__params *ps, double *grad_norm)
         rmtl__param *p = ps->p[i];
         if (p->frozen)
             continue;
-        RMTL__FOR_GRAD_BLOCKS(p, off, cnt,
-                              rmtl__adam_block(opt, p->w + off, p->g + off, p->m + off,
-                                               p->v + off, cnt, c, step, sbc2));
+        /* memory-bound: worth a second thread from about 64 KiB of weights */
+        rmtl__adam_job job = {opt, p, c, step, sbc2};
+        size_t items = p->sparse ? p->n_touched : p->rows * p->cols;
+        size_t grain = p->sparse ? (16384 + p->cols - 1) / p->cols : 16384;
+        rmtl__par_for(rt, items, grain, rmtl__adam_range, &job);
     }
     return 0;
 }

@@ -20,6 +20,7 @@
 #ifndef RMTL_NN_ADAM_H
 #define RMTL_NN_ADAM_H
 
+#include "nn/gemm.h"
 #include "nn/param.h"
 
 #include <stdint.h>
@@ -35,7 +36,8 @@ typedef struct rmtl__adam {
 void rmtl__adam_init(rmtl__adam *opt, double lr, double weight_decay);
 /* One update of every non-frozen parameter of ps. Allocates the moments
  * of parameters that have none (first step). *grad_norm (may be NULL):
- * the global L2 norm of the gradients before clipping. */
-int rmtl__adam_step(rmtl__adam *opt, rmtl__params *ps, double *grad_norm);
+ * the global L2 norm of the gradients before clipping. The update runs
+ * across rt's threads (nn/par.h; NULL: one), with the same result. */
+int rmtl__adam_step(rmtl__adam *opt, const rmtl__rt *rt, rmtl__params *ps, double *grad_norm);
 
 #endif

@@ -247,7 +247,7 @@ int rmtl__actor_update_sorted(rmtl_actor *a, rmtl_critic *const *by_task,
     if (!rc && !isfinite(l))
         rc = rmtl__error(RMTL_ENUMERIC, "actor: the loss is not finite (%g)", l);
     if (!rc)
-        rc = rmtl__adam_step(&a->opt, ps, NULL);
+        rc = rmtl__adam_step(&a->opt, &a->model->ws.rt, ps, NULL);
     rmtl__params_zero_grad(ps);
     if (rc)
         return rc;

@@ -145,7 +145,7 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
     if (!rc)
         rc = rmtl__gx_reduce(c->gx, &c->net.ps, n, &l, 1, "critic update");
     if (!rc)
-        rc = rmtl__adam_step(&c->opt, &c->net.ps, NULL);
+        rc = rmtl__adam_step(&c->opt, &c->ws.rt, &c->net.ps, NULL);
     if (rc)
         return rc;
     c->updates++;

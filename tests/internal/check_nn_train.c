@@ -89,7 +89,7 @@ static int toy_step(toy *t, size_t n, double *loss)
     if (!rc)
         rc = rmtl__embed_backward(&t->emb, &ws->rt, n, t->cat, TOY_F, t->num, TOY_NUM, dx, d0);
     if (!rc)
-        rc = rmtl__adam_step(&t->opt, &t->ps, NULL);
+        rc = rmtl__adam_step(&t->opt, NULL, &t->ps, NULL);
     rmtl__params_zero_grad(&t->ps);
     return rc;
 }
@@ -178,7 +178,7 @@ START_TEST(test_adam_reference)
     rmtl__adam_init(&opt, 0.01, 0.1);
     memcpy(p->g, g1, sizeof g1);
     double norm;
-    ck_assert_int_eq(rmtl__adam_step(&opt, &ps, &norm), 0);
+    ck_assert_int_eq(rmtl__adam_step(&opt, NULL, &ps, &norm), 0);
     ck_assert(fabs(norm - sqrt(0.01 + 0.04 + 0.09)) < 1e-7);
     /* Step 1 by hand: g' = g + 0.1·w = (0.15, −0.3, 0.5); m̂ = g', v̂ = g'², so
      * each weight moves by lr·sign(g') = 0.01 (ε is negligible). */
@@ -188,7 +188,7 @@ START_TEST(test_adam_reference)
     /* Step 2 from the formula in double (m = 0.9m + 0.1g', v = 0.999v +
      * 0.001g'², w −= 0.01/(1−0.9²)·m/(sqrt(v)/sqrt(1−0.999²) + 1e-8)). */
     memcpy(p->g, g2, sizeof g2);
-    ck_assert_int_eq(rmtl__adam_step(&opt, &ps, NULL), 0);
+    ck_assert_int_eq(rmtl__adam_step(&opt, NULL, &ps, NULL), 0);
     const double w2[3] = {0.483349201, -0.990542954, 1.98102189};
     const double m2[3] = {0.0134, 0.0031, 0.0649};
     const double v2[3] = {2.24785e-05, 0.000180511, 0.000289351};
@@ -230,9 +230,9 @@ START_TEST(test_adam_clip_and_frozen)
     oa.clip_norm = 0.5;
     for (int s = 0; s < 3; s++) {
         double got;
-        ck_assert_int_eq(rmtl__adam_step(&oa, &a, &got), 0);
+        ck_assert_int_eq(rmtl__adam_step(&oa, NULL, &a, &got), 0);
         ck_assert(fabs(got - norm) < 1e-6 * norm);
-        ck_assert_int_eq(rmtl__adam_step(&ob, &b, NULL), 0);
+        ck_assert_int_eq(rmtl__adam_step(&ob, NULL, &b, NULL), 0);
         for (int i = 0; i < 6; i++)
             ck_assert_float_eq_tol(pa->w[i], pb->w[i], 1e-6f);
     }
@@ -262,7 +262,7 @@ START_TEST(test_lazy_adam_touches_only_rows_used)
             t->g[r * 4 + j] = 0.5f - (float)j * 0.3f;
     }
     ck_assert_uint_eq(t->n_touched, 2);
-    ck_assert_int_eq(rmtl__adam_step(&opt, &ps, NULL), 0);
+    ck_assert_int_eq(rmtl__adam_step(&opt, NULL, &ps, NULL), 0);
     for (size_t r = 0; r < 10; r++) {
         int used = r == 2 || r == 5;
         ck_assert_int_eq(memcmp(t->w + r * 4, before + r * 4, 16) != 0, used);
@@ -278,7 +278,7 @@ START_TEST(test_lazy_adam_touches_only_rows_used)
     memcpy(m1, t->m, sizeof m1);
     rmtl__param_touch(t, 7);
     t->g[7 * 4] = 1.0f;
-    ck_assert_int_eq(rmtl__adam_step(&opt, &ps, NULL), 0);
+    ck_assert_int_eq(rmtl__adam_step(&opt, NULL, &ps, NULL), 0);
     for (size_t r = 0; r < 10; r++) {
         int used = r == 7;
         ck_assert_int_eq(memcmp(t->w + r * 4, after1 + r * 4, 16) != 0, used);
@@ -346,7 +346,7 @@ START_TEST(test_guard_gradient)
     rmtl__param *p = rmtl__params_find(&t.ps, "toy.mlp.1.w");
     ck_assert_ptr_nonnull(p);
     p->g[7] = NAN;
-    ck_assert_int_eq(rmtl__adam_step(&t.opt, &t.ps, NULL), RMTL_ENUMERIC);
+    ck_assert_int_eq(rmtl__adam_step(&t.opt, NULL, &t.ps, NULL), RMTL_ENUMERIC);
     ck_assert_str_eq(rmtl_last_error(), "layer 'toy.mlp.1': non-finite gradient");
     float *after = snapshot(&t.ps, &n1);
     ck_assert(memcmp(before, after, n0 * sizeof *before) == 0);
@@ -357,7 +357,7 @@ START_TEST(test_guard_gradient)
     rmtl__param *tab = t.emb.table;
     rmtl__param_touch(tab, 3);
     tab->g[3 * TOY_E + 1] = -INFINITY;
-    ck_assert_int_eq(rmtl__adam_step(&t.opt, &t.ps, NULL), RMTL_ENUMERIC);
+    ck_assert_int_eq(rmtl__adam_step(&t.opt, NULL, &t.ps, NULL), RMTL_ENUMERIC);
     ck_assert_str_eq(rmtl_last_error(), "layer 'toy.emb': non-finite gradient");
     after = snapshot(&t.ps, &n1);
     ck_assert(memcmp(before, after, n0 * sizeof *before) == 0);
@@ -455,7 +455,7 @@ static int build_all(int threads)
         rmtl__adam opt;
         rmtl__adam_init(&opt, 1e-3, 1e-6);
         if (!rc)
-            rc = rmtl__adam_step(&opt, &ps, NULL);
+            rc = rmtl__adam_step(&opt, NULL, &ps, NULL);
     }
     rmtl__mlp_free(&m);
     rmtl__embed_free(&e);

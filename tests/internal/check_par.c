@@ -1,6 +1,7 @@
 /* Loops across the runtime's threads (nn/par.h): every index exactly once,
  * at most rt->threads ranges of at least `grain`, serial inside a loop,
- * and the same results at 1 and 2 threads for the loops that use it. */
+ * and the same results at 1 and 2 threads for the loops that use it (the
+ * folded gathers, Adam). */
 #include <blis.h>
 #include <check.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 
 #include "mtl/fold.h"
 #include "mtl/model.h"
+#include "nn/adam.h"
 #include "nn/par.h"
 #include "util/mtl.h"
 
@@ -108,12 +110,60 @@ START_TEST(test_fold_rows_threads)
 }
 END_TEST
 
+/* Adam split across threads: bit for bit the serial update, for a dense
+ * parameter and the touched rows of a sparse one, over three steps. */
+START_TEST(test_adam_threads)
+{
+    rmtl__params ps[2];
+    rmtl__adam opt[2];
+    for (int k = 0; k < 2; k++) {
+        rmtl__params_init(&ps[k]);
+        rmtl__param *d, *sp;
+        ck_assert_int_eq(rmtl__params_add(&ps[k], &d, "dense.w", 300, 257, 0), 0);
+        ck_assert_int_eq(rmtl__params_add(&ps[k], &sp, "table.w", 2000, 33, 1), 0);
+        for (size_t i = 0; i < 300 * 257; i++)
+            d->w[i] = (float)((int)(i * 2654435761u >> 21) % 201 - 100) / 50.0f;
+        for (size_t i = 0; i < 2000 * 33; i++)
+            sp->w[i] = (float)((int)(i * 40503u >> 7) % 101 - 50) / 25.0f;
+        rmtl__adam_init(&opt[k], 0.01, 0.001);
+        opt[k].clip_norm = 5.0;
+    }
+    rmtl__rt one = {1}, two = {2};
+    for (int step = 0; step < 3; step++) {
+        for (int k = 0; k < 2; k++) {
+            rmtl__params_zero_grad(&ps[k]);
+            rmtl__param *d = ps[k].p[0], *sp = ps[k].p[1];
+            for (size_t i = 0; i < 300 * 257; i++)
+                d->g[i] = (float)((int)((i + 7u * (unsigned)step) * 2246822519u >> 22) % 61 - 30) /
+                          40.0f;
+            for (size_t r = 0; r < 2000; r += 1 + (size_t)step) { /* rows touched */
+                for (size_t j = 0; j < 33; j++)
+                    sp->g[r * 33 + j] = (float)((int)((r * 33 + j) * 3266489917u >> 23) % 41 - 20);
+                rmtl__param_touch(sp, r);
+            }
+            double norm;
+            ck_assert_int_eq(rmtl__adam_step(&opt[k], k ? &two : &one, &ps[k], &norm), 0);
+        }
+        for (size_t i = 0; i < 2; i++) {
+            const rmtl__param *a = ps[0].p[i], *b = ps[1].p[i];
+            size_t m = a->rows * a->cols;
+            ck_assert(memcmp(a->w, b->w, m * sizeof(float)) == 0);
+            ck_assert(memcmp(a->m, b->m, m * sizeof(float)) == 0);
+            ck_assert(memcmp(a->v, b->v, m * sizeof(float)) == 0);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        rmtl__params_free(&ps[k]);
+}
+END_TEST
+
 Suite *rmtl_test_par_suite(void)
 {
     Suite *s = suite_create("par");
     TCase *tc = tcase_create("par");
     tcase_add_test(tc, test_par_covers_once);
     tcase_add_test(tc, test_fold_rows_threads);
+    tcase_add_test(tc, test_adam_threads);
     suite_add_tcase(s, tc);
     return s;
 }
