@@ -136,12 +136,12 @@ int rmtl__critic_update_from(rmtl_critic *c, const rmtl_transitions *t, const fl
         rmtl__ips_weights(n, t->labels + k, T, w);
     rmtl__params_zero_grad(&c->net.ps);
     rc = rmtl__qnet_forward(&c->net, &c->ws, n, t->cat, nc, t->num, nn, t->action + k, T,
-                            &c->dropout_rng, q);
+                            &c->dropout_rng, rmtl__fold_limit(c->fold, n), q);
     double l = 0.0;
     if (!rc)
         rc = rmtl__loss_mse(&l, "critic", n, q, y, w, 1, 1.0, dq);
     if (!rc)
-        rc = rmtl__qnet_backward(&c->net, &c->ws, dq, NULL, 0, 1, rmtl__fold_limit(c->fold, n));
+        rc = rmtl__qnet_backward(&c->net, &c->ws, dq, NULL, 0, 1);
     if (!rc)
         rc = rmtl__gx_reduce(c->gx, &c->net.ps, n, &l, 1, "critic update");
     if (!rc)
@@ -165,7 +165,7 @@ int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const
     int rc = rmtl__qnet_refold(&c->net, &c->ws.rt, rmtl__fold_limit(c->fold, n));
     if (!rc)
         rc = rmtl__qnet_forward(&c->net, &c->ws, n, cat, c->lay.n_cat, num, c->lay.n_num, pi,
-                                ldpi, NULL, q);
+                                ldpi, NULL, rmtl__fold_limit(c->fold, n), q);
     if (rc)
         return rc;
     double s = 0.0;
@@ -176,7 +176,7 @@ int rmtl__critic_action_grad(rmtl_critic *c, size_t n, const int32_t *cat, const
     }
     if (qsum)
         *qsum = s;
-    return rmtl__qnet_backward(&c->net, &c->ws, dq, grad, ldg, 0, rmtl__fold_limit(c->fold, n));
+    return rmtl__qnet_backward(&c->net, &c->ws, dq, grad, ldg, 0);
 }
 
 /* --- public calls ----------------------------------------------------------- */

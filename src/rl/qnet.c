@@ -125,9 +125,19 @@ static void rmtl__neg_relu(size_t n, const float *z, float *out)
         out[i] = z[i] > 0.0f ? -z[i] : -0.0f;
 }
 
+/* Whether every field's vocabulary is at most group_vocab (> 0). */
+static int rmtl__qnet_all_grouped(const rmtl__qnet *q, size_t group_vocab)
+{
+    const rmtl__embed *e = &q->emb;
+    for (size_t f = 0; f < e->n_fields; f++)
+        if (e->offset[f + 1] - e->offset[f] > group_vocab)
+            return 0;
+    return group_vocab > 0;
+}
+
 int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat, size_t ldc,
                        const float *num, size_t ldn, const float *a, size_t lda,
-                       rmtl__rng *dropout_rng, float *q_out)
+                       rmtl__rng *dropout_rng, size_t group_vocab, float *q_out)
 {
     q->n = n;
     q->cat = cat;
@@ -137,10 +147,12 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
     q->a = a;
     q->lda = lda;
     q->z = NULL;
+    q->group = group_vocab;
     const float *h, *z;
     const rmtl__fold *fold = rmtl__qnet_fold(q, ldc, ldn);
     float *H;
-    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, fold, 0, &q->x, &H);
+    int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, fold,
+                              rmtl__qnet_all_grouped(q, group_vocab), &q->x, &H);
     if (!rc)
         rc = rmtl__mlp_forward_pre(&q->bottom, ws, n, q->x, q->width, H,
                                    fold ? fold->width : 0, dropout_rng, &h);
@@ -154,7 +166,7 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
 }
 
 int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da, size_t ldda,
-                        int param_grads, size_t group_vocab)
+                        int param_grads)
 {
     if (!q->z)
         return rmtl__error(RMTL_ESTATE, "critic: backward without a forward pass");
@@ -172,14 +184,14 @@ int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da,
     if (!param_grads)
         rmtl__params_freeze(&q->ps, 1);
     int rc = rmtl__mlp_backward(&q->tower, ws, dz, 1, dh, q->bottom.out, 0);
-    if (!rc && group_vocab) {
+    if (!rc && q->group) {
         const float *g;
         size_t ldg;
         rc = rmtl__mlp_backward_upper(&q->bottom, ws, dh, q->bottom.out, &g, &ldg);
         if (!rc)
             rc = rmtl__embed_linear_backward(&q->emb, &q->act, &q->bottom.lin[0], ws, n, q->cat,
                                              q->ldc, q->num, q->ldn, q->a, q->lda, q->x,
-                                             q->width, g, ldg, da, ldda, group_vocab);
+                                             q->width, g, ldg, da, ldda, q->group);
     } else if (!rc) {
         /* a frozen critic passes down only the action block's gradient */
         size_t c0 = param_grads ? 0 : q->emb_width, wx = q->width - c0;

@@ -47,7 +47,8 @@ typedef struct rmtl__qnet {
     size_t ldn;
     const float *a;
     size_t lda;
-    float *x;       /* n × width, in the workspace */
+    float *x;       /* n × width, in the workspace; NULL when not needed */
+    size_t group;   /* its group_vocab */
     const float *z; /* n pre-activations, in the workspace */
     struct rmtl__fold *fold; /* bottom layer 0 folded (mtl/fold.h), or NULL */
 } rmtl__qnet;
@@ -76,19 +77,21 @@ int rmtl__qnet_refold(rmtl__qnet *q, const rmtl__rt *rt, size_t max_vocab);
 /* Training forward of n states with one action each: a[i·lda] is the
  * action of row i. dropout_rng NULL: evaluation mode (kept for backward
  * all the same). q_out: n values. The inputs must stay valid until
- * backward. */
+ * backward. group_vocab > 0: the backward differentiates the first bottom
+ * layer by rmtl__embed_linear_backward (nn/embed_linear.h), grouping the
+ * fields whose vocabulary is at most group_vocab; with the first layer
+ * folded too (rmtl__qnet_refold) and every field grouped, the pass never
+ * builds the embedded input. 0: the plain layer-by-layer path that tests
+ * compare it with. */
 int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat, size_t ldc,
                        const float *num, size_t ldn, const float *a, size_t lda,
-                       rmtl__rng *dropout_rng, float *q_out);
+                       rmtl__rng *dropout_rng, size_t group_vocab, float *q_out);
 /* Backward of the last forward from dL/dQ (n values). param_grads != 0
  * accumulates every parameter's gradient; 0 leaves the parameters alone
  * (a frozen critic differentiated for the actor). da (may be NULL): dL/da
- * is written to da[i·ldda]. group_vocab > 0: the first bottom layer is
- * differentiated by rmtl__embed_linear_backward (nn/embed_linear.h),
- * grouping the fields whose vocabulary is at most group_vocab; 0: the
- * plain layer-by-layer path that tests compare it with. */
+ * is written to da[i·ldda]. */
 int rmtl__qnet_backward(rmtl__qnet *q, rmtl__ws *ws, const float *dq, float *da, size_t ldda,
-                        int param_grads, size_t group_vocab);
+                        int param_grads);
 /* Evaluation-mode Q of n rows into q_out, nothing kept. */
 int rmtl__qnet_predict(const rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat,
                        size_t ldc, const float *num, size_t ldn, const float *a, size_t lda,

@@ -119,8 +119,8 @@ START_TEST(test_qnet_gradients)
     fill_num(num, n, &seed);
     fd_fill(a, n, 0, 1, &seed);
     fd_fill(r, n, -1, 1, &seed);
-    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qv), 0);
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da, 1, 1, 0), 0);
+    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, 0, qv), 0);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da, 1, 1), 0);
     /* forward values against the reference; both signs of z occur */
     double **pv = dup_params(&q.ps);
     double *numd = ref_dup(num, 2 * n), *ad = ref_dup(a, n), *rd = ref_dup(r, n), qr[5];
@@ -154,8 +154,8 @@ START_TEST(test_qnet_gradients)
     /* without parameter gradients: the same action gradient, no g touched */
     rmtl__params_zero_grad(&q.ps);
     rmtl__ws_reset(&ws);
-    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qv), 0);
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da2, 1, 0, 0), 0);
+    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, 0, qv), 0);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, r, da2, 1, 0), 0);
     ck_assert(memcmp(da, da2, sizeof da) == 0);
     for (size_t i = 0; i < q.ps.n; i++) {
         rmtl__param *p = q.ps.p[i];
@@ -171,7 +171,7 @@ START_TEST(test_qnet_gradients)
         ck_assert_int_eq(rmtl__qnet_predict(&q, &ws, n, CAT, 2, num, 2, a, 1, qp), 0);
         ck_assert(memcmp(qv, qp, sizeof qv) != 0);
         rmtl__ws_reset(&ws);
-        ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, qp), 0);
+        ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, n, CAT, 2, num, 2, a, 1, NULL, 0, qp), 0);
         ck_assert(memcmp(qv, qp, sizeof qv) != 0);
         q.ps.version++;
         rmtl__ws_reset(&ws);
@@ -202,10 +202,10 @@ START_TEST(test_qnet_dropout_and_state)
     fill_num(num, 5, &seed);
     fd_fill(a, 5, 0, 1, &seed);
     /* backward before any forward is refused */
-    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, dq, NULL, 0, 1, 0), RMTL_ESTATE);
+    ck_assert_int_eq(rmtl__qnet_backward(&q, &ws, dq, NULL, 0, 1), RMTL_ESTATE);
     rmtl__rng drop;
     rmtl__rng_seed(&drop, 1, RMTL__STREAM_DROPOUT);
-    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, 5, CAT, 2, num, 2, a, 1, &drop, q1), 0);
+    ck_assert_int_eq(rmtl__qnet_forward(&q, &ws, 5, CAT, 2, num, 2, a, 1, &drop, 0, q1), 0);
     ck_assert_int_eq(rmtl__qnet_predict(&q, &ws, 5, CAT, 2, num, 2, a, 1, q2), 0);
     ck_assert(memcmp(q1, q2, sizeof q1) != 0); /* training mode drops units */
     /* a NaN feature is refused by name */
@@ -562,6 +562,9 @@ START_TEST(test_critic_fold_cache)
                       "exact", step, l[1], l[0]);
         ck_assert_ptr_null(c[0]->net.fold);
         ck_assert_ptr_null(c[0]->target.fold);
+        /* every field folded and grouped: no embedded input was built */
+        ck_assert_ptr_nonnull(c[0]->net.x);
+        ck_assert_ptr_null(c[1]->net.x);
         /* built before the step, so stale after it */
         ck_assert_ptr_nonnull(c[1]->net.fold);
         ck_assert_uint_ne(c[1]->net.fold->version, c[1]->net.ps.version);
