@@ -168,7 +168,7 @@ static size_t rmtl__mod_index(const rmtl__pass *ps, const rmtl__mod *m)
 }
 
 /* EVAL: module m's precomputed first-layer output, or NULL. */
-static const float *rmtl__pre(const rmtl__pass *ps, const rmtl__mod *m)
+static float *rmtl__pre(const rmtl__pass *ps, const rmtl__mod *m)
 {
     if (!ps->pre || !m->on_input)
         return NULL;
@@ -207,7 +207,7 @@ int rmtl__g_mlp(rmtl__pass *ps, int in, const size_t *w, size_t nw, size_t out,
         float *buf = rmtl__alloc(ps, mlp->out);
         if (!buf)
             return -1;
-        const float *pre = rmtl__pre(ps, m);
+        float *pre = rmtl__pre(ps, m);
         rc = pre ? rmtl__mlp_predict_pre(mlp, ps->ws, ps->n, pre, ps->ldpre, buf, mlp->out)
                  : rmtl__mlp_predict(mlp, ps->ws, ps->n, x->x, x->ld, buf, mlp->out);
         y = buf;

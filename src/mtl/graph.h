@@ -109,8 +109,9 @@ typedef struct rmtl__pass {
     /* EVAL, optional: the first Linear's output (bias included) of the
      * MLP, Linear and gate modules that read the network input, computed
      * elsewhere (src/mtl/fold.c): module i's is the n × width block at
-     * column pre_col[i] of pre (row stride ldpre); SIZE_MAX: none. */
-    const float *pre;
+     * column pre_col[i] of pre (row stride ldpre); SIZE_MAX: none. A
+     * module may overwrite its block (rmtl__mlp_predict_pre). */
+    float *pre;
     size_t ldpre;
     const size_t *pre_col;
     /* TRAIN, optional: the input variable `input` is emb's output for the

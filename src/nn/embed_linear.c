@@ -7,10 +7,9 @@
 
 #include <string.h>
 
-/* One grouped field: its distinct table rows and each batch row's slot. */
+/* One grouped field: its distinct table rows and their sums of dY. */
 typedef struct rmtl__group {
     size_t f, u;   /* field, distinct ids */
-    int32_t *slot; /* per batch row: its id's index in rows */
     size_t *rows;  /* u table rows, in order of first appearance */
     float *G;      /* u × out: dY summed per id */
 } rmtl__group;
@@ -18,8 +17,8 @@ typedef struct rmtl__group {
 /* Floats of workspace for n items of type T, rounded up. */
 #define RMTL__WS_ITEMS(ws, n, T) ((T *)rmtl__ws_alloc((ws), ((n) * sizeof(T) + 3) / 4))
 
-/* Distinct ids of the field, slots through mark (its vocabulary's size),
- * then G. */
+/* Distinct ids of the field (their index in rows through mark, the size
+ * of its vocabulary) and G, in one pass over the batch. */
 static void rmtl__group_make(const rmtl__embed *e, rmtl__group *g, size_t n, const int32_t *cat,
                              size_t ldc, int32_t *mark, const float *dy, size_t lddy, size_t out)
 {
@@ -29,16 +28,13 @@ static void rmtl__group_make(const rmtl__embed *e, rmtl__group *g, size_t n, con
     g->u = 0;
     for (size_t i = 0; i < n; i++) {
         size_t r = rmtl__embed_row(e, g->f, cat[i * ldc + g->f]);
-        if (mark[r - base] < 0) {
+        int fresh = mark[r - base] < 0; /* the id's first row sets its sum */
+        if (fresh) {
             mark[r - base] = (int32_t)g->u;
             g->rows[g->u++] = r;
         }
-        g->slot[i] = mark[r - base];
-    }
-    memset(g->G, 0, g->u * out * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
         const float *y = dy + i * lddy;
-        rmtl__rows_sum(out, g->G + (size_t)g->slot[i] * out, 1, &y, 1, NULL, NULL, 0);
+        rmtl__rows_sum(out, g->G + (size_t)mark[r - base] * out, !fresh, &y, 1, NULL, NULL, 0);
     }
 }
 
@@ -158,10 +154,9 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
             size_t vocab = e->offset[g[k].f + 1] - e->offset[g[k].f];
             size_t cap = vocab < n ? vocab : n;
             umax = cap > umax ? cap : umax;
-            g[k].slot = RMTL__WS_ITEMS(ws, n, int32_t);
             g[k].rows = RMTL__WS_ITEMS(ws, cap, size_t);
             g[k].G = rmtl__ws_alloc(ws, cap * out);
-            if (!g[k].slot || !g[k].rows || !g[k].G)
+            if (!g[k].rows || !g[k].G)
                 return RMTL_ENOMEM;
         }
         float *Eu = rmtl__ws_alloc(ws, umax * d), *dE = rmtl__ws_alloc(ws, umax * d);

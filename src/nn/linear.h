@@ -36,7 +36,8 @@ int rmtl__linear_forward_relu(const rmtl__linear *l, const rmtl__rt *rt, size_t 
                               const float *x, size_t ldx, float *y, size_t ldy);
 /* The forward from pre (n × out, row stride ldpre): x·W + b computed
  * elsewhere (the folded input layer, src/mtl/fold.c), copied to y with
- * ReLU when relu != 0 and the same guard. */
+ * ReLU when relu != 0 and the same guard. y may be pre itself (same
+ * stride): then nothing is copied. */
 int rmtl__linear_forward_pre(const rmtl__linear *l, size_t n, const float *pre, size_t ldpre,
                              float *y, size_t ldy, int relu);
 /* Accumulates dW and db from x and dy (unless frozen) and, when dx is not

@@ -78,8 +78,7 @@ static int rmtl__mlp_layer(const rmtl__mlp *m, size_t i, const rmtl__rt *rt, siz
 }
 
 int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
-                          const float *pre, size_t ldpre, rmtl__rng *dropout_rng,
-                          const float **y)
+                          float *pre, size_t ldpre, rmtl__rng *dropout_rng, const float **y)
 {
     m->x = x;
     m->ldx = ldx;
@@ -89,7 +88,8 @@ int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, 
     size_t ldin = ldx;
     for (size_t i = 0; i < m->n_lin; i++) {
         size_t w = m->lin[i].out;
-        float *h = rmtl__ws_alloc(ws, n * w);
+        /* layer 0 over pre when the strides allow: one pass instead of a copy */
+        float *h = !i && pre && ldpre == w ? pre : rmtl__ws_alloc(ws, n * w);
         if (!h)
             return RMTL_ENOMEM;
         int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, h, w,
@@ -165,7 +165,7 @@ int rmtl__mlp_backward_cols(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t 
 /* Evaluation pass; with pre, layer 0's Linear is already done (bias
  * included) and only its activation remains. */
 static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x,
-                          size_t ldx, const float *pre, size_t ldpre, float *y, size_t ldy)
+                          size_t ldx, float *pre, size_t ldpre, float *y, size_t ldy)
 {
     size_t maxw = 0;
     for (size_t i = 0; i + 1 < m->n_lin; i++)
@@ -181,7 +181,7 @@ static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const floa
     size_t ldin = ldx;
     for (size_t i = 0; i < m->n_lin; i++) {
         int last = i + 1 == m->n_lin;
-        float *out = last ? y : buf[i & 1];
+        float *out = last ? y : !i && pre && ldpre == m->lin[0].out ? pre : buf[i & 1];
         size_t ldout = last ? ldy : m->lin[i].out;
         int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, out, ldout,
                                  NULL);
@@ -199,8 +199,8 @@ int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x
     return rmtl__mlp_eval(m, ws, n, x, ldx, NULL, 0, y, ldy);
 }
 
-int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *pre,
-                          size_t ldpre, float *y, size_t ldy)
+int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, float *pre, size_t ldpre,
+                          float *y, size_t ldy)
 {
     return rmtl__mlp_eval(m, ws, n, NULL, 0, pre, ldpre, y, ldy);
 }

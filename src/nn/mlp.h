@@ -49,10 +49,11 @@ int rmtl__mlp_forward(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size
 /* The training forward with layer 0's Linear already done (pre: n × its
  * width, row stride ldpre, bias included; the folded input layer,
  * src/mtl/fold.c): only its activation and dropout remain. x is still the
- * input that backward differentiates against. */
+ * input that backward differentiates against. pre is consumed: when its
+ * stride is layer 0's width, layer 0's output is computed over it (it
+ * must then live as long as that output: until backward). */
 int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
-                          const float *pre, size_t ldpre, rmtl__rng *dropout_rng,
-                          const float **y);
+                          float *pre, size_t ldpre, rmtl__rng *dropout_rng, const float **y);
 /* Backward of the last forward: accumulates parameter gradients; dx (n×in)
  * is set (acc = 0) or added to (acc = 1), or skipped when NULL. */
 int rmtl__mlp_backward(rmtl__mlp *m, rmtl__ws *ws, const float *dy, size_t lddy, float *dx,
@@ -74,8 +75,9 @@ int rmtl__mlp_predict(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x
                       float *y, size_t ldy);
 /* The same from pre (n × width of the first layer, row stride ldpre): the
  * first Linear's output, bias included, computed elsewhere (the folded
- * input layer, src/mtl/fold.c). */
-int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *pre,
-                          size_t ldpre, float *y, size_t ldy);
+ * input layer, src/mtl/fold.c). pre is consumed: with more than one layer
+ * and a stride of layer 0's width, layer 0's output is computed over it. */
+int rmtl__mlp_predict_pre(const rmtl__mlp *m, rmtl__ws *ws, size_t n, float *pre, size_t ldpre,
+                          float *y, size_t ldy);
 
 #endif
