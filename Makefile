@@ -208,10 +208,13 @@ asan: deps
 # ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
 # (8 threads sharing one handle, single-thread BLIS) runs without
 # suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
-# threads (libgomp is not instrumented). The runner links the objects, not
-# the .so: a sanitizer runtime cannot be linked into a shared library.
+# threads (libgomp is not instrumented). For the same reason the library
+# is built without OpenMP here (OMP=): its own loops (src/nn/par.h) run
+# serially, and test_par checks them against the serial result instead.
+# The runner links the objects, not the .so: a sanitizer runtime cannot be
+# linked into a shared library.
 tsan: deps
-	@$(MAKE) --no-print-directory O=build/tsan CC=clang CFLAGS='-O1 -g' \
+	@$(MAKE) --no-print-directory O=build/tsan CC=clang OMP= CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=fusion CK_RUN_CASE=threads TSAN_OPTIONS=halt_on_error=1 \
 	  build/tsan/tests/check_rmtl_objs
@@ -236,7 +239,7 @@ fuzz: deps
 	@missing=""; command -v clang >/dev/null || missing=" clang"; \
 	  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
 	  missing="$$missing libclang-rt-14-dev"; $(install_missing)
-	@$(MAKE) --no-print-directory O=build/fuzz/$(subst $(comma),-,$(FUZZ_SAN)) CC=clang \
+	@$(MAKE) --no-print-directory O=build/fuzz/$(subst $(comma),-,$(FUZZ_SAN)) CC=clang OMP= \
 	  CFLAGS='$(FUZZ_CFLAGS)' \
 	  SAN='-fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=all' \
 	  $(FUZZ_TARGETS:%=build/fuzz/$(subst $(comma),-,$(FUZZ_SAN))/fuzzer/%)
