@@ -109,25 +109,53 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
     if (n == 0)
         return 0;
     rmtl__param *t = e->table, *w = l->w;
+    int table = t && !t->frozen;
+    /* the plan: the grouped fields, and the widest run of exact ones */
+    rmtl__group *g = RMTL__WS_ITEMS(ws, F ? F : 1, rmtl__group);
+    if (!g)
+        return RMTL_ENOMEM;
+    size_t n_g = 0, maxv = 0, run = 0, maxrun = 0;
+    for (size_t f = 0; f < F; f++) {
+        size_t vocab = e->offset[f + 1] - e->offset[f];
+        if (vocab <= max_vocab) {
+            g[n_g++].f = f;
+            maxv = vocab > maxv ? vocab : maxv;
+            run = 0;
+        } else {
+            maxrun = ++run > maxrun ? run : maxrun;
+        }
+    }
+    /* every buffer before any gradient moves, so that RMTL_ENOMEM changes
+     * nothing */
+    int grouping = n_g && (table || !w->frozen);
     float *c = rmtl__ws_alloc(ws, out), *S = rmtl__ws_alloc(ws, (ns ? ns : 1) * out);
     float *M = rmtl__ws_alloc(ws, (ns ? ns : 1) * out);
-    rmtl__group *g = RMTL__WS_ITEMS(ws, F ? F : 1, rmtl__group);
-    if (!c || !S || !M || !g)
+    float *dx = table && maxrun ? rmtl__ws_alloc(ws, n * maxrun * d) : NULL;
+    int32_t *mark = grouping ? RMTL__WS_ITEMS(ws, maxv, int32_t) : NULL;
+    size_t umax = 0;
+    int ok = c && S && M && (dx || !table || !maxrun) && (mark || !grouping);
+    for (size_t k = 0; ok && grouping && k < n_g; k++) {
+        size_t vocab = e->offset[g[k].f + 1] - e->offset[g[k].f];
+        size_t cap = vocab < n ? vocab : n;
+        umax = cap > umax ? cap : umax;
+        g[k].rows = RMTL__WS_ITEMS(ws, cap, size_t);
+        g[k].G = rmtl__ws_alloc(ws, cap * out);
+        ok = g[k].rows && g[k].G;
+    }
+    float *Eu = ok && grouping ? rmtl__ws_alloc(ws, umax * d) : NULL;
+    float *dE = Eu ? rmtl__ws_alloc(ws, umax * d) : NULL;
+    if (!ok || (grouping && !dE))
         return RMTL_ENOMEM;
     memset(c, 0, out * sizeof *c);
     if (rmtl__colsum(n, out, dy, lddy, c))
         return rmtl__numeric_error(w->name, "non-finite gradient");
-    if (l->b && !w->frozen)
+    if (l->b && !l->b->frozen)
         for (size_t j = 0; j < out; j++)
             l->b->g[j] += c[j];
-    /* fields: grouped, or runs [f0, f1) of exact ones */
-    int table = t && !t->frozen;
-    size_t n_g = 0, maxv = 0;
+    /* runs [f0, f1) of exact fields: the products over the batch */
     for (size_t f0 = 0; f0 < F;) {
-        size_t vocab = e->offset[f0 + 1] - e->offset[f0];
-        if (vocab <= max_vocab) {
-            g[n_g++].f = f0++;
-            maxv = vocab > maxv ? vocab : maxv;
+        if (e->offset[f0 + 1] - e->offset[f0] <= max_vocab) {
+            f0++;
             continue;
         }
         size_t f1 = f0 + 1;
@@ -138,34 +166,15 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
             rmtl__gemm(&ws->rt, RMTL__TRANS, RMTL__NOTRANS, k, out, n, 1.0f, x + f0 * d, ldx, dy,
                        lddy, 1.0f, w->g + f0 * d * out, out);
         if (table) {
-            float *dx = rmtl__ws_alloc(ws, n * k);
-            if (!dx)
-                return RMTL_ENOMEM;
             rmtl__gemm(&ws->rt, RMTL__NOTRANS, RMTL__TRANS, n, k, out, 1.0f, dy, lddy,
                        w->w + f0 * d * out, out, 0.0f, dx, k);
             rmtl__embed_scatter(e, n, cat, ldc, f0, f1, dx, k);
         }
         f0 = f1;
     }
-    if (n_g && (table || !w->frozen)) {
-        int32_t *mark = RMTL__WS_ITEMS(ws, maxv, int32_t);
-        size_t umax = 0;
-        for (size_t k = 0; k < n_g; k++) {
-            size_t vocab = e->offset[g[k].f + 1] - e->offset[g[k].f];
-            size_t cap = vocab < n ? vocab : n;
-            umax = cap > umax ? cap : umax;
-            g[k].rows = RMTL__WS_ITEMS(ws, cap, size_t);
-            g[k].G = rmtl__ws_alloc(ws, cap * out);
-            if (!g[k].rows || !g[k].G)
-                return RMTL_ENOMEM;
-        }
-        float *Eu = rmtl__ws_alloc(ws, umax * d), *dE = rmtl__ws_alloc(ws, umax * d);
-        if (!mark || !Eu || !dE)
-            return RMTL_ENOMEM;
-        for (size_t k = 0; k < n_g; k++) { /* each G is read while still in cache */
-            rmtl__group_make(e, &g[k], n, cat, ldc, mark, dy, lddy, out);
-            rmtl__group_grads(e, l, &ws->rt, &g[k], Eu, dE);
-        }
+    for (size_t k = 0; grouping && k < n_g; k++) { /* each G is read while still in cache */
+        rmtl__group_make(e, &g[k], n, cat, ldc, mark, dy, lddy, out);
+        rmtl__group_grads(e, l, &ws->rt, &g[k], Eu, dE);
     }
     /* the scalar blocks */
     size_t col = F * d;

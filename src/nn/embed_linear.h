@@ -33,8 +33,8 @@
  * stride ldu), skipping frozen parameters; when du is not NULL, sets du
  * (n × extra->in, row stride lddu) to dL/du. x (n × l->in, row stride
  * ldx) is the forward input; only the blocks of fields not grouped are
- * read. RMTL_ENUMERIC if dy is not finite; then only l's bias gradient
- * may have changed. RMTL_ENOMEM (workspace). */
+ * read. RMTL_ENUMERIC if dy is not finite, RMTL_ENOMEM if the workspace
+ * cannot grow: then no gradient has changed. */
 int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
                                 const rmtl__linear *l, rmtl__ws *ws, size_t n,
                                 const int32_t *cat, size_t ldc, const float *num, size_t ldn,

@@ -2,13 +2,14 @@
  * by scalar block (nn/embed_linear.h), against the layer-by-layer path
  * (Linear, embedding and extra Linear backward in turn): every gradient
  * and dL/du, with some fields grouped and others not, with frozen
- * parameters, and the guard on a non-finite dY. */
+ * parameters, the guard on a non-finite dY, and a failing workspace. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rmtl.h"
+#include "core/internal.h"
 #include "nn/embed_linear.h"
 #include "nn/rng.h"
 
@@ -185,6 +186,34 @@ START_TEST(test_nonfinite_dy)
 }
 END_TEST
 
+/* A workspace that cannot grow: RMTL_ENOMEM before any gradient moves. */
+START_TEST(test_out_of_memory)
+{
+    fixture fx;
+    setup_fx(&fx);
+    int rc = -1;
+    for (size_t k = 1; k < 100 && rc != 0; k++) {
+        rmtl__ws_free(&fx.ws); /* a fresh workspace allocates its chunks */
+        rmtl__ws_init(&fx.ws, 1);
+        rmtl__params_zero_grad(&fx.ps);
+        rmtl__alloc_fail_after(k);
+        rc = run(&fx, NULL, 6);
+        rmtl__alloc_fail_after(0);
+        if (rc == 0)
+            break;
+        ck_assert_int_eq(rc, RMTL_ENOMEM);
+        ck_assert_uint_eq(fx.e.table->n_touched, 0);
+        for (size_t i = 0; i < fx.ps.n; i++) {
+            const rmtl__param *p = fx.ps.p[i];
+            for (size_t j = 0; j < p->rows * p->cols; j++)
+                ck_assert_msg(p->g[j] == 0.0f, "failure %zu: %s[%zu] changed", k, p->name, j);
+        }
+    }
+    ck_assert_int_eq(rc, 0);
+    teardown_fx(&fx);
+}
+END_TEST
+
 Suite *rmtl_test_embed_linear_suite(void)
 {
     Suite *s = suite_create("embed_linear");
@@ -192,6 +221,7 @@ Suite *rmtl_test_embed_linear_suite(void)
     tcase_add_test(tc, test_matches_layer_by_layer);
     tcase_add_test(tc, test_frozen);
     tcase_add_test(tc, test_nonfinite_dy);
+    tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
