@@ -118,7 +118,7 @@ static int rmtl__fold_plan(rmtl__fold *f, const rmtl__linear *const *lin, size_t
     for (;;) { /* the smallest unfolded vocabulary that still fits */
         size_t best = SIZE_MAX, best_v = SIZE_MAX;
         for (size_t k = 0; k < F; k++) {
-            size_t v = e->offset[k + 1] - e->offset[k];
+            size_t v = rmtl__embed_vocab(e, k);
             if (f->row[k] == SIZE_MAX && v < best_v && v <= f->max_vocab && v <= budget - rows)
                 best = k, best_v = v;
         }
@@ -160,7 +160,7 @@ static void rmtl__fold_module(rmtl__fold *f, const rmtl__rt *rt, const rmtl__lin
     for (size_t k = 0; k < e->n_fields; k++) {
         if (f->row[k] == SIZE_MAX)
             continue;
-        size_t v = e->offset[k + 1] - e->offset[k];
+        size_t v = rmtl__embed_vocab(e, k);
         rmtl__gemm(rt, RMTL__NOTRANS, RMTL__NOTRANS, v, o, d, 1.0f,
                    e->table->w + e->offset[k] * d, d, w + k * d * o, o, 0.0f,
                    f->table + f->row[k] * W + col, W);

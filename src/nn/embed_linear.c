@@ -14,6 +14,20 @@ typedef struct rmtl__group {
     float *G;      /* u × out: dY summed per id */
 } rmtl__group;
 
+/* Field f is differentiated by distinct id (the rule of embed_linear.h). */
+static int rmtl__grouped(const rmtl__embed *e, size_t f, size_t max_vocab)
+{
+    return rmtl__embed_vocab(e, f) <= max_vocab;
+}
+
+int rmtl__embed_linear_reads_x(const rmtl__embed *e, size_t max_vocab)
+{
+    for (size_t f = 0; f < e->n_fields; f++)
+        if (!rmtl__grouped(e, f, max_vocab))
+            return 1;
+    return max_vocab == 0;
+}
+
 /* Floats of workspace for n items of type T, rounded up. */
 #define RMTL__WS_ITEMS(ws, n, T) ((T *)rmtl__ws_alloc((ws), ((n) * sizeof(T) + 3) / 4))
 
@@ -22,7 +36,7 @@ typedef struct rmtl__group {
 static void rmtl__group_make(const rmtl__embed *e, rmtl__group *g, size_t n, const int32_t *cat,
                              size_t ldc, int32_t *mark, const float *dy, size_t lddy, size_t out)
 {
-    size_t base = e->offset[g->f], vocab = e->offset[g->f + 1] - base;
+    size_t base = e->offset[g->f], vocab = rmtl__embed_vocab(e, g->f);
     for (size_t v = 0; v < vocab; v++)
         mark[v] = -1;
     g->u = 0;
@@ -116,8 +130,8 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
         return RMTL_ENOMEM;
     size_t n_g = 0, maxv = 0, run = 0, maxrun = 0;
     for (size_t f = 0; f < F; f++) {
-        size_t vocab = e->offset[f + 1] - e->offset[f];
-        if (vocab <= max_vocab) {
+        if (rmtl__grouped(e, f, max_vocab)) {
+            size_t vocab = rmtl__embed_vocab(e, f);
             g[n_g++].f = f;
             maxv = vocab > maxv ? vocab : maxv;
             run = 0;
@@ -135,8 +149,7 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
     size_t umax = 0;
     int ok = c && S && M && (dx || !table || !maxrun) && (mark || !grouping);
     for (size_t k = 0; ok && grouping && k < n_g; k++) {
-        size_t vocab = e->offset[g[k].f + 1] - e->offset[g[k].f];
-        size_t cap = vocab < n ? vocab : n;
+        size_t vocab = rmtl__embed_vocab(e, g[k].f), cap = vocab < n ? vocab : n;
         umax = cap > umax ? cap : umax;
         g[k].rows = RMTL__WS_ITEMS(ws, cap, size_t);
         g[k].G = rmtl__ws_alloc(ws, cap * out);
@@ -154,12 +167,12 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
             l->b->g[j] += c[j];
     /* runs [f0, f1) of exact fields: the products over the batch */
     for (size_t f0 = 0; f0 < F;) {
-        if (e->offset[f0 + 1] - e->offset[f0] <= max_vocab) {
+        if (rmtl__grouped(e, f0, max_vocab)) {
             f0++;
             continue;
         }
         size_t f1 = f0 + 1;
-        while (f1 < F && e->offset[f1 + 1] - e->offset[f1] > max_vocab)
+        while (f1 < F && !rmtl__grouped(e, f1, max_vocab))
             f1++;
         size_t k = (f1 - f0) * d;
         if (!w->frozen)

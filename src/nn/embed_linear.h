@@ -42,4 +42,9 @@ int rmtl__embed_linear_backward(const rmtl__embed *e, const rmtl__linear *extra,
                                 const float *dy, size_t lddy, float *du, size_t lddu,
                                 size_t max_vocab);
 
+/* Whether that backward reads the blocks of x of e's fields: 0 when every
+ * field is grouped (vocabulary at most max_vocab > 0), so a caller need
+ * not build them. */
+int rmtl__embed_linear_reads_x(const rmtl__embed *e, size_t max_vocab);
+
 #endif

@@ -28,10 +28,15 @@ typedef struct rmtl__embed {
 int rmtl__embed_init(rmtl__embed *e, rmtl__params *ps, const char *name, const size_t *vocab,
                      size_t n_fields, size_t n_num, size_t dim, rmtl__rng *rng);
 void rmtl__embed_free(rmtl__embed *e);
+/* Field f's vocabulary: its rows of the table (row 0 included). */
+static inline size_t rmtl__embed_vocab(const rmtl__embed *e, size_t f)
+{
+    return e->offset[f + 1] - e->offset[f];
+}
 /* The table row of id in field f (row 0 for an id outside the vocabulary). */
 static inline size_t rmtl__embed_row(const rmtl__embed *e, size_t f, int32_t id)
 {
-    size_t vocab = e->offset[f + 1] - e->offset[f];
+    size_t vocab = rmtl__embed_vocab(e, f);
     return e->offset[f] + (id > 0 && (size_t)id < vocab ? (size_t)id : 0);
 }
 /* Width of an output row. */

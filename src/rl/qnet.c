@@ -125,16 +125,6 @@ static void rmtl__neg_relu(size_t n, const float *z, float *out)
         out[i] = z[i] > 0.0f ? -z[i] : -0.0f;
 }
 
-/* Whether every field's vocabulary is at most group_vocab (> 0). */
-static int rmtl__qnet_all_grouped(const rmtl__qnet *q, size_t group_vocab)
-{
-    const rmtl__embed *e = &q->emb;
-    for (size_t f = 0; f < e->n_fields; f++)
-        if (e->offset[f + 1] - e->offset[f] > group_vocab)
-            return 0;
-    return group_vocab > 0;
-}
-
 int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat, size_t ldc,
                        const float *num, size_t ldn, const float *a, size_t lda,
                        rmtl__rng *dropout_rng, size_t group_vocab, float *q_out)
@@ -152,7 +142,7 @@ int rmtl__qnet_forward(rmtl__qnet *q, rmtl__ws *ws, size_t n, const int32_t *cat
     const rmtl__fold *fold = rmtl__qnet_fold(q, ldc, ldn);
     float *H;
     int rc = rmtl__qnet_input(q, ws, n, cat, ldc, num, ldn, a, lda, fold,
-                              rmtl__qnet_all_grouped(q, group_vocab), &q->x, &H);
+                              !rmtl__embed_linear_reads_x(&q->emb, group_vocab), &q->x, &H);
     if (!rc)
         rc = rmtl__mlp_forward_pre(&q->bottom, ws, n, q->x, q->width, H,
                                    fold ? fold->width : 0, dropout_rng, &h);
