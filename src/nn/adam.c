@@ -32,15 +32,23 @@ static double rmtl__sumsq(const float *x, size_t n)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Runs BODY(row pointer offset, count) over the gradient blocks an update
- * must visit: the whole matrix, or the touched rows of a sparse one. */
-#define RMTL__FOR_GRAD_BLOCKS(p, off, cnt, BODY)                              \
+/* The items an update visits: the elements of a dense gradient, the
+ * touched rows of a sparse one. */
+static size_t rmtl__grad_items(const rmtl__param *p)
+{
+    return p->sparse ? p->n_touched : p->rows * p->cols;
+}
+
+/* Runs BODY(offset into the matrix, count) over the contiguous blocks of
+ * items [b, e): one block of a dense gradient, one per touched row of a
+ * sparse one. */
+#define RMTL__FOR_GRAD_BLOCKS(p, b, e, off, cnt, BODY)                        \
     do {                                                                      \
         if (!(p)->sparse) {                                                   \
-            size_t off = 0, cnt = (p)->rows * (p)->cols;                      \
+            size_t off = (b), cnt = (e) - (b);                                \
             BODY;                                                             \
         } else {                                                              \
-            for (size_t r_ = 0; r_ < (p)->n_touched; r_++) {                  \
+            for (size_t r_ = (b); r_ < (e); r_++) {                           \
                 size_t off = (p)->touched_rows[r_] * (p)->cols, cnt = (p)->cols; \
                 BODY;                                                         \
             }                                                                 \
@@ -92,16 +100,9 @@ static void rmtl__adam_range(void *ctx, size_t b, size_t e)
 {
     const rmtl__adam_job *j = ctx;
     rmtl__param *p = j->p;
-    if (!p->sparse) {
-        rmtl__adam_block(j->opt, p->w + b, p->g + b, p->m + b, p->v + b, e - b, j->c, j->step,
-                         j->sbc2);
-        return;
-    }
-    for (size_t r = b; r < e; r++) {
-        size_t off = p->touched_rows[r] * p->cols;
-        rmtl__adam_block(j->opt, p->w + off, p->g + off, p->m + off, p->v + off, p->cols, j->c,
-                         j->step, j->sbc2);
-    }
+    RMTL__FOR_GRAD_BLOCKS(p, b, e, off, cnt,
+                          rmtl__adam_block(j->opt, p->w + off, p->g + off, p->m + off,
+                                           p->v + off, cnt, j->c, j->step, j->sbc2));
 }
 
 int rmtl__adam_step(rmtl__adam *opt, const rmtl__rt *rt, rmtl__params *ps, double *grad_norm)
@@ -128,7 +129,8 @@ int rmtl__adam_step(rmtl__adam *opt, const rmtl__rt *rt, rmtl__params *ps, doubl
         if (p->frozen)
             continue;
         double s = 0.0;
-        RMTL__FOR_GRAD_BLOCKS(p, off, cnt, s += rmtl__sumsq(p->g + off, cnt));
+        RMTL__FOR_GRAD_BLOCKS(p, 0, rmtl__grad_items(p), off, cnt,
+                              s += rmtl__sumsq(p->g + off, cnt));
         if (!isfinite(s))
             return rmtl__numeric_error(p->name, "non-finite gradient");
         ss += s;
@@ -151,9 +153,8 @@ int rmtl__adam_step(rmtl__adam *opt, const rmtl__rt *rt, rmtl__params *ps, doubl
             continue;
         /* memory-bound: worth a second thread from about 64 KiB of weights */
         rmtl__adam_job job = {opt, p, c, step, sbc2};
-        size_t items = p->sparse ? p->n_touched : p->rows * p->cols;
         size_t grain = p->sparse ? (16384 + p->cols - 1) / p->cols : 16384;
-        rmtl__par_for(rt, items, grain, rmtl__adam_range, &job);
+        rmtl__par_for(rt, rmtl__grad_items(p), grain, rmtl__adam_range, &job);
     }
     return 0;
 }
