@@ -1,6 +1,8 @@
 /* Module wiring in three modes and the reverse-mode tape (see graph.h). */
 #include "mtl/graph.h"
 
+#include "nn/embed_linear.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -29,7 +29,7 @@
 #define RMTL_MTL_GRAPH_H
 
 #include "nn/attention.h"
-#include "nn/embed_linear.h"
+#include "nn/embedding.h"
 #include "nn/gate.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"

@@ -59,8 +59,9 @@ int rmtl__linear_forward_relu(const rmtl__linear *l, const rmtl__rt *rt, size_t 
 int rmtl__linear_forward_pre(const rmtl__linear *l, size_t n, const float *pre, size_t ldpre,
                              float *y, size_t ldy, int relu)
 {
-    for (size_t i = 0; i < n && y != pre; i++)
-        memcpy(y + i * ldy, pre + i * ldpre, l->out * sizeof *y);
+    if (y != pre)
+        for (size_t i = 0; i < n; i++)
+            memcpy(y + i * ldy, pre + i * ldpre, l->out * sizeof *y);
     if (rmtl__bias_act(n, l->out, y, ldy, NULL, relu))
         return rmtl__numeric_error(l->w->name, "non-finite output");
     return 0;

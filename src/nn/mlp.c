@@ -77,6 +77,13 @@ static int rmtl__mlp_layer(const rmtl__mlp *m, size_t i, const rmtl__rt *rt, siz
     return rc;
 }
 
+/* Where layer 0's output goes when it comes from pre: over pre itself
+ * when the strides allow (one pass instead of a copy), else NULL. */
+static float *rmtl__mlp_over_pre(const rmtl__mlp *m, float *pre, size_t ldpre)
+{
+    return pre && ldpre == m->lin[0].out ? pre : NULL;
+}
+
 int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, size_t ldx,
                           float *pre, size_t ldpre, rmtl__rng *dropout_rng, const float **y)
 {
@@ -88,8 +95,8 @@ int rmtl__mlp_forward_pre(rmtl__mlp *m, rmtl__ws *ws, size_t n, const float *x, 
     size_t ldin = ldx;
     for (size_t i = 0; i < m->n_lin; i++) {
         size_t w = m->lin[i].out;
-        /* layer 0 over pre when the strides allow: one pass instead of a copy */
-        float *h = !i && pre && ldpre == w ? pre : rmtl__ws_alloc(ws, n * w);
+        float *h = i ? NULL : rmtl__mlp_over_pre(m, pre, ldpre);
+        h = h ? h : rmtl__ws_alloc(ws, n * w);
         if (!h)
             return RMTL_ENOMEM;
         int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, h, w,
@@ -181,7 +188,8 @@ static int rmtl__mlp_eval(const rmtl__mlp *m, rmtl__ws *ws, size_t n, const floa
     size_t ldin = ldx;
     for (size_t i = 0; i < m->n_lin; i++) {
         int last = i + 1 == m->n_lin;
-        float *out = last ? y : !i && pre && ldpre == m->lin[0].out ? pre : buf[i & 1];
+        float *out = last ? y : i ? buf[i & 1] : rmtl__mlp_over_pre(m, pre, ldpre);
+        out = out ? out : buf[i & 1];
         size_t ldout = last ? ldy : m->lin[i].out;
         int rc = rmtl__mlp_layer(m, i, &ws->rt, n, in, ldin, i ? NULL : pre, ldpre, out, ldout,
                                  NULL);
