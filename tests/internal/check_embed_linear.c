@@ -110,6 +110,14 @@ static void same_grads(const rmtl__params *a, const rmtl__params *b, const char 
     }
 }
 
+/* du against the reference's, elementwise. */
+static void same_du(const float *du, const float *ref, const char *what)
+{
+    for (size_t k = 0; k < N * NU; k++)
+        ck_assert_msg(fabsf(du[k] - ref[k]) <= 1e-5 * (1.0 + fabsf(ref[k])),
+                      "%s: du[%zu]: %.9g, reference %.9g", what, k, du[k], ref[k]);
+}
+
 /* max_vocab: none grouped, the small vocabularies (fields 0 and 3, so
  * grouped and exact runs alternate), all. */
 static const size_t limits[] = {0, 6, SIZE_MAX};
@@ -123,9 +131,7 @@ START_TEST(test_matches_layer_by_layer)
     for (size_t c = 0; c < sizeof limits / sizeof limits[0]; c++) {
         ck_assert_int_eq(run(&got, du, limits[c]), 0);
         same_grads(&got.ps, &ref.ps, limits[c] == 0 ? "none grouped" : "grouped");
-        for (size_t k = 0; k < N * NU; k++)
-            ck_assert_msg(fabsf(du[k] - du_ref[k]) <= 1e-5 * (1.0 + fabsf(du_ref[k])),
-                          "du[%zu]: %.9g, reference %.9g", k, du[k], du_ref[k]);
+        same_du(du, du_ref, limits[c] == 0 ? "none grouped" : "grouped");
     }
     /* grouped fields' blocks of x are not read */
     for (size_t i = 0; i < N; i++)
@@ -163,8 +169,7 @@ START_TEST(test_frozen)
                                   p->name, k, p->g[k], want);
                 }
             }
-            for (size_t k = 0; k < N * NU; k++)
-                ck_assert(fabsf(du[k] - du_ref[k]) <= 1e-5 * (1.0 + fabsf(du_ref[k])));
+            same_du(du, du_ref, "frozen");
             rmtl__params_freeze(&got.ps, 0);
         }
     }
