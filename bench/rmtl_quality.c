@@ -195,24 +195,19 @@ static int oracle_auc(double out[2], const rmtl_env *sim, const char *csv)
     static const char *const name[5] = {"user_id", "item_id", "position", "click", "purchase"};
     rmtl_sim_info info = RMTL_SIM_INFO_INIT;
     FILE *in = fopen(csv, "r");
-    char line[1024];
-    int col[5] = {-1, -1, -1, -1, -1}, rc = RMTL_EIO;
+    char line[1024], key[64];
+    int col[5], rc = in && fgets(line, sizeof line, in) ? rmtl_env_sim_info(&info, sim) : RMTL_EIO;
+    for (int j = 0; !rc && j < 5; j++)
+        if ((col[j] = rmtlq_csv_column(line, name[j])) < 0)
+            rc = RMTL_EFORMAT;
     float *buf = NULL; /* per row: P(click), P(purchase), click, purchase */
     size_t n = 0, cap = 0;
-    if (in && fgets(line, sizeof line, in) && !rmtl_env_sim_info(&info, sim)) {
-        int c = 0;
-        for (char *t = strtok(line, ",\r\n"); t; t = strtok(NULL, ",\r\n"), c++)
-            for (int j = 0; j < 5; j++)
-                col[j] = strcmp(t, name[j]) ? col[j] : c;
-        rc = col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0 || col[4] < 0 ? RMTL_EFORMAT
-                                                                                  : RMTL_OK;
-    }
     while (!rc && fgets(line, sizeof line, in)) {
-        double v[5] = {0};
-        int c = 0;
-        for (char *t = strtok(line, ",\r\n"); t; t = strtok(NULL, ",\r\n"), c++)
-            for (int j = 0; j < 5; j++)
-                v[j] = c == col[j] ? strtod(t, NULL) : v[j];
+        double v[5];
+        for (int j = 0; j < 5; j++) {
+            rmtlq_csv_field(key, sizeof key, line, col[j]);
+            v[j] = strtod(key, NULL);
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 65536;
             float *b = realloc(buf, 4 * cap * sizeof *b);
@@ -224,6 +219,8 @@ static int oracle_auc(double out[2], const rmtl_env *sim, const char *csv)
         }
         float pr[RMTL_SIM_MAX_TASKS], exam = (float)pow(1.0 + v[2], -info.position_decay);
         rc = rmtl_env_sim_true_probs(sim, (uint32_t)v[0], (uint32_t)v[1], pr, RMTL_SIM_MAX_TASKS);
+        if (rc)
+            break;
         float *r = &buf[4 * n++];
         r[0] = exam * pr[0], r[1] = exam * pr[1], r[2] = (float)v[3], r[3] = (float)v[4];
     }

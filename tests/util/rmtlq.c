@@ -27,8 +27,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Field `col` of a CSV line (no quoting: logs of numbers and ids) into key. */
-static void field(char *key, size_t cap, const char *line, int col)
+void rmtlq_csv_field(char *key, size_t cap, const char *line, int col)
 {
     for (int c = 0; c < col && line; c++) {
         line = strchr(line, ',');
@@ -40,6 +39,18 @@ static void field(char *key, size_t cap, const char *line, int col)
         n = cap - 1;
     memcpy(key, line ? line : "", n);
     key[n] = '\0';
+}
+
+int rmtlq_csv_column(const char *header, const char *name)
+{
+    char key[256];
+    for (int c = 0;; c++) {
+        rmtlq_csv_field(key, sizeof key, header, c);
+        if (!key[0])
+            return -1;
+        if (!strcmp(key, name))
+            return c;
+    }
 }
 
 typedef struct {
@@ -75,18 +86,13 @@ int rmtlq_split_csv(const char *src, const char *session, double f_train, double
     int rc = (in && line) ? RMTL_OK : RMTL_EIO, col = -1;
     if (!rc && !fgets(line, RMTLQ_LINE, in))
         rc = RMTL_EFORMAT;
-    for (int c = 0; !rc && col < 0; c++) { /* the session column */
-        field(key, sizeof key, line, c);
-        if (!key[0])
-            rc = RMTL_EFORMAT;
-        else if (!strcmp(key, session))
-            col = c;
-    }
+    if (!rc && (col = rmtlq_csv_column(line, session)) < 0)
+        rc = RMTL_EFORMAT;
     /* pass 1: the sessions, in order of first appearance */
     long pos = rc ? 0 : ftell(in);
     char *header = rc ? NULL : strdup(line);
     while (!rc && fgets(line, RMTLQ_LINE, in)) {
-        field(key, sizeof key, line, col);
+        rmtlq_csv_field(key, sizeof key, line, col);
         if (key_index(&ks, key) < 0)
             rc = RMTL_ENOMEM;
     }
@@ -115,7 +121,7 @@ int rmtlq_split_csv(const char *src, const char *session, double f_train, double
     if (!rc && fseek(in, pos, SEEK_SET))
         rc = RMTL_EIO;
     while (!rc && fgets(line, RMTLQ_LINE, in)) {
-        field(key, sizeof key, line, col);
+        rmtlq_csv_field(key, sizeof key, line, col);
         long i = key_index(&ks, key);
         if (i < 0 || fputs(line, o[part[i]]) < 0)
             rc = RMTL_EIO;

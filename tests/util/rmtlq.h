@@ -12,6 +12,12 @@
 
 #define RMTLQ_MAX_TASKS 16
 
+/* Field `col` of a CSV line (no quoting: logs of numbers and ids) into
+ * key (at most cap - 1 characters); "" past the line's last field. */
+void rmtlq_csv_field(char *key, size_t cap, const char *line, int col);
+/* The index of the column `name` in a CSV header line, or -1. */
+int rmtlq_csv_column(const char *header, const char *name);
+
 /* Splits the CSV `src` by whole sessions (the values of column `session`)
  * with `seed`: sessions in order of first appearance are shuffled
  * (SplitMix64 + Fisher–Yates), the first round(f_train·S) go to `out[0]`,
