@@ -13,7 +13,7 @@
 #define RMTL_DIST_GX_H
 
 #include "nn/param.h"
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "rmtl.h"
 
 typedef struct rmtl__gx {

@@ -21,7 +21,7 @@
 #include "fusion/serve.h"
 #include "nn/adam.h"
 #include "nn/mlp.h"
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "nn/ws.h"
 #include "rmtl.h"
 

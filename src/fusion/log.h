@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "rmtl.h"
 
 typedef struct rmtl__flog {

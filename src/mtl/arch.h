@@ -7,7 +7,7 @@
 #define RMTL_MTL_ARCH_H
 
 #include "mtl/graph.h"
-#include "mtl/hp.h"
+#include "mtl/model_hp.h"
 
 /* z[0..n_tasks) receive the logit variables (n × 1). Returns pass->rc. */
 typedef int (*rmtl__wire_fn)(rmtl__pass *ps, const rmtl__mtlhp *hp, size_t n_tasks, int x0,

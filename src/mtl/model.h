@@ -8,7 +8,7 @@
 #define RMTL_MTL_MODEL_H
 
 #include "dist/gx.h"
-#include "mtl/hp.h"
+#include "mtl/model_hp.h"
 #include "mtl/layout.h"
 #include "mtl/net.h"
 #include "nn/adam.h"

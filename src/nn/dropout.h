@@ -8,7 +8,7 @@
 #ifndef RMTL_NN_DROPOUT_H
 #define RMTL_NN_DROPOUT_H
 
-#include "nn/rng.h"
+#include "core/rng.h"
 
 #include <stddef.h>
 

@@ -14,7 +14,7 @@
 #ifndef RMTL_NN_PARAM_H
 #define RMTL_NN_PARAM_H
 
-#include "nn/rng.h"
+#include "core/rng.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
 #define RMTL_RL_ACTOR_H
 
 #include "mtl/model.h"
-#include "rl/hp.h"
+#include "rl/rl_hp.h"
 
 struct rmtl_actor {
     rmtl_config *cfg; /* owned copy: checkpoints */

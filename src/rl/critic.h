@@ -12,7 +12,7 @@
 #include "dist/gx.h"
 #include "nn/adam.h"
 #include "mtl/layout.h"
-#include "rl/hp.h"
+#include "rl/rl_hp.h"
 #include "rl/qnet.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
 #include "rl/fill.h"
 
 #include "core/internal.h"
-#include "rl/denv.h"
+#include "env/denv.h"
 #include "rl/replay.h"
 
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef RMTL_RL_FILL_H
 #define RMTL_RL_FILL_H
 
-#include "rl/denv.h"
+#include "env/denv.h"
 
 #define RMTL__FILL_TASKS_MAX 64
 

@@ -4,7 +4,7 @@
 #ifndef RMTL_RL_REPLAY_H
 #define RMTL_RL_REPLAY_H
 
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "rmtl.h"
 
 #include <stddef.h>

@@ -12,7 +12,7 @@
 #ifndef RMTL_RL_TD_H
 #define RMTL_RL_TD_H
 
-#include "nn/rng.h"
+#include "core/rng.h"
 
 #include <stddef.h>
 #include <stdint.h>

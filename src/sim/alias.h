@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim/rng.h"
+#include "sim/sim_rng.h"
 
 typedef struct rmtl__alias_slot {
     uint32_t thr;   /* keep this slot when the low 32 random bits are below */

@@ -13,7 +13,7 @@
 #include "nn/gemm.h"
 #include "rmtl.h"
 #include "sim/alias.h"
-#include "sim/rng.h"
+#include "sim/sim_rng.h"
 
 #define RMTL__SIM_TASKS RMTL_SIM_MAX_TASKS /* click, purchase, like */
 #define RMTL__SIM_COEF_CAP 16              /* fits fusion.reward_coef */

@@ -11,7 +11,7 @@
 #include "rmtl.h"
 #include "core/internal.h"
 #include "nn/embed_linear.h"
-#include "nn/rng.h"
+#include "core/rng.h"
 
 enum { N = 64, F = 4, NUM = 2, NU = 2, D = 5, OUT = 7 };
 static const size_t vocab[F] = {3, 9, 40, 6};

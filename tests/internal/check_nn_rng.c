@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "rmtl.h"
 #include "util/slow.h"
 

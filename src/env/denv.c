@@ -1,10 +1,10 @@
 /* The session MDP over a dataset: rmtl_env in dataset mode (denv.h). */
-#include "rl/denv.h"
+#include "env/denv.h"
 
 #include "core/internal.h"
 #include "data/dataset.h"
 #include "env/env.h"
-#include "rl/hp.h"
+#include "rl/rl_hp.h"
 #include "rl/td.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Config → model hyper-parameters (see hp.h). */
-#include "mtl/hp.h"
+#include "mtl/model_hp.h"
 
 #include "core/internal.h"
 #include "core/params.h"

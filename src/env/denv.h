@@ -8,7 +8,7 @@
 #ifndef RMTL_RL_DENV_H
 #define RMTL_RL_DENV_H
 
-#include "nn/rng.h"
+#include "core/rng.h"
 #include "rmtl.h"
 
 #include <stddef.h>

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "nn/rng.h"
+#include "core/rng.h"
 
 /* A stream named by (seed, a, b): distinct names give unrelated streams. */
 static inline void rmtl__sim_rng_seed(rmtl__rng *r, uint64_t seed, uint64_t a, uint64_t b)

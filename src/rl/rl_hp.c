@@ -1,5 +1,5 @@
 /* Copies the RL hyper-parameters out of a config (hp.h). */
-#include "rl/hp.h"
+#include "rl/rl_hp.h"
 
 #include "core/internal.h"
 #include "core/params.h"

@@ -1,6 +1,6 @@
 /* xoshiro256** and splitmix64, after the public-domain reference code by
  * Blackman and Vigna (prng.di.unimi.it). */
-#include "nn/rng.h"
+#include "core/rng.h"
 
 #include "core/internal.h"
 
