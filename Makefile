@@ -73,7 +73,7 @@ BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
-.PHONY: FORCE all lib tests examples benches check check-run check-examples check-examples-run \
+.PHONY: FORCE all lib tests examples benches check check-layers check-run check-examples check-examples-run \
         check-python asan check-valgrind \
         demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist \
         fuzz fuzz-seeds
@@ -141,10 +141,17 @@ tests: $(O)/tests/check_rmtl $(O)/tests/check_internal $(FUZZ_TARGETS:%=$(O)/rep
 
 # Benchmarks are built (not run) so that a change cannot silently break them.
 check: deps
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory tests examples benches
 	@$(MAKE) --no-print-directory check-run
 	@$(MAKE) --no-print-directory check-examples
 	@$(MAKE) --no-print-directory check-python
+
+# The one-way folder order of src/ (docs/architecture.md), and a test of
+# the checker itself.
+check-layers:
+	@sh .ci/check-layers src
+	@sh tests/layers.sh
 
 check-run:
 	@set -e; for t in $(O)/tests/check_internal $(O)/tests/check_rmtl; do \
@@ -452,6 +459,7 @@ clean:
 help:
 	@echo "make            build lib/ and examples"
 	@echo "make check      install missing packages, build, run all tests (Python binding included)"
+	@echo "make check-layers  every #include under src/ keeps the folder order (docs/architecture.md)"
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
 	@echo "make tsan       the fusion suite (threads) under ThreadSanitizer (clang)"

@@ -21,7 +21,14 @@ enum {
     RMTL__STREAM_INIT = 0,    /* weight initialisation */
     RMTL__STREAM_DROPOUT = 1, /* dropout masks */
     RMTL__STREAM_SAMPLE = 2,  /* replay sampling, shuffling */
-    RMTL__STREAM_NOISE = 3    /* exploration noise */
+    RMTL__STREAM_NOISE = 3,   /* exploration noise */
+    /* The RL handles' streams, clear of the model's own, so an env, an
+     * actor and a model built from one config never share numbers.
+     * Critic k uses RMTL__STREAM_CRITIC + 4k + {0 init, 1 dropout, 2 target
+     * noise}. */
+    RMTL__STREAM_ENV = 8,         /* dataset env: session draws */
+    RMTL__STREAM_ACTOR_NOISE = 9, /* actor: exploration noise */
+    RMTL__STREAM_CRITIC = 16
 };
 
 /* Advances a splitmix64 state and returns its next output. */

@@ -2,13 +2,23 @@
 #include "env/denv.h"
 
 #include "core/internal.h"
+#include "core/params.h"
 #include "data/dataset.h"
 #include "env/env.h"
-#include "rl/rl_hp.h"
-#include "rl/td.h"
 
 #include <math.h>
 #include <string.h>
+
+float rmtl__reward(int kind, float a, float y)
+{
+    double ad = a, yd = y;
+    if (kind == RMTL__REWARD_ABS)
+        return (float)-fabs(ad - yd);
+    double p = ad < RMTL__REWARD_EPS ? RMTL__REWARD_EPS : ad > 1.0 ? 1.0 : ad;
+    double q = 1.0 - ad;
+    q = q < RMTL__REWARD_EPS ? RMTL__REWARD_EPS : q > 1.0 ? 1.0 : q;
+    return (float)(yd * log(p) + (1.0 - yd) * log(q));
+}
 
 void rmtl__denv_free(rmtl__denv *e)
 {
@@ -67,10 +77,11 @@ int rmtl_env_create(rmtl_env **out, const rmtl_config *cfg, const rmtl_dataset *
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
     RMTL__CHECK_ARG(ds, "ds");
-    rmtl__rlhp hp;
-    int rc = rmtl__rlhp_from_config(&hp, cfg);
+    RMTL__CHECK_ARG(cfg, "cfg");
+    int rc = rmtl_config_validate(cfg);
     if (rc)
         return rc;
+    const struct rmtl__settings *p = rmtl__config_params(cfg);
     if (flags & ~RMTL_ENV_EVAL)
         return rmtl__error(RMTL_EINVAL, "rmtl_env_create: unknown flags 0x%x", flags);
     if (!ds->labels)
@@ -97,10 +108,10 @@ int rmtl_env_create(rmtl_env **out, const rmtl_config *cfg, const rmtl_dataset *
     e->n_num = ds->meta->n_num;
     e->n_tasks = ds->meta->n_tasks;
     e->n_sessions = rmtl__dataset_session_count(ds);
-    e->reward_kind = hp.reward;
+    e->reward_kind = p->rl.reward;
     e->eval = (flags & RMTL_ENV_EVAL) != 0;
     e->reward = reward;
-    rmtl__rng_seed(&e->rng, hp.seed, RMTL__STREAM_ENV);
+    rmtl__rng_seed(&e->rng, (uint64_t)p->runtime.seed, RMTL__STREAM_ENV);
     env->kind = RMTL__ENV_DATA;
     env->data = e;
     *out = env;

@@ -32,6 +32,15 @@ typedef struct rmtl__denv {
 
 void rmtl__denv_free(rmtl__denv *e);
 
+/* Lower clamp of the BCE reward's log arguments (the reference code's). */
+#define RMTL__REWARD_EPS 1e-4
+
+/* Reward of action a for label y; kind is enum rmtl__reward (rl.reward):
+ *   bce  r = y·log(a) + (1−y)·log(1−a), the logs' arguments clamped to
+ *        [1e-4, 1]
+ *   abs  r = −|a − y| */
+float rmtl__reward(int kind, float a, float y);
+
 /* The dataset env inside `env`, or NULL with RMTL_EINVAL set (NULL env or
  * a simulator) naming `fn`. */
 rmtl__denv *rmtl__denv_of(const rmtl_env *env, const char *fn);

@@ -1,6 +1,7 @@
 /* rmtl_env: one handle for the two kinds of session environment, the
- * simulator (src/sim) and the MDP over a dataset's sessions (src/rl/env.c).
- * Each public call checks the kind it needs. */
+ * simulator (its public calls in sim_env.c and sim_runs.c, its engine in
+ * src/sim) and the MDP over a dataset's sessions (denv.c). Each public call
+ * checks the kind it needs. */
 #ifndef RMTL_ENV_ENV_H
 #define RMTL_ENV_ENV_H
 
@@ -17,9 +18,8 @@ struct rmtl_env {
     struct rmtl__denv *data; /* kind == RMTL__ENV_DATA */
 };
 
-/* The dataset MDP's destructor (src/rl/env.c), declared here so that the
- * handle's destructor needs neither rl/denv.h nor its nn/rng.h, whose
- * rmtl__rng is not src/sim's. */
+/* The dataset MDP's destructor (denv.c), declared here so that the
+ * handle's destructor needs only the handle. */
 void rmtl__denv_free(struct rmtl__denv *e);
 
 #endif

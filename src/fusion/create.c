@@ -260,3 +260,10 @@ float rmtl__fusion_formula(int formula, size_t T, const float *p, const float *a
     }
     return (float)s;
 }
+
+/* Gradient exchange of the train step (dist/gx.h). */
+int rmtl_fusion_set_grad_exchange(rmtl_fusion *f, const rmtl_grad_exchange *exchange)
+{
+    RMTL__CHECK_ARG(f, "f");
+    return rmtl__gx_set(&f->gx, exchange, "rmtl_fusion_set_grad_exchange");
+}

@@ -239,3 +239,14 @@ int rmtl_model_train_step(rmtl_model *m, const rmtl_batch *batch, double *loss)
         *loss = l;
     return 0;
 }
+
+/* --- gradient exchange (dist/gx.h) -------------------------------------- */
+int rmtl_model_set_grad_exchange(rmtl_model *m, const rmtl_grad_exchange *exchange)
+{
+    static const char fn[] = "rmtl_model_set_grad_exchange";
+    RMTL__CHECK_ARG(m, "m");
+    int rc = rmtl__gx_set(&m->gx, exchange, fn);
+    if (!rc && exchange)
+        rmtl__gx_fork_rng(&m->drop, exchange->rank);
+    return rc;
+}

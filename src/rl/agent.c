@@ -117,3 +117,25 @@ int rmtl_agent_loss_weights(const rmtl_agent *ag, const rmtl_model *model, rmtl_
     return rmtl_critic_loss_weights((const rmtl_critic *const *)ag->critics, ag->n_tasks, model,
                                     ctx, batch, ag->hp.lambda, weights, capacity);
 }
+
+/* The agent lends its exchange to the actor and every critic (dist/gx.h);
+ * each rank forks the random streams so dropout and noise differ by rank. */
+int rmtl_agent_set_grad_exchange(rmtl_agent *ag, const rmtl_grad_exchange *exchange)
+{
+    static const char fn[] = "rmtl_agent_set_grad_exchange";
+    RMTL__CHECK_ARG(ag, "agent");
+    int rc = rmtl__gx_set(&ag->gx, exchange, fn);
+    if (rc)
+        return rc;
+    rmtl__gx *gx = exchange ? &ag->gx : NULL;
+    ag->actor->gx = gx;
+    for (size_t k = 0; k < ag->n_tasks; k++) {
+        rmtl_critic *c = ag->critics[k];
+        c->gx = gx;
+        if (exchange) {
+            rmtl__gx_fork_rng(&c->dropout_rng, exchange->rank);
+            rmtl__gx_fork_rng(&c->noise_rng, exchange->rank);
+        }
+    }
+    return 0;
+}

@@ -12,16 +12,6 @@
 
 #define RMTL__HP_LIST_CAP 16
 
-/* Random streams of the RL handles (nn/rng.h streams of runtime.seed),
- * clear of the model's own (init, dropout, sample, noise), so an env, an
- * actor and a model built from one config never share numbers. Critic k
- * uses RMTL__STREAM_CRITIC + 4k + {0 init, 1 dropout, 2 target noise}. */
-enum {
-    RMTL__STREAM_ENV = 8,          /* dataset env: session draws */
-    RMTL__STREAM_ACTOR_NOISE = 9,  /* actor: exploration noise */
-    RMTL__STREAM_CRITIC = 16
-};
-
 typedef struct rmtl__rlhp {
     /* rl.* */
     double gamma, tau, actor_lr, critic_lr, policy_noise, noise_clip, explore_noise;

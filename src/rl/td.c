@@ -1,20 +1,7 @@
-/* Rewards, TD targets, target-policy smoothing and IPS weights (td.h). */
+/* TD targets, target-policy smoothing and IPS weights (td.h). */
 #include "rl/td.h"
 
-#include "core/params.h"
-
 #include <math.h>
-
-float rmtl__reward(int kind, float a, float y)
-{
-    double ad = a, yd = y;
-    if (kind == RMTL__REWARD_ABS)
-        return (float)-fabs(ad - yd);
-    double p = ad < RMTL__REWARD_EPS ? RMTL__REWARD_EPS : ad > 1.0 ? 1.0 : ad;
-    double q = 1.0 - ad;
-    q = q < RMTL__REWARD_EPS ? RMTL__REWARD_EPS : q > 1.0 ? 1.0 : q;
-    return (float)(yd * log(p) + (1.0 - yd) * log(q));
-}
 
 void rmtl__td_target(size_t n, const float *r, size_t ldr, const uint8_t *done,
                      const float *q_tgt, const float *q_cur, double gamma, float *y)

@@ -1,9 +1,7 @@
 /*
  * The arithmetic of RMTL's reinforcement learning (SPEC §3), as pure
  * functions on caller buffers so each can be checked against hand-computed
- * numbers:
- *   reward      r = y·log(a) + (1−y)·log(1−a)   (BCE; the logs' arguments
- *               clamped to [1e-4, 1]), or r = −|a − y|  (rl.reward: abs)
+ * numbers (the reward is the env's: rmtl__reward, src/env/denv.h):
  *   TD target   y = r + γ·(1 − done)·min(Q'(s', a'), Q(s', a'))
  *   smoothing   a' = π'(s') + clip(N(0, σ), −c, c)
  *   IPS weights w = y·(B+1)/(n_pos+1) + (B+1)/(B − n_pos)
@@ -16,12 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Lower clamp of the BCE reward's log arguments (the reference code's). */
-#define RMTL__REWARD_EPS 1e-4
-
-/* Reward of action a for label y; kind is enum rmtl__reward. */
-float rmtl__reward(int kind, float a, float y);
 
 /* y_i = r_i + γ·(1 − done_i)·min(q_tgt_i, q_cur_i) for n rows; r is read
  * with row stride ldr (one task's column of an n × T reward matrix). */

@@ -1,4 +1,4 @@
-/* The simulator's random streams: the library's xoshiro256** (nn/rng.h),
+/* The simulator's random streams: the library's xoshiro256** (core/rng.h),
  * seeded by name so that a session's randomness depends only on the world
  * seed and the session's index, plus a fast bounded draw for the hot path. */
 #ifndef RMTL_SIM_RNG_H

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "env/denv.h"
 #include "mtl/fold.h"
 #include "rl/critic.h"
 #include "rl/replay.h"
@@ -250,7 +251,7 @@ END_TEST
 
 START_TEST(test_rewards)
 {
-    enum { BCE = 0, ABS = 1 }; /* enum rmtl__reward */
+    enum { BCE = 0, ABS = 1 }; /* enum rmtl__reward; the reward is the env's (env/denv.h) */
     ck_assert(fabsf(rmtl__reward(BCE, 0.8f, 1.0f) - (-0.22314355f)) < 1e-6f);
     ck_assert(fabsf(rmtl__reward(BCE, 0.8f, 0.0f) - (-1.6094379f)) < 1e-6f);
     ck_assert(fabsf(rmtl__reward(BCE, 0.25f, 0.0f) - (-0.28768207f)) < 1e-6f);
