@@ -11,6 +11,7 @@
 
 #include "rmtl.h"
 #include "util/fusion_data.h"
+#include "util/mtl.h"
 #include "util/slow.h"
 
 /* Small networks keep the suite fast; the serving tests also use the
@@ -676,6 +677,38 @@ START_TEST(test_save_load)
 
     ck_assert_error(rmtl_fusion_load(&g, "/nonexistent/dir/x.rmtl"), RMTL_EIO, "x.rmtl");
     ck_assert_error(rmtl_fusion_save(f, "/nonexistent/dir/x.rmtl", 0), RMTL_EIO, "x.rmtl");
+
+    /* other loaders know a fusion checkpoint, and the fusion loader knows
+     * a model's: each message names the path, the kind and the call */
+    char kpath[] = "/tmp/rmtl_fusion_kind_XXXXXX";
+    fd = mkstemp(kpath);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(rmtl_fusion_save(f, kpath, RMTL_SAVE_TRAINING_STATE), RMTL_OK);
+    rmtl_model *m = NULL;
+    ck_assert_error(rmtl_model_load(&m, kpath), RMTL_EFORMAT,
+                    "holds a fusion policy, not a model: load it with rmtl_fusion_load");
+    ck_assert(strncmp(rmtl_last_error(), kpath, strlen(kpath)) == 0);
+    rmtl_agent *ag = NULL;
+    ck_assert_error(rmtl_agent_load(&ag, kpath), RMTL_EFORMAT,
+                    "holds a fusion policy, not an agent: load it with rmtl_fusion_load");
+    ck_assert(strncmp(rmtl_last_error(), kpath, strlen(kpath)) == 0);
+    rmtl_config *mcfg = mtl_small_config("mmoe", 3);
+    m = mtl_model(mcfg, 2);
+    ck_assert_int_eq(rmtl_model_save(m, kpath, 0), RMTL_OK);
+    ck_assert_error(rmtl_fusion_load(&g, kpath), RMTL_EFORMAT,
+                    "holds a model, not a fusion policy: load it with rmtl_model_load");
+    ck_assert(strncmp(rmtl_last_error(), kpath, strlen(kpath)) == 0);
+    ck_assert_ptr_null(g);
+    /* a damaged file is still reported as damage, with the path */
+    ck_assert_int_eq(truncate(kpath, 40), 0);
+    ck_assert_int_eq(rmtl_fusion_load(&g, kpath), RMTL_EFORMAT);
+    ck_assert(strncmp(rmtl_last_error(), kpath, strlen(kpath)) == 0);
+    ck_assert(strstr(rmtl_last_error(), "holds") == NULL);
+    unlink(kpath);
+    rmtl_model_free(m);
+    rmtl_config_free(mcfg);
+
     ck_assert_error(rmtl_fusion_save_buffer(&buf, &len, f, 8), RMTL_EINVAL, "flags");
     fx_request_free(&r);
     fx_batch_free(&b);

@@ -824,15 +824,25 @@ START_TEST(test_agent_checkpoint_files)
     ck_assert_uint_eq(rmtl_actor_updates(a), rmtl_actor_updates(rmtl_agent_actor(o.agent)));
     /* each kind refuses the others, and models refuse them all */
     rmtl_agent *bad = NULL;
-    ck_assert_error(rmtl_agent_load(&bad, cpath), RMTL_EFORMAT, "holds a critic, not agent");
+    /* each names the path, the kind it found and the call that loads it */
+    ck_assert_error(rmtl_agent_load(&bad, cpath), RMTL_EFORMAT,
+                    "holds a critic, not an agent: load it with rmtl_critic_load");
+    ck_assert(strstr(rmtl_last_error(), cpath) == rmtl_last_error());
     rmtl_critic *badc = NULL;
-    ck_assert_error(rmtl_critic_load(&badc, apath), RMTL_EFORMAT, "holds an actor, not critic");
+    ck_assert_error(rmtl_critic_load(&badc, apath), RMTL_EFORMAT,
+                    "holds an actor, not a critic: load it with rmtl_actor_load");
+    ck_assert(strstr(rmtl_last_error(), apath) == rmtl_last_error());
     rmtl_model *m = NULL;
-    /* the model loader does not know the MODL section an agent requires */
-    ck_assert_error(rmtl_model_load(&m, path), RMTL_EVERSION, "MODL");
+    /* the model loader knows an agent's checkpoint (its MODL section is
+     * not a newer format's) */
+    ck_assert_error(rmtl_model_load(&m, path), RMTL_EFORMAT,
+                    "holds an agent, not a model: load it with rmtl_agent_load");
+    ck_assert(strstr(rmtl_last_error(), path) == rmtl_last_error());
     const char *mpath = rmtl_tdata_write("model.rmtl", "", 0);
     ck_assert_int_eq(rmtl_model_save(o.model, mpath, 0), RMTL_OK);
-    ck_assert_error(rmtl_agent_load(&bad, mpath), RMTL_EFORMAT, "no 'RLST'");
+    ck_assert_error(rmtl_agent_load(&bad, mpath), RMTL_EFORMAT,
+                    "holds a model, not an agent: load it with rmtl_model_load");
+    ck_assert(strstr(rmtl_last_error(), mpath) == rmtl_last_error());
     ck_assert_ptr_null(bad);
     ck_assert_int_eq(rmtl_model_save(o.model, mpath, RMTL_SAVE_TRAINING_STATE), RMTL_OK);
     ck_assert_error(rmtl_agent_load(&bad, mpath), RMTL_EFORMAT, "rmtl_model_load");

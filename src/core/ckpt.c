@@ -2,6 +2,7 @@
  * The byte layout is specified in docs/checkpoint-format.md. */
 #include "core/ckpt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,4 +341,75 @@ size_t rmtl__ckpt_payload(const rmtl__ckpt_reader *r)
     for (size_t i = 0; i < r->n; i++)
         total += r->sec[i].len; /* sections lie in one buffer: no overflow */
     return total;
+}
+
+/* --- the loaders' shared steps ------------------------------------------- */
+
+static const uint32_t rmtl__ckpt_all_tags[] = {
+    RMTL__TAG_CONF, RMTL__TAG_ARCH, RMTL__TAG_TENS, RMTL__TAG_FUSE, RMTL__TAG_META,
+    RMTL__TAG_OPTS, RMTL__TAG_RLST, RMTL__TAG_DATA, RMTL__TAG_MODL};
+
+int rmtl__ckpt_kind(const void *buf, size_t len)
+{
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", rmtl_last_error());
+    rmtl__ckpt_reader r;
+    int kind = RMTL__CKPT_UNKNOWN;
+    if (!rmtl__ckpt_open(&r, buf, len, rmtl__ckpt_all_tags,
+                         sizeof rmtl__ckpt_all_tags / sizeof rmtl__ckpt_all_tags[0])) {
+        const void *st = NULL;
+        size_t st_len = 0;
+        uint32_t magic = 0, rl_kind = 0;
+        if (rmtl__ckpt_has(&r, RMTL__TAG_RLST) &&
+            !rmtl__ckpt_find(&r, RMTL__TAG_RLST, &st, &st_len)) {
+            rmtl__rbuf b;
+            rmtl__rbuf_init(&b, st, st_len);
+            magic = rmtl__get_u32(&b);
+            (void)rmtl__get_u32(&b); /* the RL state's version */
+            rl_kind = rmtl__get_u32(&b);
+            if (b.failed)
+                magic = 0;
+        }
+        if (rmtl__ckpt_has(&r, RMTL__TAG_FUSE))
+            kind = RMTL__CKPT_FUSION;
+        else if (magic == RMTL__RL_STATE_MAGIC)
+            kind = rl_kind >= RMTL__CKPT_CRITIC && rl_kind <= RMTL__CKPT_AGENT ? (int)rl_kind
+                                                                               : kind;
+        else if (rmtl__ckpt_has(&r, RMTL__TAG_ARCH) && rmtl__ckpt_has(&r, RMTL__TAG_TENS))
+            kind = RMTL__CKPT_MODEL;
+    }
+    rmtl__ckpt_close(&r);
+    rmtl__error(0, "%s", saved);
+    return kind;
+}
+
+int rmtl__ckpt_kind_error(const void *buf, size_t len, int want, int rc)
+{
+    static const char *const what[] = {"", "a critic", "an actor", "an agent", "a model",
+                                       "a fusion policy"};
+    static const char *const call[] = {"", "rmtl_critic_load", "rmtl_actor_load",
+                                       "rmtl_agent_load", "rmtl_model_load", "rmtl_fusion_load"};
+    if (rc != RMTL_EFORMAT && rc != RMTL_EVERSION)
+        return rc; /* out of memory, say: not a question of kind */
+    int got = rmtl__ckpt_kind(buf, len);
+    if (got == RMTL__CKPT_UNKNOWN || got == want)
+        return rc;
+    return rmtl__error(RMTL_EFORMAT, "checkpoint holds %s, not %s: load it with %s", what[got],
+                       what[want], call[got]);
+}
+
+int rmtl__ckpt_load_file(void *out, const char *path, rmtl__ckpt_parse_fn parse, const char *fn)
+{
+    if (!path)
+        return rmtl__error(RMTL_EINVAL, "%s: invalid argument 'path'", fn);
+    char *buf;
+    size_t len;
+    int rc = rmtl__read_file(&buf, &len, path); /* its messages name the path */
+    if (rc)
+        return rc;
+    rc = parse(out, buf, len);
+    if (rc)
+        rmtl__error_prefix(rc, "%s", path);
+    rmtl__free(buf);
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* The versioned checkpoint container (CONVENTIONS R8, docs/checkpoint-format.md):
+/* The versioned checkpoint container (docs/checkpoint-format.md):
  * a 32-byte header, a table of tagged sections and the sections, every
  * byte covered by a CRC-32 or required to be zero padding. Model, agent and
  * fusion save/load build their payloads and hand them to this layer. */
@@ -24,6 +24,22 @@
 #define RMTL__TAG_OPTS RMTL__TAG('O', 'P', 'T', 'S') /* optimiser state (Adam moments) */
 #define RMTL__TAG_RLST RMTL__TAG('R', 'L', 'S', 'T') /* RL state: targets, steps, RNG  */
 #define RMTL__TAG_DATA RMTL__TAG('D', 'A', 'T', 'A') /* dataset schema / vocabularies */
+#define RMTL__TAG_MODL RMTL__TAG('M', 'O', 'D', 'L') /* an actor's model checkpoint  */
+
+/* The first word of the RLST section of a critic's, actor's or agent's
+ * checkpoint ("RMRL"); the third is its kind, enum rmtl__ckpt_kind. A
+ * model's RLST starts with its version instead, a small number. */
+#define RMTL__RL_STATE_MAGIC RMTL__TAG('R', 'M', 'R', 'L')
+
+/* What a checkpoint holds. The RL kinds are the values written in RLST. */
+enum rmtl__ckpt_kind {
+    RMTL__CKPT_UNKNOWN = 0, /* damaged, or not one of ours */
+    RMTL__CKPT_CRITIC = 1,
+    RMTL__CKPT_ACTOR = 2,
+    RMTL__CKPT_AGENT = 3,
+    RMTL__CKPT_MODEL = 4,
+    RMTL__CKPT_FUSION = 5
+};
 
 #define RMTL__CKPT_VERSION 1u         /* format_version this library writes and reads */
 #define RMTL__CKPT_HEADER_SIZE 32u
@@ -108,5 +124,24 @@ int rmtl__ckpt_find(const rmtl__ckpt_reader *r, uint32_t tag, const void **data,
 /* Reads a whole checkpoint file (free *buf with rmtl__free): RMTL_EIO with
  * the path and the reason, RMTL_ENOMEM. */
 int rmtl__ckpt_read_file(char **buf, size_t *len, const char *path);
+
+/* --- the loaders' shared steps --------------------------------------- */
+/* The kind of checkpoint in buf (the container fully checked, every
+ * section known), RMTL__CKPT_UNKNOWN if it is damaged or not ours. Leaves
+ * this thread's message as it was. */
+int rmtl__ckpt_kind(const void *buf, size_t len);
+/* For a loader of kind `want` that failed with rc on buf: if buf holds a
+ * checkpoint of another kind, RMTL_EFORMAT saying which kind it holds and
+ * which call loads it; otherwise (or if rc is neither RMTL_EFORMAT nor
+ * RMTL_EVERSION) rc with its message unchanged. */
+int rmtl__ckpt_kind_error(const void *buf, size_t len, int want, int rc);
+
+/* Parses a whole checkpoint into *out (a `T **`): a kind's
+ * rmtl_T_load_buffer. */
+typedef int (*rmtl__ckpt_parse_fn)(void *out, const void *buf, size_t len);
+/* The one checkpoint file loader behind every rmtl_*_load: reads path and
+ * hands its bytes to parse; every failure's message starts with the path.
+ * fn names the public call for a NULL path. */
+int rmtl__ckpt_load_file(void *out, const char *path, rmtl__ckpt_parse_fn parse, const char *fn);
 
 #endif

@@ -42,7 +42,15 @@ int rmtl__error(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(rmtl__err, sizeof rmtl__err, fmt, ap);
     va_end(ap);
+    rmtl__log(RMTL_LOG_DEBUG, "%s", rmtl__err);
     return code;
+}
+
+int rmtl__error_arg(const char *fn, const char *name)
+{
+    if (!strncmp(fn, "rmtl__", 6))
+        return rmtl__error(RMTL_EINVAL, "invalid argument '%s'", name);
+    return rmtl__error(RMTL_EINVAL, "%s: invalid argument '%s'", fn, name);
 }
 
 int rmtl__error_prefix(int code, const char *fmt, ...)
@@ -63,6 +71,7 @@ int rmtl__error_prefix(int code, const char *fmt, ...)
     memmove(rmtl__err + plen, rmtl__err, olen);
     memcpy(rmtl__err, prefix, plen);
     rmtl__err[plen + olen] = '\0';
+    rmtl__log(RMTL_LOG_DEBUG, "%s", rmtl__err);
     return code;
 }
 

@@ -20,7 +20,10 @@ _Static_assert(sizeof(double) == 8, "librmtl assumes IEEE-754 binary64 doubles")
 
 /* --- errors (src/core/error.c) ---------------------------------------- */
 /* Formats this thread's message and returns `code`, so call sites read
- * `return rmtl__error(RMTL_EINVAL, "...", ...);`. */
+ * `return rmtl__error(RMTL_EINVAL, "...", ...);`. Both calls also pass the
+ * message, as it stands after them, to the log callback at RMTL_LOG_DEBUG.
+ * Messages are for users: they name public calls, keys and paths, never
+ * an rmtl__ function (the tests check every message they provoke). */
 int rmtl__error(int code, const char *fmt, ...) RMTL__PRINTF(2, 3);
 /* Prefixes the current message with "what: " (keeps context as an error
  * travels outwards) and returns `code`. */
@@ -28,11 +31,14 @@ int rmtl__error_prefix(int code, const char *fmt, ...) RMTL__PRINTF(2, 3);
 /* Emits a log line through the host's callback, if any. */
 void rmtl__log(int level, const char *fmt, ...) RMTL__PRINTF(2, 3);
 
-#define RMTL__CHECK_ARG(cond, name)                                               \
-    do {                                                                          \
-        if (!(cond))                                                              \
-            return rmtl__error(RMTL_EINVAL, "%s: invalid argument '%s'", __func__, \
-                               name);                                             \
+/* RMTL_EINVAL with "fn: invalid argument 'name'"; an internal fn (one
+ * named rmtl__*) is left out, as messages name only public calls. */
+int rmtl__error_arg(const char *fn, const char *name);
+/* Returns RMTL_EINVAL from the enclosing function unless cond holds. */
+#define RMTL__CHECK_ARG(cond, name)                   \
+    do {                                              \
+        if (!(cond))                                  \
+            return rmtl__error_arg(__func__, name);   \
     } while (0)
 
 /* --- memory (src/core/alloc.c) ---------------------------------------- */

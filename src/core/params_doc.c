@@ -124,6 +124,6 @@ int rmtl__config_doc_markdown(char **out, size_t *len)
         rmtl__sb_puts(&sb, " |\n");
     }
     if (rmtl__sb_finish(&sb, out, len))
-        return rmtl__error(RMTL_ENOMEM, "rmtl__config_doc_markdown: out of memory");
+        return rmtl__error(RMTL_ENOMEM, "configuration reference: out of memory");
     return 0;
 }

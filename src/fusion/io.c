@@ -313,11 +313,13 @@ int rmtl_fusion_load_buffer(rmtl_fusion **out, const void *buf, size_t len)
     rmtl__ckpt_reader cr;
     int rc = rmtl__ckpt_open(&cr, buf, len, known, sizeof known / sizeof known[0]);
     if (rc)
-        return rmtl__error_prefix(rc, "rmtl_fusion_load");
+        return rmtl__error_prefix(rmtl__ckpt_kind_error(buf, len, RMTL__CKPT_FUSION, rc),
+                                  "rmtl_fusion_load");
     if (!rmtl__ckpt_has(&cr, RMTL__TAG_FUSE)) {
         rmtl__ckpt_close(&cr);
-        return rmtl__error(RMTL_EFORMAT, "rmtl_fusion_load: not a fusion checkpoint (no 'FUSE' "
-                           "section)");
+        rc = rmtl__error(RMTL_EFORMAT, "not a fusion checkpoint (no 'FUSE' section)");
+        return rmtl__error_prefix(rmtl__ckpt_kind_error(buf, len, RMTL__CKPT_FUSION, rc),
+                                  "rmtl_fusion_load");
     }
     rmtl_fusion *f = rmtl__calloc(1, sizeof *f);
     if (!f) {
@@ -334,16 +336,14 @@ int rmtl_fusion_load_buffer(rmtl_fusion **out, const void *buf, size_t len)
     return RMTL_OK;
 }
 
+static int rmtl__fusion_parse_file(void *out, const void *buf, size_t len)
+{
+    return rmtl_fusion_load_buffer(out, buf, len);
+}
+
 int rmtl_fusion_load(rmtl_fusion **out, const char *path)
 {
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
-    RMTL__CHECK_ARG(path, "path");
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = rmtl__ckpt_read_file(&buf, &len, path);
-    if (!rc)
-        rc = rmtl_fusion_load_buffer(out, buf, len);
-    rmtl__free(buf);
-    return rc;
+    return rmtl__ckpt_load_file(out, path, rmtl__fusion_parse_file, "rmtl_fusion_load");
 }

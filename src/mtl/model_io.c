@@ -302,22 +302,17 @@ int rmtl_model_load_buffer(rmtl_model **out, const void *buf, size_t len)
     if (!rc)
         rc = rmtl__model_parse(out, &r);
     rmtl__ckpt_close(&r);
-    return rc;
+    return rc ? rmtl__ckpt_kind_error(buf, len, RMTL__CKPT_MODEL, rc) : 0;
+}
+
+static int rmtl__model_parse_file(void *out, const void *buf, size_t len)
+{
+    return rmtl_model_load_buffer(out, buf, len);
 }
 
 int rmtl_model_load(rmtl_model **out, const char *path)
 {
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
-    RMTL__CHECK_ARG(path, "path");
-    char *buf;
-    size_t len;
-    int rc = rmtl__ckpt_read_file(&buf, &len, path);
-    if (rc)
-        return rc;
-    rc = rmtl_model_load_buffer(out, buf, len);
-    if (rc)
-        rmtl__error_prefix(rc, "%s", path);
-    rmtl__free(buf);
-    return rc;
+    return rmtl__ckpt_load_file(out, path, rmtl__model_parse_file, "rmtl_model_load");
 }

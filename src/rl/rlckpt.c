@@ -31,10 +31,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RMTL__TAG_MODL RMTL__TAG('M', 'O', 'D', 'L')
 #define RMTL__RL_STATE_VERSION 1u
 
-enum { RMTL__KIND_CRITIC = 1, RMTL__KIND_ACTOR = 2, RMTL__KIND_AGENT = 3 };
+/* The kind word of RLST (core/ckpt.h). */
+enum {
+    RMTL__KIND_CRITIC = RMTL__CKPT_CRITIC,
+    RMTL__KIND_ACTOR = RMTL__CKPT_ACTOR,
+    RMTL__KIND_AGENT = RMTL__CKPT_AGENT
+};
 
 static const char *const rmtl__kind_names[] = {"", "critic", "actor", "agent"};
 
@@ -44,9 +48,6 @@ static const char *const rmtl__kind_names[] = {"", "critic", "actor", "agent"};
 static const uint32_t rmtl__rl_tags[] = {RMTL__TAG_CONF, RMTL__TAG_ARCH, RMTL__TAG_MODL,
                                          RMTL__TAG_RLST, RMTL__TAG_TENS, RMTL__TAG_DATA,
                                          RMTL__TAG_OPTS, RMTL__TAG_FUSE, RMTL__TAG_META};
-
-/* First word of this RLST payload: a model's RLST starts with its version. */
-#define RMTL__RL_STATE_MAGIC RMTL__TAG('R', 'M', 'R', 'L')
 
 /* --- saving -------------------------------------------------------------- */
 
@@ -309,8 +310,10 @@ static int rmtl__rl_file_open(rmtl__rl_file *f, const void *buf, size_t len, uin
         rc = rmtl__ckpt_find(&f->r, RMTL__TAG_TENS, &data, &dlen);
     if (!rc && !(rc = rmtl__tensors_open(&f->tr, data, dlen)))
         f->tr_open = 1;
-    if (rc)
+    if (rc) {
         rmtl__rl_file_close(f);
+        rc = rmtl__ckpt_kind_error(buf, len, (int)kind, rc);
+    }
     return rc;
 }
 
@@ -541,23 +544,38 @@ int rmtl_agent_load_buffer(rmtl_agent **out, const void *buf, size_t len)
     return 0;
 }
 
-/* Reads a file and hands it to a buffer loader. */
-#define RMTL__LOAD_FILE(T, fn)                                   \
-    int fn(T **out, const char *path)                            \
-    {                                                            \
-        RMTL__CHECK_ARG(out, "out");                             \
-        *out = NULL;                                             \
-        RMTL__CHECK_ARG(path, "path");                           \
-        char *buf;                                               \
-        size_t len;                                              \
-        int rc = rmtl__ckpt_read_file(&buf, &len, path);         \
-        if (rc)                                                  \
-            return rc;                                           \
-        rc = fn##_buffer(out, buf, len);                         \
-        rmtl__free(buf);                                         \
-        return rc;                                               \
-    }
+static int rmtl__critic_parse_file(void *out, const void *buf, size_t len)
+{
+    return rmtl_critic_load_buffer(out, buf, len);
+}
 
-RMTL__LOAD_FILE(rmtl_critic, rmtl_critic_load)
-RMTL__LOAD_FILE(rmtl_actor, rmtl_actor_load)
-RMTL__LOAD_FILE(rmtl_agent, rmtl_agent_load)
+static int rmtl__actor_parse_file(void *out, const void *buf, size_t len)
+{
+    return rmtl_actor_load_buffer(out, buf, len);
+}
+
+static int rmtl__agent_parse_file(void *out, const void *buf, size_t len)
+{
+    return rmtl_agent_load_buffer(out, buf, len);
+}
+
+int rmtl_critic_load(rmtl_critic **out, const char *path)
+{
+    RMTL__CHECK_ARG(out, "out");
+    *out = NULL;
+    return rmtl__ckpt_load_file(out, path, rmtl__critic_parse_file, "rmtl_critic_load");
+}
+
+int rmtl_actor_load(rmtl_actor **out, const char *path)
+{
+    RMTL__CHECK_ARG(out, "out");
+    *out = NULL;
+    return rmtl__ckpt_load_file(out, path, rmtl__actor_parse_file, "rmtl_actor_load");
+}
+
+int rmtl_agent_load(rmtl_agent **out, const char *path)
+{
+    RMTL__CHECK_ARG(out, "out");
+    *out = NULL;
+    return rmtl__ckpt_load_file(out, path, rmtl__agent_parse_file, "rmtl_agent_load");
+}

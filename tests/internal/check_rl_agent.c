@@ -560,7 +560,7 @@ START_TEST(test_agent_resume)
     ck_assert_uint_eq(ac->updates, a->actor->updates);
     /* an actor file is not an agent (nor a critic) */
     ck_assert_int_eq(rmtl_agent_load_buffer(&c, buf, len), RMTL_EFORMAT);
-    ck_assert(strstr(rmtl_last_error(), "holds an actor, not agent") != NULL);
+    ck_assert(strstr(rmtl_last_error(), "holds an actor, not an agent") != NULL);
     rmtl_free(buf);
     ck_assert_int_eq(rmtl_critic_save_buffer(&buf, &len, a->critics[1]), 0);
     rmtl_critic *cr;
