@@ -54,24 +54,15 @@ int rmtl__fusion_dims(rmtl_fusion *f)
     return 0;
 }
 
-static void rmtl__fusion_opt(rmtl__adam *opt, const rmtl__fopts *o, double lr)
-{
-    rmtl__adam_init(opt, lr, o->weight_decay);
-    opt->beta1 = o->beta1;
-    opt->beta2 = o->beta2;
-    opt->eps = o->eps;
-    opt->clip_norm = o->clip_norm;
-}
-
 int rmtl__fusion_build(rmtl_fusion *f)
 {
     const rmtl__fopts *o = &f->o;
-    int rc = rmtl__blis_init(o->blis_arch);
+    int rc = rmtl__blis_init(o->rt.blis_arch);
     if (rc)
         return rc;
     const size_t *aw = o->actor_hidden, *cw = o->critic_hidden;
     size_t na = o->n_actor_hidden, nc = o->n_critic_hidden;
-    uint64_t seed = o->seed;
+    uint64_t seed = o->rt.seed;
     rmtl__rng init, scratch;
     rmtl__rng_seed(&init, seed, RMTL__STREAM_INIT);
     rmtl__rng_seed(&scratch, seed, RMTL__STREAM_INIT);
@@ -114,10 +105,10 @@ int rmtl__fusion_build(rmtl_fusion *f)
         (rc = rmtl__params_copy(&f->dep_ps, &f->actor_ps)) ||
         (rc = rmtl__params_copy(&f->critic_tps, &f->critic_ps)))
         return rc;
-    rmtl__fusion_opt(&f->actor_opt, o, o->actor_lr);
-    rmtl__fusion_opt(&f->critic_opt, o, o->critic_lr);
-    rmtl__ws_init(&f->ws, o->threads);
-    rmtl__ws_init(&f->ws_net, o->threads);
+    rmtl__hp_optim_adam(&f->actor_opt, &o->optim, o->actor_lr);
+    rmtl__hp_optim_adam(&f->critic_opt, &o->optim, o->critic_lr);
+    rmtl__ws_init(&f->ws, o->rt.threads);
+    rmtl__ws_init(&f->ws_net, o->rt.threads);
     return rmtl__fserve_build(&f->serve, &f->dep, f->user_dim, f->ctx_dim, f->in_pair);
 }
 

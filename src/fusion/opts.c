@@ -2,16 +2,8 @@
 #include "fusion/opts.h"
 
 #include "core/params.h"
-#include "nn/gemm.h"
 
 #include <string.h>
-
-static void rmtl__fopts_list(size_t *out, size_t *n, const rmtl__ilist *l)
-{
-    *n = l->n;
-    for (size_t i = 0; i < l->n; i++)
-        out[i] = (size_t)l->v[i];
-}
 
 int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
 {
@@ -30,8 +22,9 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
     o->explore_width = p->fusion.explore_width;
     o->critic_groups = (size_t)p->fusion.critic_groups;
     o->critic_ensemble = (size_t)p->fusion.critic_ensemble;
-    rmtl__fopts_list(o->actor_hidden, &o->n_actor_hidden, &p->fusion.actor_hidden);
-    rmtl__fopts_list(o->critic_hidden, &o->n_critic_hidden, &p->fusion.critic_hidden);
+    o->n_actor_hidden = rmtl__hp_sizes(o->actor_hidden, RMTL__FOPT_CAP, &p->fusion.actor_hidden);
+    o->n_critic_hidden =
+        rmtl__hp_sizes(o->critic_hidden, RMTL__FOPT_CAP, &p->fusion.critic_hidden);
     o->gamma = p->fusion.gamma;
     o->tau = p->fusion.tau;
     o->actor_lr = p->fusion.actor_lr;
@@ -51,13 +44,7 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
     o->item_dim = (size_t)p->fusion.state.item_dim;
     o->context_dim = (size_t)p->fusion.state.context_dim;
     o->scores = p->fusion.state.scores;
-    o->weight_decay = p->optim.weight_decay;
-    o->beta1 = p->optim.beta1;
-    o->beta2 = p->optim.beta2;
-    o->eps = p->optim.eps;
-    o->clip_norm = p->optim.clip_norm;
-    o->seed = (uint64_t)p->runtime.seed;
-    o->threads = p->runtime.threads > 0 ? (int)p->runtime.threads : rmtl__ncores();
-    o->blis_arch = rmtl__blis_arch_names[p->runtime.blis_arch];
+    rmtl__hp_optim_read(&o->optim, p);
+    rmtl__hp_runtime_read(&o->rt, p);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/hp.h"
 #include "rmtl.h"
 
 #define RMTL__FOPT_CAP 16
@@ -24,10 +25,8 @@ typedef struct rmtl__fopts {
     size_t reward_group[RMTL__FOPT_CAP], n_reward;
     size_t user_dim, item_dim, context_dim;
     int scores;                       /* fusion.state.scores */
-    double weight_decay, beta1, beta2, eps, clip_norm; /* optim.* */
-    uint64_t seed;                    /* runtime.seed */
-    int threads;                      /* runtime.threads, 0 resolved to the cores */
-    const char *blis_arch;            /* runtime.blis_arch (static string) */
+    rmtl__hp_optim optim;             /* optim.* (lr unused: fusion.*_lr) */
+    rmtl__hp_runtime rt;              /* runtime.* */
 } rmtl__fopts;
 
 /* Validates cfg (rmtl_config_validate) and copies the settings. */

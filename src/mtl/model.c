@@ -59,7 +59,7 @@ int rmtl__model_create_layout(rmtl_model **out, const rmtl_config *cfg,
     rmtl__mtlhp hp;
     int rc = rmtl__mtlhp_from_config(&hp, cfg);
     if (!rc)
-        rc = rmtl__blis_init(hp.blis_arch);
+        rc = rmtl__blis_init(hp.rt.blis_arch);
     if (rc)
         return rc;
     rmtl_model *m = rmtl__calloc(1, sizeof *m);
@@ -76,14 +76,10 @@ int rmtl__model_create_layout(rmtl_model **out, const rmtl_config *cfg,
         rmtl_model_free(m);
         return rc;
     }
-    rmtl__adam_init(&m->opt, p->lr, p->weight_decay);
-    m->opt.beta1 = p->beta1;
-    m->opt.beta2 = p->beta2;
-    m->opt.eps = p->eps;
-    m->opt.clip_norm = p->clip_norm;
-    rmtl__rng_seed(&m->drop, p->seed, RMTL__STREAM_DROPOUT);
-    rmtl__rng_seed(&m->shuffle, p->seed, RMTL__STREAM_SAMPLE);
-    rmtl__ws_init(&m->ws, p->threads);
+    rmtl__hp_optim_adam(&m->opt, &p->optim, p->optim.lr);
+    rmtl__rng_seed(&m->drop, p->rt.seed, RMTL__STREAM_DROPOUT);
+    rmtl__rng_seed(&m->shuffle, p->rt.seed, RMTL__STREAM_SAMPLE);
+    rmtl__ws_init(&m->ws, p->rt.threads);
     *out = m;
     return 0;
 }
@@ -165,7 +161,7 @@ int rmtl_model_set_lr(rmtl_model *m, double lr)
     int rc = rmtl_config_set_double(m->cfg, "optim.lr", lr);
     if (rc)
         return rc;
-    m->hp.lr = m->opt.lr = lr;
+    m->hp.optim.lr = m->opt.lr = lr;
     return 0;
 }
 

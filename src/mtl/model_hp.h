@@ -2,11 +2,13 @@
  * The hyper-parameters a multi-task model reads from its config, copied
  * into a plain struct at creation, so that the network code depends on
  * the few values it uses rather than on every config field (the RL and
- * fusion handles do the same with theirs).
+ * fusion handles do the same with theirs; the groups they share are
+ * nn/hp.h's).
  */
 #ifndef RMTL_MTL_HP_H
 #define RMTL_MTL_HP_H
 
+#include "nn/hp.h"
 #include "rmtl.h"
 
 #include <stddef.h>
@@ -21,12 +23,10 @@ typedef struct rmtl__mtlhp {
     size_t tower[RMTL__WIDTHS_MAX], n_tower;
     float dropout;
     size_t experts, shared, specific; /* model.experts.count / shared / specific */
-    double lr, weight_decay, beta1, beta2, eps, clip_norm;
+    rmtl__hp_optim optim;
     size_t batch_size;
     int shuffle;
-    uint64_t seed;
-    int threads;        /* resolved: >= 1 */
-    char blis_arch[16]; /* runtime.blis_arch */
+    rmtl__hp_runtime rt;
 } rmtl__mtlhp;
 
 /* Validates cfg (RMTL_ECONFIG with the config's message) and copies its

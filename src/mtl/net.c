@@ -33,7 +33,7 @@ int rmtl__net_init(rmtl__net *net, const rmtl__mtlhp *hp, const rmtl__layout *la
     if (!net->arch)
         return rmtl__error(RMTL_ECONFIG, "model.arch: unknown architecture '%s'", hp->arch);
     rmtl__rng init;
-    rmtl__rng_seed(&init, hp->seed, RMTL__STREAM_INIT);
+    rmtl__rng_seed(&init, hp->rt.seed, RMTL__STREAM_INIT);
     int rc = rmtl__embed_init(&net->emb, &net->ps, "embed", lay->vocab, lay->n_cat, lay->n_num,
                               hp->embed_dim, &init);
     if (!rc) {

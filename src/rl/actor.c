@@ -47,19 +47,15 @@ int rmtl__actor_wrap(rmtl_actor **out, const rmtl_config *cfg, rmtl_model *model
     a->model = model;
     a->hp = hp;
     a->n_tasks = model->lay.n_tasks;
-    rmtl__adam_init(&a->opt, hp.actor_lr, hp.weight_decay);
-    a->opt.beta1 = hp.beta1;
-    a->opt.beta2 = hp.beta2;
-    a->opt.eps = hp.eps;
-    a->opt.clip_norm = hp.clip_norm;
-    rmtl__rng_seed(&a->noise_rng, hp.seed, RMTL__STREAM_ACTOR_NOISE);
+    rmtl__hp_optim_adam(&a->opt, &hp.optim, hp.actor_lr);
+    rmtl__rng_seed(&a->noise_rng, hp.rt.seed, RMTL__STREAM_ACTOR_NOISE);
     rc = rmtl_config_clone(&a->cfg, cfg);
     if (!rc)
         rc = rmtl_model_clone(&a->target, model);
     if (!rc)
         rc = rmtl_model_clone(&a->anchor, model);
     if (!rc)
-        rc = rmtl_ctx_create(&a->ctx, hp.threads);
+        rc = rmtl_ctx_create(&a->ctx, hp.rt.threads);
     if (rc) {
         rmtl_actor_free(a);
         return rc;

@@ -22,7 +22,7 @@ int rmtl__agent_assemble(rmtl_agent **out, rmtl_actor *actor)
     ag->critics = rmtl__calloc(ag->n_tasks, sizeof *ag->critics);
     ag->critic_loss = rmtl__calloc(ag->n_tasks, sizeof *ag->critic_loss);
     int rc = ag->critics && ag->critic_loss
-                 ? rmtl_ctx_create(&ag->ctx, hp->threads)
+                 ? rmtl_ctx_create(&ag->ctx, hp->rt.threads)
                  : rmtl__error(RMTL_ENOMEM, "rmtl_agent_create: out of memory");
     const rmtl_model *m = actor->model;
     for (size_t k = 0; !rc && k < ag->n_tasks; k++)

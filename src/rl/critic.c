@@ -44,20 +44,16 @@ int rmtl__critic_new(rmtl_critic **out, const rmtl__rlhp *hp, const rmtl__layout
     c->n_tasks = lay->n_tasks;
     c->hp = *hp;
     c->dim = dim;
-    rmtl__ws_init(&c->ws, hp->threads);
-    rmtl__adam_init(&c->opt, hp->critic_lr, hp->weight_decay);
-    c->opt.beta1 = hp->beta1;
-    c->opt.beta2 = hp->beta2;
-    c->opt.eps = hp->eps;
-    c->opt.clip_norm = hp->clip_norm;
-    uint64_t seed = hp->seed;
+    rmtl__ws_init(&c->ws, hp->rt.threads);
+    rmtl__hp_optim_adam(&c->opt, &hp->optim, hp->critic_lr);
+    uint64_t seed = hp->rt.seed;
     rmtl__rng init;
     rmtl__rng_seed(&init, seed, rmtl__critic_stream(task, 0));
     rmtl__rng_seed(&c->dropout_rng, seed, rmtl__critic_stream(task, 1));
     rmtl__rng_seed(&c->noise_rng, seed, rmtl__critic_stream(task, 2));
     int rc = rmtl__layout_copy(&c->lay, lay);
     if (!rc)
-        rc = rmtl_ctx_create(&c->ctx, hp->threads);
+        rc = rmtl_ctx_create(&c->ctx, hp->rt.threads);
     if (!rc) {
         rmtl__qnet_shape shape = {c->lay.vocab,     c->lay.n_cat,      c->lay.n_num,
                                   dim,              hp->critic_bottom, hp->n_critic_bottom,

@@ -1,19 +1,10 @@
-/* Copies the RL hyper-parameters out of a config (hp.h). */
+/* Copies the RL hyper-parameters out of a config (rl_hp.h). */
 #include "rl/rl_hp.h"
 
 #include "core/internal.h"
 #include "core/params.h"
-#include "nn/gemm.h"
 
 #include <string.h>
-
-static size_t rmtl__hp_list(size_t *dst, const rmtl__ilist *src)
-{
-    size_t n = src->n < RMTL__HP_LIST_CAP ? src->n : RMTL__HP_LIST_CAP;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (size_t)src->v[i];
-    return n;
-}
 
 int rmtl__rlhp_from_config(rmtl__rlhp *hp, const rmtl_config *cfg)
 {
@@ -39,16 +30,13 @@ int rmtl__rlhp_from_config(rmtl__rlhp *hp, const rmtl_config *cfg)
     hp->init_training_step = (uint64_t)p->rl.init_training_step;
     hp->buffer_size = (size_t)p->rl.buffer_size;
     hp->batch_size = (size_t)p->rl.batch_size;
-    hp->n_critic_bottom = rmtl__hp_list(hp->critic_bottom, &p->rl.critic.bottom);
-    hp->n_critic_tower = rmtl__hp_list(hp->critic_tower, &p->rl.critic.tower);
+    hp->n_critic_bottom = rmtl__hp_sizes(hp->critic_bottom, RMTL__HP_LIST_CAP,
+                                         &p->rl.critic.bottom);
+    hp->n_critic_tower = rmtl__hp_sizes(hp->critic_tower, RMTL__HP_LIST_CAP,
+                                        &p->rl.critic.tower);
     hp->embed_dim = (size_t)p->model.embed_dim;
     hp->dropout = p->model.dropout;
-    hp->weight_decay = p->optim.weight_decay;
-    hp->beta1 = p->optim.beta1;
-    hp->beta2 = p->optim.beta2;
-    hp->eps = p->optim.eps;
-    hp->clip_norm = p->optim.clip_norm;
-    hp->seed = (uint64_t)p->runtime.seed;
-    hp->threads = p->runtime.threads > 0 ? (int)p->runtime.threads : rmtl__ncores();
+    rmtl__hp_optim_read(&hp->optim, p);
+    rmtl__hp_runtime_read(&hp->rt, p);
     return 0;
 }

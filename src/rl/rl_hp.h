@@ -1,10 +1,12 @@
 /*
  * The hyper-parameters the RL handles read from a config, copied into a
- * plain struct at creation; only hp.c sees the config's fields.
+ * plain struct at creation; only rl_hp.c sees the config's fields (the
+ * groups shared with the model and fusion are nn/hp.h's).
  */
 #ifndef RMTL_RL_HP_H
 #define RMTL_RL_HP_H
 
+#include "nn/hp.h"
 #include "rmtl.h"
 
 #include <stddef.h>
@@ -24,10 +26,8 @@ typedef struct rmtl__rlhp {
     /* model.* and optim.* that the critics share with the actor */
     size_t embed_dim;
     double dropout;
-    double weight_decay, beta1, beta2, eps, clip_norm;
-    /* runtime.* */
-    uint64_t seed;
-    int threads; /* resolved: >= 1 */
+    rmtl__hp_optim optim; /* optim.lr unused: rl.actor_lr, rl.critic_lr */
+    rmtl__hp_runtime rt;
 } rmtl__rlhp;
 
 /* Validates cfg (RMTL_ECONFIG with the config's message) and copies its

@@ -75,10 +75,10 @@ struct rmtl__sim_params {
     int64_t affinity_cache_max;
 };
 
-/* Fills every field with its default (config defaults for the first
+/* Fills every field with its default (the config's for the first
  * group). */
 void rmtl__sim_params_default(struct rmtl__sim_params *p);
-/* Defaults, then the config-backed fields from `cp`. */
+/* The world's defaults, then the config-backed fields from `cp`. */
 void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__settings *cp);
 /* 0, or RMTL_ECONFIG naming the key and the value. */
 int rmtl__sim_params_validate(const struct rmtl__sim_params *p);

@@ -6,57 +6,46 @@
 #include "core/internal.h"
 #include "sim/sim.h"
 
+/* The knobs that are no config key; the config-backed ones take the
+ * descriptor table's defaults (core/params.c), so each default is written
+ * once. */
+static const struct rmtl__sim_params rmtl__sim_world_defaults = {
+    .segments = 8,
+    .activity_levels = 4,
+    .regions = 6,
+    .categories = 20,
+    .brands = 100,
+    .price_buckets = 5,
+    .pop_buckets = 5,
+    .segment_share = 0.6,
+    .category_share = 0.5,
+    .brand_share = 0.2,
+    .feature_noise = 0.5,
+    .pop_mix = 0.3,
+    .interest_temp = 1.0,
+    .pop_skew = 1.0,
+    .pop_quality = 1.0,
+    .truth_bias = {-2.0, -1.2, -0.8},
+    .truth_affinity = {1.0, 0.7, 0.6},
+    .truth_quality = {0.4, 0.3, 0.5},
+    .region_sd = 0.3,
+    .activity_step = 0.15,
+    .price_sens_mean = 0.6,
+    .price_sens_sd = 0.3,
+    .position_decay = 0.3,
+    .affinity_cache_max = INT64_C(1) << 25, /* 128 MiB */
+};
+
 void rmtl__sim_params_default(struct rmtl__sim_params *p)
 {
-    static const struct rmtl__sim_params def = {
-        .users = 2000,
-        .items = 2000,
-        .latent_dim = 16,
-        .candidates = 200,
-        .top_l = 5,
-        .max_requests = 30,
-        .leave_base = 0.3,
-        .leave_reward_slope = 0.5,
-        .fatigue = 0.02,
-        .tasks = 2,
-        .sessions = 2000,
-        .n_reward_coef = 2,
-        .reward_coef = {1.0, 5.0},
-        .user_dim = 16,
-        .item_dim = 16,
-        .context_dim = 4,
-
-        .segments = 8,
-        .activity_levels = 4,
-        .regions = 6,
-        .categories = 20,
-        .brands = 100,
-        .price_buckets = 5,
-        .pop_buckets = 5,
-        .segment_share = 0.6,
-        .category_share = 0.5,
-        .brand_share = 0.2,
-        .feature_noise = 0.5,
-        .pop_mix = 0.3,
-        .interest_temp = 1.0,
-        .pop_skew = 1.0,
-        .pop_quality = 1.0,
-        .truth_bias = {-2.0, -1.2, -0.8},
-        .truth_affinity = {1.0, 0.7, 0.6},
-        .truth_quality = {0.4, 0.3, 0.5},
-        .region_sd = 0.3,
-        .activity_step = 0.15,
-        .price_sens_mean = 0.6,
-        .price_sens_sd = 0.3,
-        .position_decay = 0.3,
-        .affinity_cache_max = INT64_C(1) << 25, /* 128 MiB */
-    };
-    *p = def;
+    struct rmtl__settings def;
+    rmtl__params_defaults(&def);
+    rmtl__sim_params_from_config(p, &def);
 }
 
 void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl__settings *cp)
 {
-    rmtl__sim_params_default(p);
+    *p = rmtl__sim_world_defaults;
     p->users = cp->sim.users;
     p->items = cp->sim.items;
     p->latent_dim = cp->sim.latent_dim;
