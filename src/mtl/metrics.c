@@ -1,20 +1,34 @@
-/* Evaluation metrics: exact AUC, log-loss and session log-loss (SPEC 2). */
+/* Evaluation metrics: exact AUC, log-loss and session log-loss (docs/models.md). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "mtl/metrics.h"
 
 #define RMTL__P_MIN 1e-7
 
-typedef struct rmtl__scored {
-    float score;
-    float label;
-} rmtl__scored;
-
-static int rmtl__cmp_score(const void *pa, const void *pb)
+int rmtl__scored_cmp(const void *pa, const void *pb)
 {
     float a = ((const rmtl__scored *)pa)->score, b = ((const rmtl__scored *)pb)->score;
     return (a > b) - (a < b);
+}
+
+double rmtl__auc_sorted(const rmtl__scored *v, size_t n)
+{
+    double pos = 0.0, rank_sum = 0.0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double tied_pos = 0.0;
+        while (j < n && v[j].score == v[i].score)
+            tied_pos += v[j++].label;
+        rank_sum += tied_pos * ((double)(i + 1) + (double)j) / 2.0; /* ranks i+1 .. j */
+        pos += tied_pos;
+        i = j;
+    }
+    double neg = (double)n - pos;
+    if (pos == 0.0 || neg == 0.0)
+        return NAN;
+    return (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg);
 }
 
 /* Common argument checks; `binary` asks for labels exactly 0 or 1. */
@@ -55,19 +69,8 @@ int rmtl_auc(double *out, const float *scores, const float *labels, size_t n, si
         return rmtl__error(RMTL_ENOMEM, "rmtl_auc: out of memory for %zu rows", n);
     for (size_t i = 0; i < n; i++)
         v[i] = (rmtl__scored){scores[i * stride], labels[i * stride]};
-    qsort(v, n, sizeof *v, rmtl__cmp_score);
-    /* Mann-Whitney: sum of the positives' ranks, a tie group sharing the
-     * mean of its ranks (i+1 .. j). */
-    double rank_sum = 0.0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i, tied_pos = 0;
-        while (j < n && v[j].score == v[i].score)
-            tied_pos += v[j++].label == 1.0f;
-        rank_sum += (double)tied_pos * ((double)(i + 1) + (double)j) / 2.0;
-        i = j;
-    }
-    double np = (double)pos, nn = (double)(n - pos);
-    *out = (rank_sum - np * (np + 1.0) / 2.0) / (np * nn);
+    qsort(v, n, sizeof *v, rmtl__scored_cmp);
+    *out = rmtl__auc_sorted(v, n);
     rmtl__free(v);
     return 0;
 }
