@@ -62,6 +62,34 @@ uint64_t rmtl__rng_below(rmtl__rng *r, uint64_t n)
     }
 }
 
+static uint64_t rmtl__next_xoshiro(void *g) { return rmtl__rng_u64(g); }
+
+static uint64_t rmtl__next_splitmix(void *g) { return rmtl__splitmix64(g); }
+
+static void rmtl__shuffle(size_t *idx, size_t n, uint64_t (*next)(void *), void *g)
+{
+    for (size_t i = n; i > 1; i--) {
+        uint64_t m = i, min = (0 - m) % m, x;
+        do
+            x = next(g);
+        while (x < min);
+        size_t j = (size_t)(x % m), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+void rmtl__rng_shuffle(rmtl__rng *r, size_t *idx, size_t n)
+{
+    rmtl__shuffle(idx, n, rmtl__next_xoshiro, r);
+}
+
+void rmtl__shuffle_seeded(size_t *idx, size_t n, uint64_t seed)
+{
+    uint64_t state = seed;
+    rmtl__shuffle(idx, n, rmtl__next_splitmix, &state);
+}
+
 void rmtl__rng_get_state(const rmtl__rng *r, uint64_t s[4])
 {
     for (int k = 0; k < 4; k++)

@@ -9,6 +9,7 @@
 #ifndef RMTL_NN_RNG_H
 #define RMTL_NN_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct rmtl__rng {
@@ -68,6 +69,15 @@ static inline float rmtl__rng_float(rmtl__rng *r)
 double rmtl__rng_normal(rmtl__rng *r);
 /* Uniform integer in [0, n), n >= 1, without modulo bias (rejection). */
 uint64_t rmtl__rng_below(rmtl__rng *r, uint64_t n);
+
+/* The one shuffle: Fisher-Yates over idx[0..n), from the last position
+ * down, each draw uniform in [0, i] by rejection of the lowest 2^64 mod
+ * (i+1) values (as rmtl__rng_below). rmtl__rng_shuffle draws from r (a
+ * model's epochs); rmtl__shuffle_seeded from splitmix64 seeded with `seed`
+ * (the data layer's shuffles and splits, which depend on their seed
+ * alone). */
+void rmtl__rng_shuffle(rmtl__rng *r, size_t *idx, size_t n);
+void rmtl__shuffle_seeded(size_t *idx, size_t n, uint64_t seed);
 
 /* Serialisable state. set refuses the all-zero state (RMTL_EINVAL). */
 void rmtl__rng_get_state(const rmtl__rng *r, uint64_t s[4]);

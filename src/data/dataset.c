@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 /* --- lifecycle --------------------------------------------------------------- */
 
@@ -258,7 +258,7 @@ int rmtl_dataset_shuffle(rmtl_dataset *ds, uint64_t seed)
     }
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
-    rmtl__ds_shuffle_idx(perm, n, seed);
+    rmtl__shuffle_seeded(perm, n, seed);
     if ((rc = rmtl__dataset_new(&tmp, ds->meta, n, rmtl__dataset_what(ds))))
         goto done;
     rmtl__gather_rows(tmp, ds, perm, n);

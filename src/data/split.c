@@ -3,7 +3,7 @@
 
 #include "core/internal.h"
 #include "data/dataset.h"
-#include "data/rng.h"
+#include "core/rng.h"
 
 /* Rows of the sessions assigned to `part`, in the dataset's row order. */
 static int rmtl__split_part(rmtl_dataset **out, const rmtl_dataset *ds, const unsigned char *part,
@@ -46,7 +46,7 @@ int rmtl_dataset_split_sessions(rmtl_dataset **train, rmtl_dataset **val, rmtl_d
     }
     for (size_t s = 0; s < S; s++)
         order[s] = s;
-    rmtl__ds_shuffle_idx(order, S, seed);
+    rmtl__shuffle_seeded(order, S, seed);
     for (size_t k = 0; k < S; k++) {
         size_t s = order[k];
         unsigned char which = k < n_train ? 0 : k < n_train + n_val ? 1 : 2;

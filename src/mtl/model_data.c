@@ -3,6 +3,7 @@
 #include "mtl/model.h"
 
 #include "core/internal.h"
+#include "core/rng.h"
 #include "data/dataset.h"
 
 #include <math.h>
@@ -183,11 +184,7 @@ int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset 
         }
         for (size_t i = 0; i < rows; i++)
             perm[i] = i;
-        for (size_t i = rows; i-- > 1;) {
-            size_t j = (size_t)rmtl__rng_below(&m->shuffle, (uint64_t)i + 1), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        rmtl__rng_shuffle(&m->shuffle, perm, rows);
     }
     double start = rmtl__now(), last = start, total = 0.0;
     for (size_t at = 0; at < rows && !rc; at += bs) {
