@@ -74,19 +74,28 @@ static unsigned rmtl__dataset_what(const rmtl_dataset *ds)
            (ds->user ? RMTL__DS_USER : 0) | (ds->item ? RMTL__DS_ITEM : 0);
 }
 
-/* Copies rows idx[0..n) of src into dst (same meta and arrays). */
-static void rmtl__gather_rows(rmtl_dataset *dst, const rmtl_dataset *src, const size_t *idx,
-                              size_t n)
+void rmtl__dataset_gather_rows(int32_t *cat, float *num, float *labels,
+                               const rmtl_dataset *src, const size_t *idx, size_t n)
 {
     size_t nc = src->meta->n_cat, nn = src->meta->n_num, nt = src->meta->n_tasks;
     for (size_t i = 0; i < n; i++) {
         size_t r = idx[i];
         if (nc)
-            memcpy(dst->cat + i * nc, src->cat + r * nc, nc * sizeof *dst->cat);
+            memcpy(cat + i * nc, src->cat + r * nc, nc * sizeof *cat);
         if (nn)
-            memcpy(dst->num + i * nn, src->num + r * nn, nn * sizeof *dst->num);
-        if (dst->labels)
-            memcpy(dst->labels + i * nt, src->labels + r * nt, nt * sizeof *dst->labels);
+            memcpy(num + i * nn, src->num + r * nn, nn * sizeof *num);
+        if (labels)
+            memcpy(labels + i * nt, src->labels + r * nt, nt * sizeof *labels);
+    }
+}
+
+/* Copies rows idx[0..n) of src into dst (same meta and arrays). */
+static void rmtl__gather_rows(rmtl_dataset *dst, const rmtl_dataset *src, const size_t *idx,
+                              size_t n)
+{
+    rmtl__dataset_gather_rows(dst->cat, dst->num, dst->labels, src, idx, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t r = idx[i];
         dst->session[i] = src->session[r];
         if (dst->time)
             dst->time[i] = src->time[r];

@@ -76,6 +76,12 @@ enum { RMTL__DS_LABELS = 1, RMTL__DS_TIME = 2, RMTL__DS_USER = 4, RMTL__DS_ITEM 
 int rmtl__dataset_new(rmtl_dataset **out, rmtl__dsmeta *meta, size_t rows, unsigned what);
 /* (Re)builds the session index from session ids and timestamps. */
 int rmtl__dataset_index_sessions(rmtl_dataset *ds);
+/* The one row gather: copies the categorical, numerical and label rows
+ * idx[0..n) of src into packed arrays (n × n_cat, n × n_num, n × n_tasks);
+ * an array whose width is 0, and labels when NULL, are skipped. Datasets
+ * of chosen rows and the model's shuffled batches are made with it. */
+void rmtl__dataset_gather_rows(int32_t *cat, float *num, float *labels,
+                               const rmtl_dataset *src, const size_t *idx, size_t n);
 /* A new dataset of rows `idx[0..n)` of `src`, in that order, sharing its
  * meta; its session index is rebuilt. */
 int rmtl__dataset_gather(rmtl_dataset **out, const rmtl_dataset *src, const size_t *idx, size_t n);

@@ -144,15 +144,8 @@ typedef struct rmtl__gather {
 static void rmtl__gather_batch(rmtl_batch *b, const rmtl__gather *g, const rmtl_dataset *ds,
                                const size_t *rows, size_t n)
 {
-    size_t nc = ds->meta->n_cat, nn = ds->meta->n_num, nt = ds->meta->n_tasks;
-    for (size_t i = 0; i < n; i++) {
-        size_t r = rows[i];
-        if (nc)
-            memcpy(g->cat + i * nc, ds->cat + r * nc, nc * sizeof *g->cat);
-        if (nn)
-            memcpy(g->num + i * nn, ds->num + r * nn, nn * sizeof *g->num);
-        memcpy(g->labels + i * nt, ds->labels + r * nt, nt * sizeof *g->labels);
-    }
+    size_t nn = ds->meta->n_num;
+    rmtl__dataset_gather_rows(g->cat, g->num, g->labels, ds, rows, n);
     b->rows = n;
     b->cat = g->cat;
     b->num = nn ? g->num : NULL;
