@@ -3,12 +3,12 @@
 #include "mtl/model.h"
 
 #include "core/internal.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "data/dataset.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 /* --- schema -------------------------------------------------------------- */
 
@@ -128,13 +128,6 @@ static int rmtl__check_data(const rmtl_model *m, const rmtl_dataset *ds, const c
     return 0;
 }
 
-static double rmtl__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The rows of one shuffled batch, gathered into caller buffers. */
 typedef struct rmtl__gather {
     int32_t *cat;
@@ -179,7 +172,9 @@ int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset 
             perm[i] = i;
         rmtl__rng_shuffle(&m->shuffle, perm, rows);
     }
-    double start = rmtl__now(), last = start, total = 0.0;
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, fn, payload, "rmtl_model_train_epoch", rows);
+    double total = 0.0;
     for (size_t at = 0; at < rows && !rc; at += bs) {
         size_t n = rows - at < bs ? rows - at : bs;
         rmtl_batch b = RMTL_BATCH_INIT;
@@ -193,17 +188,7 @@ int rmtl_model_train_epoch(double *mean_loss, rmtl_model *m, const rmtl_dataset 
         if (rc)
             break;
         total += loss * (double)n;
-        double now = rmtl__now();
-        if (fn && (now - last >= 1.0 || at + n == rows)) {
-            last = now;
-            rmtl_progress p = {RMTL_PROGRESS_VERSION, at + n, rows, total / (double)(at + n),
-                               now - start};
-            if (fn(&p, payload))
-                rc = rmtl__error(RMTL_ESTATE,
-                                 "rmtl_model_train_epoch: cancelled by the progress callback "
-                                 "after %zu of %zu rows",
-                                 at + n, rows);
-        }
+        rc = rmtl__progress_report(&prog, at + n, total / (double)(at + n), 0);
     }
     if (!rc && mean_loss)
         *mean_loss = total / (double)rows;
