@@ -103,7 +103,7 @@ $(LIB_A): $(OBJ)
 	rm -f $@ && ar rcs $@ $(OBJ)
 
 # --- tests ---------------------------------------------------------------
-# Two runners (CONVENTIONS R11): check_rmtl links the shared library and sees
+# Two runners (docs/architecture.md, "Tests"): check_rmtl links the shared library and sees
 # only the public ABI; check_internal links the objects to reach helpers.
 # The suite lists are generated from the file names, so adding
 # tests/check_foo.c (defining rmtl_test_foo_suite) is all it takes.
@@ -142,6 +142,7 @@ tests: $(O)/tests/check_rmtl $(O)/tests/check_internal $(FUZZ_TARGETS:%=$(O)/rep
 # Benchmarks are built (not run) so that a change cannot silently break them.
 check: deps
 	@$(MAKE) --no-print-directory check-layers
+	@sh tests/docs_files.sh
 	@$(MAKE) --no-print-directory tests examples benches
 	@$(MAKE) --no-print-directory check-run
 	@$(MAKE) --no-print-directory check-examples

@@ -1,5 +1,5 @@
 /*
- * The fusion comparison of SPEC §4 in the session simulator: fixed weights
+ * The fusion comparison of docs/fusion.md in the session simulator: fixed weights
  * tuned by the cross-entropy method (the industry baseline), user-level RL
  * fusion (one action per request, UnifiedRL/BatchRL-MTF) and enhanced-state
  * pair-level RL fusion (EnhancedRL), on the same simulated worlds and

@@ -107,7 +107,9 @@ typedef enum rmtl_log_level {
 typedef void (*rmtl_log_fn)(int level, const char *message, void *payload);
 
 /** Installs `fn` (NULL: silent, the default). The library never prints on
- *  its own. [not thread-safe]: set it before other threads use librmtl. */
+ *  its own. Every error message (what rmtl_last_error() then returns) is
+ *  also passed to `fn` at RMTL_LOG_DEBUG, in the thread that set it.
+ *  [not thread-safe]: set it before other threads use librmtl. */
 RMTL_API void rmtl_set_log_callback(rmtl_log_fn fn, void *payload);
 
 /** Frees memory the library returned through a `char **out` or

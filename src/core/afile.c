@@ -1,4 +1,4 @@
-/* Atomic file replacement through a temporary file (CONVENTIONS R8). */
+/* Atomic file replacement through a temporary file (docs/reliability.md, "Durability"). */
 #include "core/afile.h"
 
 #include <errno.h>

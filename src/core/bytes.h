@@ -1,4 +1,4 @@
-/* Explicit little-endian serialisation (CONVENTIONS R8: never fwrite a
+/* Explicit little-endian serialisation (docs/checkpoint-format.md: never fwrite a
  * struct). A growable write buffer and a bounds-checked read cursor, used
  * by every on-disk format of the library. */
 #ifndef RMTL_CORE_BYTES_H

@@ -9,7 +9,7 @@
 
 #define RMTL__CRC32_POLY 0xEDB88320u
 
-/* Built once (CONVENTIONS R10: the only global state is call_once tables)
+/* Built once (docs/architecture.md, "Threads": the only global state is call_once tables)
  * rather than spelled out as 2048 literals. t[0] is the classic byte table;
  * t[k][b] is the CRC of byte b followed by k zero bytes. */
 static uint32_t rmtl__crc_tab[8][256];

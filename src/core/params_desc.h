@@ -1,4 +1,4 @@
-/* The descriptor table behind rmtl_config (CONVENTIONS R9): one row per
+/* The descriptor table behind rmtl_config (docs/config.md): one row per
  * parameter gives its dotted key, type, field, default, limits and doc.
  * Only the config code (config.c, params*.c) includes this header; the
  * rest of the library reads struct rmtl__settings. */

@@ -519,7 +519,7 @@ static void rmtl__finish_ids(const rmtl__intern *t, int64_t *cells, size_t rows)
             cells[r] = rmtl__canonical_id(t, (size_t)cells[r]);
 }
 
-/* Without a session column, a user's rows form its session (SPEC 0); rows
+/* Without a session column, a user's rows form its session (docs/data.md); rows
  * without a user, or all rows when there is no user column, stand alone. */
 static void rmtl__finish_sessions(rmtl__loader *L)
 {

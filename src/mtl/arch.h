@@ -1,5 +1,5 @@
 /*
- * The seven multi-task architectures of SPEC §2, each one wiring function
+ * The seven multi-task architectures (docs/models.md), each one wiring function
  * over the graph wrappers (graph.h): from the input variable x0 (the field
  * vectors) to one logit variable per task. docs/models.md draws them.
  */

@@ -1,5 +1,5 @@
 /*
- * AITM's 2-token self-attention (SPEC §2). For each row, the two tokens
+ * AITM's 2-token self-attention (docs/models.md). For each row, the two tokens
  * u_0 (the previous task's transferred representation) and u_1 (this
  * task's own) are projected by shared Linear maps Q, K, V (H → H, no bias,
  * as in the AITM reference); each token's score is s_t = <Q_t, K_t>/√H,

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Threading for the BLIS calls of one handle or context (CONVENTIONS R10):
+/* Threading for the BLIS calls of one handle or context (docs/architecture.md, "Threads"):
  * each owner carries its own count; nothing global is ever changed. */
 typedef struct rmtl__rt {
     int threads; /* >= 1 */

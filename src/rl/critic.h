@@ -46,7 +46,7 @@ int rmtl__critic_new(rmtl_critic **out, const rmtl__rlhp *hp, const rmtl__layout
 int rmtl__critic_new_cfg(rmtl_critic **out, const rmtl_config *cfg, const rmtl__layout *lay,
                          size_t dim, size_t task, const rmtl__embed *embed);
 
-/* One critic step (SPEC §3) on the transitions t, given the target
+/* One critic step (docs/rmtl.md) on the transitions t, given the target
  * actor's actions next_a (t->rows × n_tasks, row stride ldna) at s':
  *   a' = next_a[:, k] + clip(N(0, σ), −c, c)
  *   y  = r_k + γ(1 − done)·min(Q'(s', a'), Q(s', a'))        (evaluation mode)

@@ -1,5 +1,5 @@
 /*
- * The critic network of one task (SPEC §3):
+ * The critic network of one task (docs/rmtl.md):
  *   x = [ embed(s) | Linear(1 → E)(a) ]          (F+1 field vectors + 1)
  *   z = tower(bottom(x))                          (bottom: hidden layers only;
  *                                                   tower: hidden layers + Linear(→1))

@@ -1,5 +1,5 @@
 /*
- * The arithmetic of RMTL's reinforcement learning (SPEC §3), as pure
+ * The arithmetic of RMTL's reinforcement learning (docs/rmtl.md), as pure
  * functions on caller buffers so each can be checked against hand-computed
  * numbers (the reward is the env's: rmtl__reward, src/env/denv.h):
  *   TD target   y = r + γ·(1 − done)·min(Q'(s', a'), Q(s', a'))
