@@ -139,3 +139,29 @@ int rmtl_agent_set_grad_exchange(rmtl_agent *ag, const rmtl_grad_exchange *excha
     }
     return 0;
 }
+
+/* One critic's update against an actor's target actions: it composes the
+ * two handles, so it lives here and critic.c never calls the actor. */
+int rmtl_critic_update(rmtl_critic *c, const rmtl_actor *actor, const rmtl_transitions *batch,
+                       double *loss)
+{
+    RMTL__CHECK_ARG(c, "critic");
+    RMTL__CHECK_ARG(actor, "actor");
+    const rmtl__layout *al = &actor->model->lay;
+    int same = al->n_cat == c->lay.n_cat && al->n_num == c->lay.n_num &&
+               al->n_tasks == c->lay.n_tasks;
+    for (size_t f = 0; same && f < al->n_cat; f++)
+        same = al->vocab[f] == c->lay.vocab[f];
+    if (!same)
+        return rmtl__error(RMTL_EINVAL,
+                           "rmtl_critic_update: the actor's inputs or tasks differ from the "
+                           "critic's");
+    int rc = rmtl__critic_check_batch(&c->lay, batch, "rmtl_critic_update");
+    if (!rc)
+        rc = rmtl__critic_reserve_next(&c->next_a, &c->next_cap, batch->rows * c->n_tasks);
+    if (!rc)
+        rc = rmtl__actor_target_actions(actor, c->ctx, batch, c->next_a);
+    if (rc)
+        return rc;
+    return rmtl__critic_update_from(c, batch, c->next_a, c->n_tasks, loss);
+}
