@@ -467,6 +467,7 @@ help:
 	@echo "make check-valgrind  tests (less the slow ones) under valgrind memcheck"
 	@echo "make fuzz       libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (clang)"
 	@echo "make bench      benchmarks, JSON on stdout"
+	@echo "make bench-fusion fusion quality on the realistic pipeline, JSON (FUSION_ARGS)"
 	@echo "make mpi        MPI programs (mpi_train, bench/dist, tests) when mpicc exists"
 	@echo "make check-mpi  2- and 3-rank training equals one process (mpirun)"
 	@echo "make bench-dist data-parallel scaling JSON (DIST_RANKS, DIST_ARGS)"

@@ -9,6 +9,7 @@
 #include "core/internal.h"
 #include "env/env.h"
 #include "sim/sim.h"
+#include "util/corr.h"
 
 static rmtl_env *create(const struct rmtl__sim_params *p, uint64_t seed)
 {
@@ -107,19 +108,6 @@ START_TEST(test_unsatisfying_items_shorten_sessions)
 }
 END_TEST
 
-static double corr(const double *x, const double *y, size_t n)
-{
-    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < n; i++)
-        mx += x[i] / (double)n, my += y[i] / (double)n;
-    for (size_t i = 0; i < n; i++) {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx) * (x[i] - mx);
-        syy += (y[i] - my) * (y[i] - my);
-    }
-    return sxy / sqrt(sxx * syy);
-}
-
 START_TEST(test_trait_partly_visible)
 {
     struct rmtl__sim_params p;
@@ -147,7 +135,7 @@ START_TEST(test_trait_partly_visible)
     }
     /* the float shows the trait with noise (σ = 1 on a unit normal: r ≈ 0.7,
      * a little less through the uniform transform) */
-    double r_feat = corr(sat, feat, I), r_brand = corr(sat, brand_mean, I);
+    double r_feat = rmtl_test_corr(sat, feat, I), r_brand = rmtl_test_corr(sat, brand_mean, I);
     ck_assert_msg(r_feat > 0.55 && r_feat < 0.8, "trait-feature correlation %g", r_feat);
     ck_assert_msg(r_brand > 0.35, "trait-brand correlation %g", r_brand);
 
