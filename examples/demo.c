@@ -1,8 +1,10 @@
 /*
  * librmtl's main job (`make demo`), on a seeded synthetic world so that it
  * needs no data set: simulate sessions and log them, train a multi-task
- * model on the logs, polish it with RMTL, train fusion policies and compare
- * them in the simulator. Prints tables and writes build/demo/curves.svg.
+ * model on the logs, polish it with RMTL, then fuse that model's scores:
+ * train fusion policies and compare them in the simulator, whose users
+ * have long-term dynamics (sim.satisfaction). Prints tables and writes
+ * build/demo/curves.svg; the terminal prints every number the plot shows.
  *
  *   demo [--quick] [--out DIR]
  *
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "sim_scorer.h"
 
 #define MAX_POINTS 64
 
@@ -35,9 +38,11 @@ struct demo {
     rmtl_config *cfg;
     rmtl_env *env;
     rmtl_dataset *train, *val, *test;
-    rmtl_model *base;
+    rmtl_model *base, *polished; /* the MTL model, and after RMTL fine-tuning */
+    sim_scorer scorer;           /* the polished model as the fusion's scorer */
+    int has_scorer;
     char path[3][512];
-    struct series loss, auc[2], reward[3];
+    struct series loss, auc[2], reward[3]; /* reward: evaluation, per round */
     double t0;
 };
 
@@ -210,6 +215,8 @@ static int run_rmtl(struct demo *d)
     table_row("base", d->base, d->test);
     table_row("+1 BCE epoch", bce, d->test);
     table_row("+1 RMTL epoch", polished, d->test);
+    d->polished = polished; /* the fusion step scores with it */
+    polished = NULL;
     rc = 0;
 done:
     rmtl_model_free(polished);
@@ -222,10 +229,32 @@ done:
 
 /* ---- stage 5: fusion ------------------------------------------------------------ */
 
+/* The evaluation reward of the three policies, the plot's third panel. */
+static int evaluate_round(struct demo *d, rmtl_fusion *const fx[3], const rmtl_fusion_sim_opts *e)
+{
+    printf("  evaluation reward:");
+    for (int k = 0; k < 3; k++) {
+        rmtl_sim_stats st = RMTL_SIM_STATS_INIT;
+        if (check(rmtl_fusion_evaluate(&st, fx[k], d->env, e), "evaluate"))
+            return 1;
+        d->reward[k].y[d->reward[k].n++] = st.reward_mean;
+        printf("  %s %.1f", k == 0 ? "CEM" : k == 1 ? "user" : "pair", st.reward_mean);
+    }
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
 static int run_fusion(struct demo *d)
 {
-    stage(d, 5, "multi-task fusion: CEM fixed weights, user-level RL, pair-level RL");
-    printf("  scores: the simulator's true probabilities (a perfect MTL model)\n");
+    stage(d, 5, "multi-task fusion of the RMTL-polished model's scores");
+    char probe[600];
+    snprintf(probe, sizeof probe, "%s/probe.csv", d->dir);
+    if (check(sim_scorer_init(&d->scorer, d->polished, d->train, d->env, probe), "scorer"))
+        return 1;
+    d->has_scorer = 1;
+    printf("  scores: the model of step 4 (+1 RMTL epoch) predicting each candidate;\n"
+           "  users: long-term dynamics on (clicky, unsatisfying items shorten sessions)\n");
     rmtl_fusion *fx[3] = {NULL, NULL, NULL}; /* fixed, user, pair */
     int rc = 1;
     size_t rounds = d->quick ? 2 : 4;
@@ -240,6 +269,8 @@ static int run_fusion(struct demo *d)
     rmtl_fusion_cem_opts co = RMTL_FUSION_CEM_OPTS_INIT;
     co.eval.sessions = d->quick ? 40 : 150;
     co.eval.seed = 4242;
+    co.eval.scorer = sim_scorer_fn;
+    co.eval.scorer_payload = &d->scorer;
     co.iterations = d->quick ? 3 : 6;
     double cem_best = 0;
     if (check(rmtl_fusion_cem(&cem_best, fx[0], d->env, &co), "CEM"))
@@ -252,52 +283,60 @@ static int run_fusion(struct demo *d)
         check(rmtl_fusion_set_fixed(fx[1], base, info.action_dim), "fusion") ||
         check(rmtl_fusion_set_fixed(fx[2], base, info.action_dim), "fusion"))
         goto done;
-    printf("  CEM weights:");
+    printf("  CEM fixed weights (w, b):");
     for (size_t k = 0; k < info.action_dim; k++)
         printf(" %.3f", (double)base[k]);
     printf("\n");
     rmtl_fusion_sim_opts o = RMTL_FUSION_SIM_OPTS_INIT;
     o.sessions = d->quick ? 40 : 150;
     o.train_steps = d->quick ? 40 : 150;
+    o.scorer = sim_scorer_fn;
+    o.scorer_payload = &d->scorer;
+    rmtl_fusion_sim_opts e = RMTL_FUSION_SIM_OPTS_INIT;
+    e.sessions = d->quick ? 100 : 300;
+    e.seed = 777;
+    e.scorer = sim_scorer_fn;
+    e.scorer_payload = &d->scorer;
     static const char *names[3] = {"CEM fixed weights", "user-level RL", "pair-level RL"};
     for (int k = 0; k < 3; k++)
         d->reward[k].name = names[k];
+    printf("  exploration reward: mean session reward of a round's training sessions, played\n"
+           "  with exploration noise; evaluation reward: the deployed policy without noise on\n"
+           "  the same %zu evaluation sessions for every policy (the plot shows these).\n",
+           e.sessions);
+    printf("  round 0 (every policy serves the CEM weights)\n");
+    if (evaluate_round(d, fx, &e))
+        goto done;
     for (size_t r = 1; r <= rounds; r++) {
-        printf("  round %zu", r);
+        printf("  round %zu  exploration reward:", r);
         for (int k = 1; k < 3; k++) {
             rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
             bar_label(&bar, "round %zu %s", r, k == 1 ? "user" : "pair");
             if (check(rmtl_fusion_round_v2(&st, fx[k], d->env, &o, bar_progress, &bar),
                       "fusion round"))
                 goto done;
-            printf("  %s: exploring reward %.1f", names[k], st.explore.reward_mean);
+            printf("  %s %.1f", k == 1 ? "user" : "pair", st.explore.reward_mean);
         }
         printf("\n");
-        fflush(stdout);
-        rmtl_fusion_sim_opts e = RMTL_FUSION_SIM_OPTS_INIT;
-        e.sessions = d->quick ? 100 : 300;
-        e.seed = 777;
-        for (int k = 0; k < 3; k++) {
-            rmtl_sim_stats st = RMTL_SIM_STATS_INIT;
-            if (check(rmtl_fusion_evaluate(&st, fx[k], d->env, &e), "evaluate"))
-                goto done;
-            d->reward[k].y[d->reward[k].n++] = st.reward_mean;
-        }
+        if (evaluate_round(d, fx, &e))
+            goto done;
     }
-    rmtl_fusion_sim_opts e = RMTL_FUSION_SIM_OPTS_INIT;
-    e.sessions = d->quick ? 100 : 300;
-    e.seed = 777;
-    printf("\n  %-20s %16s %16s\n", "policy", "session reward", "session length");
+    printf("\n  %-20s %23s %16s\n", "policy", "evaluation reward", "session length");
     for (int k = 0; k < 3; k++) {
         rmtl_sim_stats st = RMTL_SIM_STATS_INIT;
         if (check(rmtl_fusion_evaluate(&st, fx[k], d->env, &e), "evaluate"))
             goto done;
-        printf("  %-20s %9.2f ± %-5.2f %9.2f\n", names[k], st.reward_mean,
+        printf("  %-20s %14.2f ± %-6.2f %16.2f\n", names[k], st.reward_mean,
                st.reward_std / sqrt((double)st.sessions), st.length_mean);
     }
-    printf("  (same %zu evaluation sessions for every policy; docs/fusion.md discusses why\n"
-           "   pair-level fusion does not beat the others in this simulator)\n",
-           e.sessions);
+    rmtl_sim_stats orc = RMTL_SIM_STATS_INIT;
+    if (check(rmtl_env_sim_evaluate(&orc, d->env, e.sessions, e.seed, rmtl_env_sim_oracle_policy,
+                                    d->env), "oracle"))
+        goto done;
+    printf("  %-20s %14.2f ± %-6.2f %16.2f  (true expected reward: a bound, not a policy)\n",
+           "oracle", orc.reward_mean, orc.reward_std / sqrt((double)orc.sessions),
+           orc.length_mean);
+    printf("  (± one standard error; docs/fusion.md has the benchmark over five worlds)\n");
     rc = 0;
 done:
     for (int k = 0; k < 3; k++)
@@ -308,9 +347,27 @@ done:
 
 /* ---- the plot ---------------------------------------------------------------- */
 
-/* One panel: the series scaled to their common range. */
-static void svg_panel(FILE *f, double x0, double y0, double w, double h, const char *title,
-                      const struct series *s, int ns)
+/* A round step for about `target` intervals over [lo, hi]: 1, 2 or 5 × 10^k. */
+static double nice_step(double lo, double hi, int target)
+{
+    double raw = (hi - lo) / target, mag = pow(10.0, floor(log10(raw)));
+    double f = raw / mag;
+    return (f < 1.5 ? 1.0 : f < 3.5 ? 2.0 : f < 7.5 ? 5.0 : 10.0) * mag;
+}
+
+/* Decimals that print `step` exactly (steps are 1, 2 or 5 × 10^k). */
+static int decimals(double step)
+{
+    int d = (int)ceil(-log10(step) - 1e-9);
+    return d < 0 ? 0 : d;
+}
+
+/* One panel: the series over a y range with round ticks, the x axis from
+ * x0 in steps of one, axis labels, and the legend below the axes (never
+ * over a curve). */
+static void svg_panel(FILE *f, double px, double py, double w, double h, const char *title,
+                      const char *xlabel, const char *ylabel, int x0, const struct series *s,
+                      int ns)
 {
     static const char *colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
     double lo = INFINITY, hi = -INFINITY;
@@ -323,31 +380,48 @@ static void svg_panel(FILE *f, double x0, double y0, double w, double h, const c
     if (npts == 0)
         return;
     if (hi - lo < 1e-9)
-        hi = lo + 1e-3;
-    double pad = 0.08 * (hi - lo);
-    lo -= pad, hi += pad;
-    fprintf(f, "<rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' fill='none' stroke='#999'/>\n",
-            x0, y0, w, h);
-    fprintf(f, "<text x='%.0f' y='%.0f' font-size='14' font-weight='bold'>%s</text>\n", x0,
-            y0 - 8, title);
-    for (int t = 0; t <= 4; t++) {
-        double v = lo + (hi - lo) * t / 4.0, y = y0 + h - h * t / 4.0;
-        fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>%.3f</text>\n",
-                x0 - 4, y + 3, v);
-        fprintf(f, "<line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#eee'/>\n", x0, y,
-                x0 + w, y);
+        lo -= 0.5e-3, hi += 0.5e-3;
+    double step = nice_step(lo, hi, 4);
+    lo = floor(lo / step) * step, hi = ceil(hi / step) * step;
+    int dec = decimals(step);
+    fprintf(f, "<text x='%.0f' y='%.0f' font-size='14' font-weight='bold'>%s</text>\n", px,
+            py - 10, title);
+    for (double v = lo; v <= hi + step / 2; v += step) { /* y ticks and grid */
+        double y = py + h - h * (v - lo) / (hi - lo);
+        fprintf(f, "<line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#e5e5e5'/>\n", px, y,
+                px + w, y);
+        fprintf(f, "<text x='%.0f' y='%.1f' font-size='10' text-anchor='end'>%.*f</text>\n",
+                px - 5, y + 3, dec, v);
     }
+    double dx = npts > 1 ? w / (npts - 1) : 0.0;
+    int every = npts > 12 ? (npts + 9) / 10 : 1;
+    for (int i = 0; i < npts; i += every) { /* x ticks: whole epochs or rounds */
+        double x = px + (npts > 1 ? dx * i : w / 2);
+        fprintf(f, "<line x1='%.1f' y1='%.0f' x2='%.1f' y2='%.0f' stroke='#555'/>\n", x, py + h,
+                x, py + h + 4);
+        fprintf(f, "<text x='%.1f' y='%.0f' font-size='10' text-anchor='middle'>%d</text>\n", x,
+                py + h + 15, x0 + i);
+    }
+    fprintf(f, "<rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' fill='none' stroke='#555'/>\n",
+            px, py, w, h);
+    fprintf(f, "<text x='%.0f' y='%.0f' font-size='11' text-anchor='middle'>%s</text>\n",
+            px + w / 2, py + h + 32, xlabel);
+    fprintf(f, "<text x='%.0f' y='%.0f' font-size='11' text-anchor='middle' "
+               "transform='rotate(-90 %.0f %.0f)'>%s</text>\n",
+            px - 48, py + h / 2, px - 48, py + h / 2, ylabel);
     for (int k = 0; k < ns; k++) {
-        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colours[k % 4]);
-        for (int i = 0; i < s[k].n; i++) {
-            double x = x0 + (npts > 1 ? w * i / (npts - 1) : w / 2);
-            fprintf(f, "%.1f,%.1f ", x, y0 + h - h * (s[k].y[i] - lo) / (hi - lo));
-        }
-        fprintf(f, "'/>\n<text x='%.0f' y='%.0f' font-size='11' fill='%s'>%s</text>\n",
-                x0 + 8, y0 + 16 + 14 * k, colours[k % 4], s[k].name);
+        const char *c = colours[k % 4];
+        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", c);
+        for (int i = 0; i < s[k].n; i++)
+            fprintf(f, "%.1f,%.1f ", px + (npts > 1 ? dx * i : w / 2),
+                    py + h - h * (s[k].y[i] - lo) / (hi - lo));
+        fprintf(f, "'/>\n");
+        double ly = py + h + 50 + 16 * k; /* legend: below the axis label */
+        fprintf(f, "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='%s' "
+                   "stroke-width='3'/>\n", px, ly - 4, px + 22, ly - 4, c);
+        fprintf(f, "<text x='%.0f' y='%.0f' font-size='11'>%s</text>\n", px + 28, ly,
+                s[k].name);
     }
-    fprintf(f, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='middle'>epoch / round</text>\n",
-            x0 + w / 2, y0 + h + 14);
 }
 
 static int write_svg(const struct demo *d)
@@ -359,14 +433,17 @@ static int write_svg(const struct demo *d)
         perror(path);
         return 1;
     }
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='1320' height='330' "
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='1380' height='400' "
                "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n");
-    svg_panel(f, 70, 40, 340, 240, "MTL training loss", &d->loss, 1);
-    svg_panel(f, 520, 40, 340, 240, "MTL validation AUC", d->auc, 2);
-    svg_panel(f, 960, 40, 340, 240, "fusion: session reward per round", d->reward, 3);
+    svg_panel(f, 80, 40, 330, 240, "MTL training loss", "epoch", "mean BCE per impression", 1,
+              &d->loss, 1);
+    svg_panel(f, 540, 40, 330, 240, "MTL validation AUC", "epoch", "AUC", 1, d->auc, 2);
+    svg_panel(f, 1000, 40, 330, 240, "fusion: evaluation reward", "round (0: CEM weights)",
+              "mean session reward", 0, d->reward, 3);
     fprintf(f, "</svg>\n");
     fclose(f);
-    printf("\nplot: %s\n", path);
+    printf("\nplot: %s (the training loss, validation AUC and evaluation reward printed above)\n",
+           path);
     return 0;
 }
 
@@ -404,7 +481,8 @@ int main(int argc, char **argv)
                                       "     init_training_step: 20}\n"
                                       "fusion: {critic_hidden: [64, 32], critic_ensemble: 4,\n"
                                       "         actor_hidden: [64, 32]}\n"
-                                      "train: {batch_size: 512}\nruntime: {seed: 42, threads: 1}\n";
+                                      "train: {batch_size: 512}\nruntime: {seed: 42, threads: 1}\n"
+                                      "sim: {satisfaction: {enabled: true}}\n";
     const char *yaml = d.quick ? quick_yaml : full_yaml;
     int status = 1;
     if (check(rmtl_config_create(&d.cfg), "config") ||
@@ -419,6 +497,9 @@ int main(int argc, char **argv)
     printf("done in %.0fs\n", now() - d.t0);
     status = 0;
 done:
+    if (d.has_scorer)
+        sim_scorer_free(&d.scorer);
+    rmtl_model_free(d.polished);
     rmtl_model_free(d.base);
     rmtl_dataset_free(d.test);
     rmtl_dataset_free(d.val);

@@ -12,6 +12,7 @@
 #include "core/internal.h"
 #include "env/env.h"
 #include "sim/sim.h"
+#include "util/corr.h"
 
 static struct rmtl__sim_params defaults(void)
 {
@@ -128,20 +129,6 @@ static double dot(const float *a, const float *b, size_t n)
     return s;
 }
 
-static double corr(const double *x, const double *y, size_t n)
-{
-    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < n; i++)
-        mx += x[i], my += y[i];
-    mx /= (double)n, my /= (double)n;
-    for (size_t i = 0; i < n; i++) {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx) * (x[i] - mx);
-        syy += (y[i] - my) * (y[i] - my);
-    }
-    return sxy / sqrt(sxx * syy);
-}
-
 /* What a model sees must tell it about what it cannot see. */
 START_TEST(test_features_are_informative)
 {
@@ -168,7 +155,7 @@ START_TEST(test_features_are_informative)
         else if (!same_seg[i])
             seg_out += lsim[i], n_out++;
     }
-    ck_assert_double_gt(corr(fsim, lsim, PAIRS), 0.5);
+    ck_assert_double_gt(rmtl_test_corr(fsim, lsim, PAIRS), 0.5);
     ck_assert_uint_gt(n_in, 100);
     ck_assert_double_gt(seg_in / (double)n_in, seg_out / (double)n_out + 3.0);
 
