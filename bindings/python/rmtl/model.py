@@ -1,0 +1,225 @@
+"""Multi-task models (rmtl_model) and per-thread contexts (rmtl_ctx)."""
+
+import math
+from ctypes import byref, c_double, c_size_t, c_void_p
+from typing import Dict, List, Optional
+
+from . import _arrays
+from ._lib import Handle, check, create, decode, expect, lib, path_arg, take_buffer, using
+from ._progress import ProgressCall
+from .config import as_config
+from .data import Dataset, Layout, layout_of, make_batch
+
+__all__ = ["Ctx", "Model"]
+
+SAVE_TRAINING_STATE = 1
+
+
+class Ctx(Handle):
+    """Per-thread scratch memory for prediction and batched fusion: one per
+    serving thread. `threads` is its BLIS thread count (0: 1)."""
+
+    _free = "rmtl_ctx_free"
+
+    def __init__(self, threads: int = 0):
+        t = _arrays.integer(threads, "threads", 0, _arrays.INT_MAX)
+        super().__init__(create(lib.rmtl_ctx_create, t))
+
+
+def ctx_arg(ctx):
+    return expect(ctx, Ctx, "ctx", allow_none=True)
+
+
+class Model(Handle):
+    """A multi-task model over a dataset's layout: `config` (a Config or a
+    dict of parameters) chooses the architecture (model.arch) and training
+    parameters, `train` gives the input layout and task names.
+
+    Pickling goes through to_bytes() with the training state, so an
+    unpickled model predicts bit-identically and resumes training exactly."""
+
+    _free = "rmtl_model_free"
+
+    def __init__(self, config, train: Dataset):
+        cfg, made = as_config(config)
+        expect(train, Dataset, "train")
+        try:
+            with using(cfg, train) as (c, t):
+                ptr = create(lib.rmtl_model_create, c, t)
+        finally:
+            if made:
+                cfg.close()
+        super().__init__(ptr)
+        self._init_extra()
+
+    def _init_extra(self):
+        self.history = None
+        self.best_epoch = None
+        self._layout = None
+
+    @classmethod
+    def _wrap(cls, ptr, owner=None):
+        obj = cls.__new__(cls)
+        Handle.__init__(obj, ptr, owner)
+        obj._init_extra()
+        return obj
+
+    # --- checkpoints ---------------------------------------------------------
+    @classmethod
+    def load(cls, path) -> "Model":
+        """Loads a checkpoint written by save()."""
+        return cls._wrap(create(lib.rmtl_model_load, path_arg(path, "path")))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Model":
+        """Loads a checkpoint held in memory (to_bytes())."""
+        buf = _buffer(data)
+        return cls._wrap(create(lib.rmtl_model_load_buffer, buf, len(buf)))
+
+    def save(self, path, training_state: bool = False) -> None:
+        """Writes a checkpoint atomically; `training_state` adds the
+        optimiser and RNG state so that training resumes exactly."""
+        p = path_arg(path, "path")
+        with using(self) as (h,):
+            check(lib.rmtl_model_save(h, p, SAVE_TRAINING_STATE if training_state else 0))
+
+    def to_bytes(self, training_state: bool = True) -> bytes:
+        """The checkpoint as bytes (the same bytes save() writes)."""
+        with using(self) as (h,):
+            return take_buffer(lib.rmtl_model_save_buffer, h,
+                               SAVE_TRAINING_STATE if training_state else 0)
+
+    def __reduce__(self):
+        return (Model.from_bytes, (self.to_bytes(True),))
+
+    def clone(self) -> "Model":
+        """A deep copy (weights, optimiser state, RNG)."""
+        with using(self) as (h,):
+            return Model._wrap(create(lib.rmtl_model_clone, h))
+
+    __copy__ = clone
+
+    def __deepcopy__(self, memo):
+        return self.clone()
+
+    # --- shape ---------------------------------------------------------------
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks T."""
+        with using(self) as (h,):
+            return lib.rmtl_model_num_tasks(h)
+
+    @property
+    def num_params(self) -> int:
+        """Number of trainable weights."""
+        with using(self) as (h,):
+            return lib.rmtl_model_num_params(h)
+
+    @property
+    def task_names(self) -> List[str]:
+        """Task names in order."""
+        with using(self) as (h,):
+            return [decode(lib.rmtl_model_task_name(h, i))
+                    for i in range(lib.rmtl_model_num_tasks(h))]
+
+    @property
+    def schema(self) -> Dataset:
+        """The input schema as an empty, read-only Dataset borrowed from
+        the model: the `reference` for loading data to score."""
+        with using(self) as (h,):
+            return Dataset._wrap(lib.rmtl_model_schema(h), owner=self)
+
+    @property
+    def layout(self) -> Layout:
+        """(n_cat, n_num, n_tasks, vocab_sizes) of the model's inputs."""
+        with using(self) as (h,):
+            lay = layout_of(lib.rmtl_model_schema(h))
+            return lay._replace(n_tasks=lib.rmtl_model_num_tasks(h))
+
+    def _mutable(self, what):
+        if self._owner is not None:
+            raise ValueError("this Model is borrowed read-only from an %s: clone() it to %s"
+                             % (type(self._owner).__name__, what))
+
+    # --- use -----------------------------------------------------------------
+    def predict(self, data=None, num=None, ctx: Optional[Ctx] = None, cat=None):
+        """Probabilities, rows × tasks (numpy float32, or a flat
+        array.array without numpy), of a Dataset of the model's layout or
+        of arrays: ``predict(cat=ids, num=values)`` (rows × n_cat int ids,
+        rows × n_num floats). Releases the GIL while it runs."""
+        ctx = ctx_arg(ctx)
+        lay = self.layout
+        if isinstance(data, Dataset):
+            b, keep = make_batch(lay, data=data, cat=cat, num=num)
+        else:
+            b, keep = make_batch(lay, cat=cat if cat is not None else data, num=num)
+        T = lay.n_tasks
+        ptr, out = _arrays.out("f", b.rows, T)
+        with using(self, ctx, *[k for k in keep if isinstance(k, Handle)]) as ps:
+            check(lib.rmtl_model_predict(ps[0], ps[1], byref(b), ptr, b.rows * T))
+        return out
+
+    def evaluate(self, data: Dataset, ctx: Optional[Ctx] = None) -> Dict[str, List[float]]:
+        """{'auc', 'logloss', 'session_logloss'}: one value per task on a
+        labelled Dataset of the model's layout."""
+        expect(data, Dataset, "data")
+        ctx = ctx_arg(ctx)
+        T = self.num_tasks
+        auc, ll, sll = (c_double * T)(), (c_double * T)(), (c_double * T)()
+        with using(self, ctx, data) as (h, c, d):
+            check(lib.rmtl_model_evaluate(h, c, d, auc, ll, sll, T))
+        return {"auc": list(auc), "logloss": list(ll), "session_logloss": list(sll)}
+
+    def train_epoch(self, train: Dataset, progress=None) -> float:
+        """One (shuffled) pass over `train`; returns the mean loss.
+        `progress(p)` sees rows done; a truthy return cancels (RmtlError
+        ESTATE)."""
+        self._mutable("train it")
+        expect(train, Dataset, "train")
+        pc = ProgressCall(progress)
+        loss = c_double()
+        with using(self, train) as (h, t):
+            pc.check(lib.rmtl_model_train_epoch(byref(loss), h, t, pc.cfn, None))
+        return loss.value
+
+    def train_step(self, cat, num, labels, weights=None) -> float:
+        """One Adam step on arrays (rows × fields, labels rows × tasks,
+        optional loss weights rows × tasks); returns the loss before it."""
+        self._mutable("train it")
+        b, keep = make_batch(self.layout, cat=cat, num=num, labels=labels, weights=weights,
+                             need_labels=True)
+        loss = c_double()
+        with using(self) as (h,):
+            check(lib.rmtl_model_train_step(h, byref(b), byref(loss)))
+        return loss.value
+
+    def set_lr(self, lr: float) -> None:
+        """Sets the Adam learning rate of the next steps (fine-tuning)."""
+        self._mutable("change it")
+        lr = _arrays.real(lr, "lr")
+        with using(self) as (h,):
+            check(lib.rmtl_model_set_lr(h, lr))
+
+    def fold_embeddings(self, max_bytes: int = 1 << 30) -> int:
+        """Builds the serving cache within `max_bytes` (0 frees it) and
+        returns the bytes it takes. Predictions agree with the exact path
+        to float rounding; a training step makes the exact path run again."""
+        self._mutable("fold it")
+        mb = _arrays.integer(max_bytes, "max_bytes")
+        used = c_size_t()
+        with using(self) as (h,):
+            check(lib.rmtl_model_fold_embeddings(h, mb, byref(used)))
+        return used.value
+
+    def _describe(self):
+        return "tasks=%s params=%d" % (self.task_names, self.num_params)
+
+
+def _buffer(data):
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError("data must be bytes, not %s" % type(data).__name__)
+    if not data:
+        raise ValueError("data is empty")
+    return bytes(data)
