@@ -55,7 +55,7 @@ def test_fuse_single_batch_fixed_deploy_bytes(fusion_cfg, tmp_path):
         ex = f.explore(scores, items, user, context, seed=3)
         assert ex["seed"] != 3
         lo, hi, act = flat(ex["box_lo"]), flat(ex["box_hi"]), flat(ex["action"])
-        assert all(a <= b + 1e-6 for a, b in zip(lo, hi))
+        assert all(a <= x + 1e-6 and x <= b + 1e-6 for a, x, b in zip(lo, act, hi))
 
 
 def test_train_step_from_explored_requests(fusion_cfg):

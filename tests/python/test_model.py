@@ -2,13 +2,12 @@
 import copy
 import io
 import math
-import os
 import pickle
 
 import pytest
 
 import rmtl
-from conftest import SMALL, flat, make_dataset, needs_numpy, synthetic, to_input
+from conftest import flat, make_dataset, needs_numpy, synthetic, to_input
 
 
 def test_train_predict_evaluate_save(cfg, train_ds, test_ds, tmp_path):

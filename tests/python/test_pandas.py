@@ -42,6 +42,7 @@ def test_from_pandas_equals_the_csv(tmp_path):
             with rmtl.Dataset.from_pandas(test, reference=m) as t:
                 assert not t.has_labels and t.rows == 50
                 assert len(flat(m.predict(t))) == 50
+                assert flat(m.predict(test)) == flat(m.predict(t))  # a DataFrame directly
         csv_text = df.to_csv(index=False)
         with rmtl.Dataset.from_buffer(csv_text, reference=a) as c:
             assert flat(c.to_arrays()["cat"]) == flat(a.to_arrays()["cat"])

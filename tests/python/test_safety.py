@@ -10,7 +10,7 @@ import os
 import pytest
 
 import rmtl
-from conftest import FUSION_WORLD, HERE, SMALL, VOCAB, make_dataset, synthetic, to_input
+from conftest import FUSION_WORLD, HERE, VOCAB, flat, make_dataset, synthetic
 
 
 def test_reference_must_be_a_dataset_or_model(cfg, train_ds, trained, tmp_path):
@@ -270,3 +270,85 @@ def test_replay_and_env_shapes(cfg, train_ds):
             rb.store(b)
     with pytest.raises(OverflowError, match="capacity"):
         rmtl.Replay(0, 2, 2, 2)
+
+
+PAST_THE_CHECKS = r'''
+import ctypes, sys
+sys.path.insert(0, sys.argv[1])
+import rmtl, rmtl._lib as L
+f = rmtl.Fusion(rmtl.Config(yaml="runtime: {threads: 1}"))
+i = f.info
+n, F = 3, ctypes.c_float
+scores, user = (F * (n * i["tasks"]))(*[0.5] * (n * i["tasks"])), (F * i["user_dim"])()
+ctx, out = (F * i["context_dim"])(), (F * n)()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.calloc.restype = ctypes.c_void_p
+items = libc.calloc(i["item_dim"], 4)  # one row for n candidates, from malloc: ASan sees it
+addr = ctypes.addressof
+req = L.FusionRequest_(1, n, i["user_dim"], addr(user), i["context_dim"], addr(ctx),
+                       i["item_dim"], items, i["tasks"], addr(scores))
+L.lib.rmtl_fuse_scores_batch(f.handle, None, ctypes.byref(req), addr(out), n, None, 0)
+'''
+
+
+@pytest.mark.skipif("libasan" not in os.environ.get("LD_PRELOAD", ""),
+                    reason="only under make asan (libasan preloaded)")
+def test_asan_sees_what_the_checks_stop():
+    """The canary of the ASan run: the short `items` that fuse_batch refuses,
+    passed to C directly, is a heap-buffer-overflow report."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", PAST_THE_CHECKS,
+                        os.path.join(HERE, "..", "..", "bindings", "python")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "heap-buffer-overflow" in r.stderr, r.stderr[-2000:]
+
+
+def test_threads_cannot_race_a_call_that_changes_a_handle(cfg, train_ds):
+    import threading
+    with rmtl.Model(cfg, train_ds) as m:
+        results = {}
+        started, done = threading.Event(), threading.Event()
+
+        def progress(p):  # holds the training call open until the other thread is done
+            if not started.is_set():
+                started.set()
+                done.wait(20)
+
+        def other():
+            started.wait(20)
+            for name, call in (("predict", lambda: m.predict(train_ds)),
+                               ("set_lr", lambda: m.set_lr(0.1)), ("close", m.close),
+                               ("close_data", train_ds.close)):
+                try:
+                    call()
+                    results[name] = "ran"
+                except (RuntimeError, ValueError) as e:
+                    results[name] = type(e).__name__
+            done.set()
+        t = threading.Thread(target=other)
+        t.start()
+        m.train_epoch(train_ds, progress=progress)
+        t.join()
+        assert results == {"predict": "RuntimeError", "set_lr": "RuntimeError",
+                           "close": "ValueError", "close_data": "ValueError"}
+        # the training thread's own callback may read the model
+        seen = []
+        m.train_epoch(train_ds, progress=lambda p: seen.append(m.num_tasks))
+        assert seen and seen[0] == 2
+        with pytest.raises(RuntimeError, match="being changed"):
+            m.train_epoch(train_ds, progress=lambda p: m.set_lr(0.1))
+        # serving: several threads predict at once, one context each
+        ref = m.predict(train_ds)
+        out = [None] * 4
+
+        def serve(k):
+            with rmtl.Ctx() as ctx:
+                out[k] = m.predict(train_ds, ctx=ctx)
+        ts = [threading.Thread(target=serve, args=(k,)) for k in range(4)]
+        for x in ts:
+            x.start()
+        for x in ts:
+            x.join()
+        assert all(flat(o) == flat(ref) for o in out)

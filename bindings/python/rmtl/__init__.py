@@ -24,10 +24,9 @@ loader's path. docs/python.md is the guide.
 
 from typing import Callable, Optional
 
-from . import _arrays
 from ._arrays import np as _np
 from ._lib import EFORMAT, EINVAL, EIO, ENOMEM, ENUMERIC, ERROR, ESTATE, EVERSION, ECONFIG, \
-    LIBRARY_PATH, LOG_FN as _LOG_FN, MISSING as _MISSING, OK, RmtlError, lib as _lib
+    LIBRARY_PATH, LOG_FN as _LOG_FN, MISSING as _MISSING, OK, RmtlError, lib as _clib  # noqa: F401
 from ._progress import Progress
 from .config import Config
 from .data import Dataset, Layout, auc, gauc, logloss, session_logloss
@@ -58,12 +57,12 @@ __all__ = [
 
 def version() -> str:
     """The loaded library's "MAJOR.MINOR.PATCH"."""
-    return _lib.rmtl_version_string().decode()
+    return _clib.rmtl_version_string().decode()
 
 
 def build_info() -> str:
     """One line describing the library build and the BLIS in use."""
-    return _lib.rmtl_build_info().decode()
+    return _clib.rmtl_build_info().decode()
 
 
 _log_keep = None
@@ -85,5 +84,5 @@ def set_log_callback(fn: Optional[Callable[[int, str], None]]) -> None:
             except Exception:
                 pass
         keep = _LOG_FN(trampoline)
-    _lib.rmtl_set_log_callback(keep, None)
+    _clib.rmtl_set_log_callback(keep, None)
     _log_keep = keep

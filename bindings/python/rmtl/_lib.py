@@ -7,8 +7,9 @@ public classes only pass checked values through these helpers.
 import ctypes
 import ctypes.util
 import os
+import threading
 import weakref
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int32,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int,
                     c_int64, c_size_t, c_uint32, c_uint64, c_void_p)
 
 _SOVERSION = 1
@@ -463,7 +464,8 @@ class Handle:
     def __init__(self, ptr, owner=None):
         self._ptr = ptr
         self._owner = owner      # the handle a view is borrowed from
-        self._busy = 0           # calls in flight
+        self._busy = 0           # calls in flight (see `using`)
+        self._writer = None      # the thread of the call that changes it, if any
         self._borrowers = []     # weakrefs to live handles that borrow this one
 
     @property
@@ -498,15 +500,16 @@ class Handle:
         ptr = getattr(self, "_ptr", None)
         if not ptr:
             return
-        if self._owner is None:
-            if self._busy:
-                raise ValueError("cannot close this %s while a call is using it"
-                                 % type(self).__name__)
-            live = [r() for r in self._borrowers if r() is not None and not r().closed]
-            if live:
-                raise ValueError("cannot close this %s while a %s borrows it: close that "
-                                 "first" % (type(self).__name__, type(live[0]).__name__))
-        self._ptr = None
+        with _guard:
+            if self._owner is None:
+                if self._busy:
+                    raise ValueError("cannot close this %s while a call is using it"
+                                     % type(self).__name__)
+                live = [r() for r in self._borrowers if r() is not None and not r().closed]
+                if live:
+                    raise ValueError("cannot close this %s while a %s borrows it: close that "
+                                     "first" % (type(self).__name__, type(live[0]).__name__))
+            self._ptr = None
         if self._owner is None and self._free and lib is not None:
             getattr(lib, self._free)(ptr)
 
@@ -536,35 +539,59 @@ class Handle:
         raise TypeError("a %s cannot be pickled" % type(self).__name__)
 
 
+_guard = threading.Lock()  # makes the busy bookkeeping of all handles atomic
+
+
 class using:
-    """``with using(a, b) as (pa, pb):`` the C pointers of open handles
-    (None stays None), each marked busy for the call so that nothing can
-    close it meanwhile."""
+    """``with using(a, b, mut=(a,)) as (pa, pb):`` the C pointers of open
+    handles (None stays None) for one C call. Every handle is marked busy,
+    so nothing can close it meanwhile. Handles in `mut` are the ones the
+    call changes ([per-object] in include/rmtl.h): they need exclusive use,
+    so a second thread (or a callback) that reaches one of them while the
+    call runs gets RuntimeError instead of a data race. Reads from the
+    thread that holds the exclusive use (e.g. a progress callback looking
+    at the model being trained) are allowed."""
 
-    __slots__ = ("hs", "roots")
+    __slots__ = ("hs", "mut", "taken")
 
-    def __init__(self, *hs):
+    def __init__(self, *hs, mut=()):
         self.hs = hs
-        self.roots = []
+        self.mut = mut if isinstance(mut, tuple) else (mut,)
+        self.taken = []
 
     def __enter__(self):
-        ptrs = []
-        for h in self.hs:
-            if h is None:
-                ptrs.append(None)
-                continue
-            ptrs.append(h.handle)
-        for h in self.hs:
+        ptrs = [None if h is None else h.handle for h in self.hs]
+        me = threading.get_ident()
+        roots = {}
+        for h in self.hs + self.mut:
             if h is not None:
-                r = h._root()
+                roots.setdefault(id(h._root()), [h._root(), False])
+        for h in self.mut:
+            if h is not None:
+                roots[id(h._root())][1] = True
+        with _guard:
+            for r, excl in roots.values():
+                if r._writer is not None and (excl or r._writer != me):
+                    raise RuntimeError("this %s is being changed by another call (another "
+                                       "thread, or the call running this callback)"
+                                       % type(r).__name__)
+                if excl and r._busy:
+                    raise RuntimeError("this %s is in use by another call: it cannot be "
+                                       "changed meanwhile" % type(r).__name__)
+            for r, excl in roots.values():
                 r._busy += 1
-                self.roots.append(r)
+                if excl:
+                    r._writer = me
+                self.taken.append((r, excl))
         return ptrs
 
     def __exit__(self, *exc):
-        for r in self.roots:
-            r._busy -= 1
-        self.roots = []
+        with _guard:
+            for r, excl in self.taken:
+                r._busy -= 1
+                if excl:
+                    r._writer = None
+        self.taken = []
 
 
 def expect(obj, cls, name, allow_none=False):

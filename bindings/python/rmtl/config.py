@@ -77,7 +77,7 @@ class Config(Handle):
         super().__init__(create(lib.rmtl_config_create))
         if path is not None:
             p = path_arg(path, "path")
-            with using(self) as (h,):
+            with using(self, mut=self) as (h,):
                 check(lib.rmtl_config_load_file(h, p))
         if yaml is not None:
             self.load_string(yaml)
@@ -95,7 +95,7 @@ class Config(Handle):
     def load_string(self, yaml: str, name: str = "<python>") -> "Config":
         """Applies YAML text over the current values (all or nothing)."""
         text = str_arg(yaml, "yaml")
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_config_load_string(h, text, len(text), str_arg(name, "name")))
         return self
 
@@ -111,7 +111,7 @@ class Config(Handle):
         """Sets `key` from a Python value (bool, int, float, str as YAML
         text, or a list) with the library's type and range checks."""
         k = str_arg(key, "key")
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             if isinstance(value, bool):
                 rc = lib.rmtl_config_set_bool(h, k, 1 if value else 0)
             elif isinstance(value, numbers.Integral):

@@ -1,16 +1,15 @@
 """Datasets (rmtl_dataset), batches and metrics."""
 
-import ctypes
 import json
 import os
 import tempfile
 from collections import namedtuple
 from ctypes import byref, c_double, c_void_p
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 from . import _arrays
 from ._arrays import matrix, vector
-from ._lib import Batch_, Handle, check, create, decode, dataset_load, expect, lib, \
+from ._lib import Batch_, Handle, check, decode, dataset_load, expect, lib, \
     path_arg, str_arg, using
 from ._progress import ProgressCall
 
@@ -253,7 +252,7 @@ class Dataset(Handle):
         """Shuffles the rows in place with a seed (sessions keep their rows)."""
         self._mutable("shuffle")
         seed = _arrays.integer(seed, "seed")
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_dataset_shuffle(h, seed))
 
     def _mutable(self, what):

@@ -82,10 +82,20 @@ class Fusion(Handle):
         return {name: getattr(i, name) for name, _ in FusionInfo_._fields_ if name != "version"}
 
     # --- serving ------------------------------------------------------------
+    def _dims(self):
+        """The info fields that never change for a handle (cached)."""
+        d = getattr(self, "_dims_cache", None)
+        if d is None or self.closed:
+            inf = self.info
+            d = {k: inf[k] for k in ("tasks", "user_dim", "item_dim", "context_dim",
+                                     "state_dim", "action_dim", "reward_dim")}
+            self._dims_cache = d
+        return d
+
     def fuse(self, state, scores) -> Tuple[float, list]:
         """(fused score, action) of ONE pair: `state` its state_dim floats
         [user; item; context], `scores` its T task scores in [0, 1]."""
-        inf = self.info
+        inf = self._dims()
         s = vector(state, "f", "state", n=inf["state_dim"], what="state_dim")
         p = vector(scores, "f", "scores", n=inf["tasks"], what="the fusion's tasks")
         fused = (_arrays_float * 1)()
@@ -121,12 +131,12 @@ class Fusion(Handle):
         n × T, `items` n × item_dim, `user` and `context` the request's
         vectors. With `return_actions`, (fused, actions n × action_dim)."""
         ctx = ctx_arg(ctx)
-        inf = self.info
+        inf = self._dims()
         req, keep, n = self._request(inf, scores, items, user, context)
         ptr, out = _arrays.out("f", n)
         A = inf["action_dim"]
         aptr, acts = _arrays.out("f", n, A) if return_actions else (None, None)
-        with using(self, ctx) as (h, c):
+        with using(self, ctx, mut=ctx) as (h, c):
             check(lib.rmtl_fuse_scores_batch(h, c, byref(req), ptr, n, aptr,
                                              n * A if return_actions else 0))
         return (out, acts) if return_actions else out
@@ -137,7 +147,7 @@ class Fusion(Handle):
         uniform noise. Returns {'fused', 'action', 'box_lo', 'box_hi',
         'seed'} ('seed' is the advanced noise state for the next call)."""
         ctx = ctx_arg(ctx)
-        inf = self.info
+        inf = self._dims()
         req, keep, n = self._request(inf, scores, items, user, context)
         A = inf["action_dim"]
         state = c_uint64(_arrays.integer(seed, "seed"))
@@ -145,7 +155,7 @@ class Fusion(Handle):
         ap, act = _arrays.out("f", n, A)
         lp, lo = _arrays.out("f", n, A)
         hp, hi = _arrays.out("f", n, A)
-        with using(self, ctx) as (h, c):
+        with using(self, ctx, mut=ctx) as (h, c):
             check(lib.rmtl_fusion_explore(h, c, byref(req), byref(state), fp, ap, lp, hp, n))
         return {"fused": fused, "action": act, "box_lo": lo, "box_hi": hi,
                 "seed": state.value}
@@ -154,16 +164,16 @@ class Fusion(Handle):
     def set_fixed(self, action: Optional[Sequence[float]]) -> None:
         """Serves the fixed `action` (action_dim values within the bounds)
         to every pair; None goes back to the deployed actor."""
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             if action is None:
                 check(lib.rmtl_fusion_set_fixed(h, None, 0))
                 return
-            a = vector(action, "f", "action", n=self.info["action_dim"], what="action_dim")
+            a = vector(action, "f", "action", n=self._dims()["action_dim"], what="action_dim")
             check(lib.rmtl_fusion_set_fixed(h, a.ptr, a.n))
 
     def deploy(self) -> None:
         """Makes the actor as trained so far the served policy."""
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_fusion_deploy(h))
 
     def train_step(self, batch: Dict[str, object]) -> Dict[str, float]:
@@ -174,7 +184,7 @@ class Fusion(Handle):
         (reward_dim). Returns the step's statistics."""
         if not isinstance(batch, dict):
             raise TypeError("batch must be a dict of arrays, not %s" % type(batch).__name__)
-        inf = self.info
+        inf = self._dims()
         need = ("rows", "next_rows", "state", "scores", "action", "box_lo", "box_hi", "reward")
         missing = [k for k in need if batch.get(k) is None]
         if missing:
@@ -210,7 +220,7 @@ class Fusion(Handle):
                           inf["tasks"], sc.ptr, A, ac.ptr, lo.ptr, hi.ptr, inf["reward_dim"],
                           rw.ptr)
         stats = FusionStats_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_fusion_train_step(h, byref(fb), byref(stats)))
         return _stats(stats)
 
@@ -235,7 +245,7 @@ class Fusion(Handle):
         st = FusionRoundStats_(version=1)
         st.explore.version = 1
         st.train.version = 1
-        with using(self, env) as (h, e):
+        with using(self, env, mut=(self, env)) as (h, e):
             rc = fusion_round(byref(st), h, e, byref(o), pc.cfn, None)
         if cb is not None and cb.exc is not None:
             cb.check(rc)
@@ -251,7 +261,7 @@ class Fusion(Handle):
         expect(env, SimEnv, "env")
         o, cb = self._opts(sessions, seed, 0, scorer)
         st = SimStats_(version=1)
-        with using(self, env) as (h, e):
+        with using(self, env, mut=env) as (h, e):
             rc = lib.rmtl_fusion_evaluate(byref(st), h, e, byref(o))
         (cb.check if cb else check)(rc)
         return sim_stats(st)
@@ -276,7 +286,7 @@ class Fusion(Handle):
                               _arrays.integer(population, "population", 1),
                               _arrays.integer(elite, "elite", 1), o)
         best = c_double()
-        with using(self, env) as (h, e):
+        with using(self, env, mut=(self, env)) as (h, e):
             rc = lib.rmtl_fusion_cem(byref(best), h, e, byref(opts))
         (cb.check if cb else check)(rc)
         return best.value

@@ -1,7 +1,6 @@
 """Multi-task models (rmtl_model) and per-thread contexts (rmtl_ctx)."""
 
-import math
-from ctypes import byref, c_double, c_size_t, c_void_p
+from ctypes import byref, c_double, c_size_t
 from typing import Dict, List, Optional
 
 from . import _arrays
@@ -133,8 +132,10 @@ class Model(Handle):
     def layout(self) -> Layout:
         """(n_cat, n_num, n_tasks, vocab_sizes) of the model's inputs."""
         with using(self) as (h,):
-            lay = layout_of(lib.rmtl_model_schema(h))
-            return lay._replace(n_tasks=lib.rmtl_model_num_tasks(h))
+            if self._layout is None:  # fixed for the life of the model
+                lay = layout_of(lib.rmtl_model_schema(h))
+                self._layout = lay._replace(n_tasks=lib.rmtl_model_num_tasks(h))
+            return self._layout
 
     def _mutable(self, what):
         if self._owner is not None:
@@ -144,10 +145,15 @@ class Model(Handle):
     # --- use -----------------------------------------------------------------
     def predict(self, data=None, num=None, ctx: Optional[Ctx] = None, cat=None):
         """Probabilities, rows × tasks (numpy float32, or a flat
-        array.array without numpy), of a Dataset of the model's layout or
-        of arrays: ``predict(cat=ids, num=values)`` (rows × n_cat int ids,
-        rows × n_num floats). Releases the GIL while it runs."""
+        array.array without numpy), of a Dataset of the model's layout, of
+        a pandas DataFrame with the schema's raw columns (read through
+        Dataset.from_pandas with this model as the reference), or of arrays:
+        ``predict(cat=ids, num=values)`` (rows × n_cat int ids, rows × n_num
+        floats). Releases the GIL while it runs."""
         ctx = ctx_arg(ctx)
+        if hasattr(data, "to_csv") and hasattr(data, "columns"):
+            with Dataset.from_pandas(data, reference=self) as ds:
+                return self.predict(ds, ctx=ctx)
         lay = self.layout
         if isinstance(data, Dataset):
             b, keep = make_batch(lay, data=data, cat=cat, num=num)
@@ -155,7 +161,7 @@ class Model(Handle):
             b, keep = make_batch(lay, cat=cat if cat is not None else data, num=num)
         T = lay.n_tasks
         ptr, out = _arrays.out("f", b.rows, T)
-        with using(self, ctx, *[k for k in keep if isinstance(k, Handle)]) as ps:
+        with using(self, ctx, *[k for k in keep if isinstance(k, Handle)], mut=ctx) as ps:
             check(lib.rmtl_model_predict(ps[0], ps[1], byref(b), ptr, b.rows * T))
         return out
 
@@ -166,7 +172,7 @@ class Model(Handle):
         ctx = ctx_arg(ctx)
         T = self.num_tasks
         auc, ll, sll = (c_double * T)(), (c_double * T)(), (c_double * T)()
-        with using(self, ctx, data) as (h, c, d):
+        with using(self, ctx, data, mut=ctx) as (h, c, d):
             check(lib.rmtl_model_evaluate(h, c, d, auc, ll, sll, T))
         return {"auc": list(auc), "logloss": list(ll), "session_logloss": list(sll)}
 
@@ -178,7 +184,7 @@ class Model(Handle):
         expect(train, Dataset, "train")
         pc = ProgressCall(progress)
         loss = c_double()
-        with using(self, train) as (h, t):
+        with using(self, train, mut=self) as (h, t):
             pc.check(lib.rmtl_model_train_epoch(byref(loss), h, t, pc.cfn, None))
         return loss.value
 
@@ -189,7 +195,7 @@ class Model(Handle):
         b, keep = make_batch(self.layout, cat=cat, num=num, labels=labels, weights=weights,
                              need_labels=True)
         loss = c_double()
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_model_train_step(h, byref(b), byref(loss)))
         return loss.value
 
@@ -197,7 +203,7 @@ class Model(Handle):
         """Sets the Adam learning rate of the next steps (fine-tuning)."""
         self._mutable("change it")
         lr = _arrays.real(lr, "lr")
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_model_set_lr(h, lr))
 
     def fold_embeddings(self, max_bytes: int = 1 << 30) -> int:
@@ -207,7 +213,7 @@ class Model(Handle):
         self._mutable("fold it")
         mb = _arrays.integer(max_bytes, "max_bytes")
         used = c_size_t()
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_model_fold_embeddings(h, mb, byref(used)))
         return used.value
 

@@ -62,14 +62,14 @@ class Env(Handle):
         """Starts an episode; returns its first state {'session', 'step',
         'row', 'cat', 'num'}."""
         s = EnvState_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_env_reset(byref(s), h))
             return self._state(s)
 
     def current(self) -> Dict[str, object]:
         """The current state again."""
         s = EnvState_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_env_current(byref(s), h))
             return self._state(s)
 
@@ -79,7 +79,7 @@ class Env(Handle):
         lay = self._layout
         a = vector(action, "f", "action", n=lay.n_tasks, what="the env's tasks")
         r = EnvStep_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_env_step(byref(r), h, a.ptr, a.n))
             return {"reward": _arrays.copy_out(r.reward, "f", lay.n_tasks),
                     "labels": _arrays.copy_out(r.labels, "f", lay.n_tasks),
@@ -173,14 +173,14 @@ class Replay(Handle):
     def store(self, batch) -> None:
         """Appends transitions (a dict of arrays, as sample() returns)."""
         t, keep = transitions(self._layout, batch)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_replay_store(h, byref(t)))
 
     def sample(self, batch: int) -> Dict[str, object]:
         """`batch` distinct transitions drawn uniformly (copies)."""
         n = _arrays.integer(batch, "batch", 1)
         t = Transitions_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_replay_sample(byref(t), h, n))
             return _copy_transitions(self._layout, t)
 
@@ -196,7 +196,7 @@ class Replay(Handle):
         """Walks `env` with uniform random actions and stores `n` transitions."""
         expect(env, Env, "env")
         n = _arrays.integer(n, "n")
-        with using(self, env) as (h, e):
+        with using(self, env, mut=(self, env)) as (h, e):
             check(lib.rmtl_replay_fill_random(h, e, n))
 
     def fill_actor(self, env: Env, actor: "Actor", n: int) -> None:
@@ -205,7 +205,7 @@ class Replay(Handle):
         expect(actor, Actor, "actor")
         actor._check_mutable()
         n = _arrays.integer(n, "n")
-        with using(self, env, actor) as (h, e, a):
+        with using(self, env, actor, mut=(self, env, actor)) as (h, e, a):
             check(lib.rmtl_replay_fill_actor(h, e, a, n))
 
     def _describe(self):
@@ -291,7 +291,7 @@ class Critic(Handle):
         b, keep = _states_batch(self._lay(), states)
         a = vector(action, "f", "action", n=b.rows, what="one per row")
         ptr, out = _arrays.out("f", b.rows)
-        with using(self, ctx, *[k for k in keep if isinstance(k, Handle)]) as ps:
+        with using(self, ctx, *[k for k in keep if isinstance(k, Handle)], mut=ctx) as ps:
             check(lib.rmtl_critic_q(ps[0], ps[1], byref(b), a.ptr, 1, ptr, b.rows))
         return out
 
@@ -301,14 +301,14 @@ class Critic(Handle):
         expect(actor, Actor, "actor")
         t, keep = transitions(actor.layout, batch)
         loss = c_double()
-        with using(self, actor) as (h, a):
+        with using(self, actor, mut=self) as (h, a):
             check(lib.rmtl_critic_update(h, a, byref(t), byref(loss)))
         return loss.value
 
     def soft_update(self) -> None:
         """Moves the target towards the critic by rl.tau."""
         self._check_mutable()
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_critic_soft_update(h))
 
     def _check_mutable(self):
@@ -402,7 +402,7 @@ class Actor(Handle):
         lay = self.layout
         b, keep = _states_batch(lay, states)
         ptr, out = _arrays.out("f", b.rows, lay.n_tasks)
-        with using(self, *[k for k in keep if isinstance(k, Handle)]) as ps:
+        with using(self, *[k for k in keep if isinstance(k, Handle)], mut=self) as ps:
             check(lib.rmtl_actor_act(ps[0], byref(b), 1 if explore else 0, ptr,
                                      b.rows * lay.n_tasks))
         return out
@@ -413,13 +413,13 @@ class Actor(Handle):
         arr, crit = _critic_array(critics)
         t, keep = transitions(self.layout, batch)
         loss = c_double()
-        with using(self, *crit) as ps:
+        with using(self, *crit, mut=(self, *crit)) as ps:
             check(lib.rmtl_actor_update(ps[0], arr, len(crit), byref(t), byref(loss)))
         return loss.value
 
     def soft_update(self) -> None:
         """Moves the target towards the policy by rl.tau."""
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_actor_soft_update(h))
 
     def _check_mutable(self):
@@ -453,7 +453,7 @@ def loss_weights(critics: Sequence[Critic], model: Model, data=None, lam: float 
     lay = model.layout
     b, keep = make_batch(lay, data=data, cat=cat, num=num)
     ptr, out = _arrays.out("f", b.rows, lay.n_tasks)
-    with using(model, ctx, *crit, *[k for k in keep if isinstance(k, Handle)]) as ps:
+    with using(model, ctx, *crit, *[k for k in keep if isinstance(k, Handle)], mut=ctx) as ps:
         check(lib.rmtl_critic_loss_weights(arr, len(crit), ps[0], ps[1], byref(b), lam, ptr,
                                            b.rows * lay.n_tasks))
     return out
@@ -539,7 +539,7 @@ class Agent(Handle):
         Replay.sample() returns); returns its report."""
         t, keep = transitions(self.actor.layout, batch)
         r = AgentReport_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_agent_update(h, byref(t), byref(r)))
             return _report(r)
 
@@ -550,7 +550,7 @@ class Agent(Handle):
         steps = _arrays.integer(steps, "steps")
         pc = ProgressCall(progress)
         r = AgentReport_(version=1)
-        with using(self, replay) as (h, rb):
+        with using(self, replay, mut=(self, replay)) as (h, rb):
             pc.check(lib.rmtl_agent_train(byref(r), h, rb, steps, pc.cfn, None))
             return _report(r)["critic_loss"] if steps else []
 
@@ -564,7 +564,7 @@ class Agent(Handle):
         lay = model.layout
         b, keep = make_batch(lay, data=data, cat=cat, num=num)
         ptr, out = _arrays.out("f", b.rows, lay.n_tasks)
-        with using(self, model, ctx, *[k for k in keep if isinstance(k, Handle)]) as ps:
+        with using(self, model, ctx, *[k for k in keep if isinstance(k, Handle)], mut=ctx) as ps:
             check(lib.rmtl_agent_loss_weights(ps[0], ps[1], ps[2], byref(b), ptr,
                                               b.rows * lay.n_tasks))
         return out

@@ -2,12 +2,12 @@
 
 import ctypes
 from ctypes import byref, c_uint64, c_void_p
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Union
 
 from . import _arrays
 from ._arrays import vector
 from ._lib import ERROR, ORACLE_POLICY, POLICY_FN, RANDOM_POLICY, SCORER_FN, Handle, \
-    SimFeedback_, SimInfo_, SimRequest_, SimStats_, check, create, expect, lib, path_arg, using
+    SimFeedback_, SimInfo_, SimRequest_, SimStats_, check, create, lib, path_arg, using
 from .config import as_config
 
 __all__ = ["SimEnv"]
@@ -123,7 +123,7 @@ class SimEnv(Handle):
     def reset(self) -> Dict[str, object]:
         """Starts the next session of the env's own stream; returns its
         first request."""
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_env_sim_reset(h))
         return self.request()
 
@@ -139,7 +139,7 @@ class SimEnv(Handle):
         """Serves the pending request with one score per candidate; returns
         the feedback (shown, behaviours, rewards, done)."""
         r = SimRequest_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             check(lib.rmtl_env_sim_request(byref(r), h))
             s = vector(scores, "f", "scores", n=r.n, what="the request's candidates")
             fb = SimFeedback_(version=1)
@@ -170,7 +170,7 @@ class SimEnv(Handle):
         n = _arrays.integer(sessions, "sessions")
         seed = _arrays.integer(seed, "seed")
         st = SimStats_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             fn, payload, keep, cb = _policy(policy, policy_seed, h)
             rc = lib.rmtl_env_sim_evaluate(byref(st), h, n, seed, fn, payload)
         (cb or _Plain).check(rc)
@@ -184,7 +184,7 @@ class SimEnv(Handle):
         n = _arrays.integer(sessions, "sessions")
         seed = _arrays.integer(seed, "seed")
         st = SimStats_(version=1)
-        with using(self) as (h,):
+        with using(self, mut=self) as (h,):
             fn, payload, keep, cb = _policy(policy, policy_seed, h)
             rc = lib.rmtl_env_sim_log(byref(st), h, p, n, seed, 0, fn, payload)
         (cb or _Plain).check(rc)

@@ -4,7 +4,7 @@
 import math
 import sys
 from collections import namedtuple
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from . import _arrays
 from ._lib import expect
