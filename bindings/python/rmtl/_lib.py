@@ -594,6 +594,62 @@ class using:
         self.taken = []
 
 
+def bytes_arg(data, name="data"):
+    """Checkpoint bytes (bytes, bytearray or memoryview), not empty."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError("%s must be bytes, not %s" % (name, type(data).__name__))
+    if not data:
+        raise ValueError("%s is empty" % name)
+    return bytes(data)
+
+
+class Checkpointed(Handle):
+    """A handle with checkpoints: save() and load() for files, to_bytes()
+    and from_bytes() in memory, and pickling through those bytes with the
+    training state, so that an unpickled object continues exactly. `_kind`
+    names the C calls rmtl_<kind>_save[_buffer] / _load[_buffer]; `_flags`
+    says whether saving takes RMTL_SAVE_TRAINING_STATE (agents, actors and
+    critics always save it)."""
+
+    _kind = None
+    _flags = False
+
+    @classmethod
+    def load(cls, path):
+        """Loads a checkpoint written by save()."""
+        return cls._wrap(create(getattr(lib, "rmtl_%s_load" % cls._kind),
+                                path_arg(path, "path")))
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        """As load() from checkpoint bytes (to_bytes())."""
+        buf = bytes_arg(data)
+        return cls._wrap(create(getattr(lib, "rmtl_%s_load_buffer" % cls._kind), buf, len(buf)))
+
+    def save(self, path, training_state: bool = False) -> None:
+        """Writes a checkpoint atomically (a previous file survives a
+        failure). `training_state` adds, for models and fusions, what
+        resuming training exactly needs; the other kinds always hold it."""
+        p = path_arg(path, "path")
+        fn = getattr(lib, "rmtl_%s_save" % self._kind)
+        with using(self) as (h,):
+            check(fn(h, p, 1 if training_state else 0) if self._flags else fn(h, p))
+
+    def to_bytes(self, training_state: bool = True) -> bytes:
+        """The checkpoint as bytes (what save() writes), with the training
+        state unless `training_state` is False (models and fusions)."""
+        fn = getattr(lib, "rmtl_%s_save_buffer" % self._kind)
+        with using(self) as (h,):
+            if self._flags:
+                return take_buffer(fn, h, 1 if training_state else 0)
+            return take_buffer(fn, h)
+
+    def __reduce__(self):
+        return (type(self).from_bytes, (self.to_bytes(),))
+
+
 def expect(obj, cls, name, allow_none=False):
     """TypeError unless `obj` is an instance of `cls` (or None if allowed)."""
     if obj is None and allow_none:

@@ -6,11 +6,11 @@ from typing import Dict, Optional, Sequence, Tuple
 from . import _arrays
 from ._arrays import matrix, vector
 from ._lib import FusionBatch_, FusionCemOpts_, FusionInfo_, FusionRequest_, \
-    FusionRoundStats_, FusionSimOpts_, FusionStats_, Handle, SimStats_, check, create, \
-    expect, fusion_round, lib, path_arg, take_buffer, using
+    FusionRoundStats_, FusionSimOpts_, FusionStats_, Checkpointed, Handle, SimStats_, check, \
+    create, expect, fusion_round, lib, using
 from ._progress import ProgressCall
 from .config import as_config
-from .model import Ctx, _buffer, ctx_arg
+from .model import Ctx, ctx_arg
 from .sim import PyCallback, SimEnv, sim_stats
 
 __all__ = ["Fusion"]
@@ -24,12 +24,13 @@ def _stats(s):
             "q_std": s.q_std, "penalty": s.penalty, "steps": s.steps}
 
 
-class Fusion(Handle):
+class Fusion(Checkpointed):
     """Enhanced-state multi-task fusion: T task scores of a user-item pair
     -> one ranking score, through an action (weights, biases) from an actor
     trained by RL (fusion.* keys of the config), or a fixed action."""
 
     _free = "rmtl_fusion_free"
+    _kind, _flags = "fusion", True
 
     def __init__(self, config):
         cfg, made = as_config(config)
@@ -45,32 +46,6 @@ class Fusion(Handle):
         obj = cls.__new__(cls)
         Handle.__init__(obj, ptr)
         return obj
-
-    @classmethod
-    def load(cls, path) -> "Fusion":
-        """Loads a checkpoint written by save()."""
-        return cls._wrap(create(lib.rmtl_fusion_load, path_arg(path, "path")))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Fusion":
-        """As load() from bytes (to_bytes())."""
-        buf = _buffer(data)
-        return cls._wrap(create(lib.rmtl_fusion_load_buffer, buf, len(buf)))
-
-    def save(self, path, training_state: bool = False) -> None:
-        """Writes a checkpoint atomically (the served policy; with
-        `training_state` everything to resume training)."""
-        p = path_arg(path, "path")
-        with using(self) as (h,):
-            check(lib.rmtl_fusion_save(h, p, 1 if training_state else 0))
-
-    def to_bytes(self, training_state: bool = True) -> bytes:
-        """The checkpoint as bytes."""
-        with using(self) as (h,):
-            return take_buffer(lib.rmtl_fusion_save_buffer, h, 1 if training_state else 0)
-
-    def __reduce__(self):
-        return (Fusion.from_bytes, (self.to_bytes(True),))
 
     @property
     def info(self) -> Dict[str, int]:

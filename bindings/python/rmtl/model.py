@@ -4,14 +4,12 @@ from ctypes import byref, c_double, c_size_t
 from typing import Dict, List, Optional
 
 from . import _arrays
-from ._lib import Handle, check, create, decode, expect, lib, path_arg, take_buffer, using
+from ._lib import Checkpointed, Handle, check, create, decode, expect, lib, using
 from ._progress import ProgressCall
 from .config import as_config
 from .data import Dataset, Layout, layout_of, make_batch
 
 __all__ = ["Ctx", "Model"]
-
-SAVE_TRAINING_STATE = 1
 
 
 class Ctx(Handle):
@@ -29,7 +27,7 @@ def ctx_arg(ctx):
     return expect(ctx, Ctx, "ctx", allow_none=True)
 
 
-class Model(Handle):
+class Model(Checkpointed):
     """A multi-task model over a dataset's layout: `config` (a Config or a
     dict of parameters) chooses the architecture (model.arch) and training
     parameters, `train` gives the input layout and task names.
@@ -38,6 +36,7 @@ class Model(Handle):
     unpickled model predicts bit-identically and resumes training exactly."""
 
     _free = "rmtl_model_free"
+    _kind, _flags = "model", True
 
     def __init__(self, config, train: Dataset):
         cfg, made = as_config(config)
@@ -64,33 +63,6 @@ class Model(Handle):
         return obj
 
     # --- checkpoints ---------------------------------------------------------
-    @classmethod
-    def load(cls, path) -> "Model":
-        """Loads a checkpoint written by save()."""
-        return cls._wrap(create(lib.rmtl_model_load, path_arg(path, "path")))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Model":
-        """Loads a checkpoint held in memory (to_bytes())."""
-        buf = _buffer(data)
-        return cls._wrap(create(lib.rmtl_model_load_buffer, buf, len(buf)))
-
-    def save(self, path, training_state: bool = False) -> None:
-        """Writes a checkpoint atomically; `training_state` adds the
-        optimiser and RNG state so that training resumes exactly."""
-        p = path_arg(path, "path")
-        with using(self) as (h,):
-            check(lib.rmtl_model_save(h, p, SAVE_TRAINING_STATE if training_state else 0))
-
-    def to_bytes(self, training_state: bool = True) -> bytes:
-        """The checkpoint as bytes (the same bytes save() writes)."""
-        with using(self) as (h,):
-            return take_buffer(lib.rmtl_model_save_buffer, h,
-                               SAVE_TRAINING_STATE if training_state else 0)
-
-    def __reduce__(self):
-        return (Model.from_bytes, (self.to_bytes(True),))
-
     def clone(self) -> "Model":
         """A deep copy (weights, optimiser state, RNG)."""
         with using(self) as (h,):
@@ -220,12 +192,3 @@ class Model(Handle):
     def _describe(self):
         return "tasks=%s params=%d" % (self.task_names, self.num_params)
 
-
-def _buffer(data):
-    if isinstance(data, memoryview):
-        data = data.tobytes()
-    if not isinstance(data, (bytes, bytearray)):
-        raise TypeError("data must be bytes, not %s" % type(data).__name__)
-    if not data:
-        raise ValueError("data is empty")
-    return bytes(data)

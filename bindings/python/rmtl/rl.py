@@ -6,12 +6,12 @@ from typing import Dict, List, Optional, Sequence
 
 from . import _arrays
 from ._arrays import matrix, vector
-from ._lib import AgentReport_, EnvState_, EnvStep_, Handle, Transitions_, check, create, \
-    expect, lib, path_arg, take_buffer, using
+from ._lib import AgentReport_, Checkpointed, EnvState_, EnvStep_, Handle, Transitions_, \
+    bytes_arg, check, create, expect, lib, path_arg, using
 from ._progress import ProgressCall
 from .config import as_config
 from .data import Dataset, Layout, make_batch
-from .model import Ctx, Model, _buffer, ctx_arg
+from .model import Ctx, Model, ctx_arg
 
 __all__ = ["Env", "Replay", "Critic", "Actor", "Agent", "loss_weights"]
 
@@ -212,11 +212,12 @@ class Replay(Handle):
         return "%d/%d" % (len(self), self.capacity)
 
 
-class Critic(Handle):
+class Critic(Checkpointed):
     """One task's critic Q_k(s, a_k) and its target, for states laid out
     like `model`'s inputs."""
 
     _free = "rmtl_critic_free"
+    _kind = "critic"
 
     def __init__(self, config, model: Model, task: int):
         expect(model, Model, "model")
@@ -248,20 +249,9 @@ class Critic(Handle):
     def from_bytes(cls, data: bytes, like: Optional[Model] = None) -> "Critic":
         """As load() from bytes (to_bytes())."""
         lay = expect(like, Model, "like", allow_none=True)
-        buf = _buffer(data)
+        buf = bytes_arg(data)
         return cls._wrap(create(lib.rmtl_critic_load_buffer, buf, len(buf)),
                          lay.layout if lay else None)
-
-    def save(self, path) -> None:
-        """Writes the critic (with target, Adam state, streams) atomically."""
-        p = path_arg(path, "path")
-        with using(self) as (h,):
-            check(lib.rmtl_critic_save(h, p))
-
-    def to_bytes(self) -> bytes:
-        """The checkpoint as bytes."""
-        with using(self) as (h,):
-            return take_buffer(lib.rmtl_critic_save_buffer, h)
 
     def __reduce__(self):
         return (_critic_from_bytes, (self.to_bytes(), self._layout))
@@ -333,11 +323,12 @@ def _states_batch(lay, states):
                     % type(states).__name__)
 
 
-class Actor(Handle):
+class Actor(Checkpointed):
     """An MTL model under RL training (policy, target, frozen anchor and
     Adam), made from a pre-trained model (copied)."""
 
     _free = "rmtl_actor_free"
+    _kind = "actor"
 
     def __init__(self, config, pretrained: Model):
         expect(pretrained, Model, "pretrained")
@@ -352,31 +343,6 @@ class Actor(Handle):
         obj = cls.__new__(cls)
         Handle.__init__(obj, ptr, owner)
         return obj
-
-    @classmethod
-    def load(cls, path) -> "Actor":
-        """Loads an actor checkpoint."""
-        return cls._wrap(create(lib.rmtl_actor_load, path_arg(path, "path")))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Actor":
-        """As load() from bytes (to_bytes())."""
-        buf = _buffer(data)
-        return cls._wrap(create(lib.rmtl_actor_load_buffer, buf, len(buf)))
-
-    def save(self, path) -> None:
-        """Writes the actor checkpoint atomically."""
-        p = path_arg(path, "path")
-        with using(self) as (h,):
-            check(lib.rmtl_actor_save(h, p))
-
-    def to_bytes(self) -> bytes:
-        """The checkpoint as bytes."""
-        with using(self) as (h,):
-            return take_buffer(lib.rmtl_actor_save_buffer, h)
-
-    def __reduce__(self):
-        return (Actor.from_bytes, (self.to_bytes(),))
 
     @property
     def model(self) -> Model:
@@ -465,11 +431,12 @@ def _report(r):
             "actor_loss": r.actor_loss, "targets_updated": bool(r.targets_updated)}
 
 
-class Agent(Handle):
+class Agent(Checkpointed):
     """RMTL's actor and one critic per task, running the update schedule
     of docs/rmtl.md; made from a pre-trained model (copied)."""
 
     _free = "rmtl_agent_free"
+    _kind = "agent"
 
     def __init__(self, config, pretrained: Model):
         expect(pretrained, Model, "pretrained")
@@ -484,31 +451,6 @@ class Agent(Handle):
         obj = cls.__new__(cls)
         Handle.__init__(obj, ptr)
         return obj
-
-    @classmethod
-    def load(cls, path) -> "Agent":
-        """Loads an agent checkpoint (resumes bit for bit)."""
-        return cls._wrap(create(lib.rmtl_agent_load, path_arg(path, "path")))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Agent":
-        """As load() from bytes (to_bytes())."""
-        buf = _buffer(data)
-        return cls._wrap(create(lib.rmtl_agent_load_buffer, buf, len(buf)))
-
-    def save(self, path) -> None:
-        """Writes the whole agent to a checkpoint atomically."""
-        p = path_arg(path, "path")
-        with using(self) as (h,):
-            check(lib.rmtl_agent_save(h, p))
-
-    def to_bytes(self) -> bytes:
-        """The checkpoint as bytes."""
-        with using(self) as (h,):
-            return take_buffer(lib.rmtl_agent_save_buffer, h)
-
-    def __reduce__(self):
-        return (Agent.from_bytes, (self.to_bytes(),))
 
     @property
     def actor(self) -> Actor:
