@@ -143,6 +143,16 @@ def test_nan(cfg, train_ds, fusion_cfg):
             f.fuse_batch([[0.5, 0.5]], [[0.0] * inf["item_dim"]], [math.nan] + user[1:], context)
     with pytest.raises(ValueError, match="scores"):
         rmtl.auc([0.5, float("nan")], [0.0, 1.0])
+    if rmtl.HAVE_NUMPY:  # the zero-copy path (exact dtype, contiguous) checks too
+        import numpy as np
+        x = np.zeros((4, 2), np.float32)
+        x[3, 1] = np.inf
+        with rmtl.Model(cfg, train_ds) as m:
+            with pytest.raises(ValueError, match="num: element 7 is inf"):
+                m.predict(cat=np.ones((4, 2), np.int32), num=x)
+        big = np.full((4, 2), 3e38, np.float32)  # finite, though float32 could not sum it
+        with rmtl.Dataset.from_arrays(np.ones((4, 2), np.int32), VOCAB, num=big) as d:
+            assert d.rows == 4
 
 
 def test_closed_handles(cfg, fusion_cfg):
