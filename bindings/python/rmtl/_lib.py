@@ -56,6 +56,10 @@ def _load_library():
                       % (", ".join(tried), _SOVERSION))
 
 
+if ctypes.sizeof(c_size_t) != 8 or ctypes.sizeof(c_void_p) != 8:
+    # size_t arrays (vocabulary sizes, fusion row ranges) are passed as uint64
+    raise ImportError("the rmtl package needs a 64-bit platform")
+
 lib, LIBRARY_PATH = _load_library()
 
 # --- transparent structs (include/rmtl.h); pointer fields as void * so that
