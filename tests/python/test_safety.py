@@ -220,6 +220,8 @@ def test_cannot_close_inside_a_callback(cfg, train_ds):
 
 
 def test_wrong_handle_types(cfg, train_ds, fusion_cfg):
+    with pytest.raises(TypeError, match="Dataset.load"):
+        rmtl.Dataset("x")  # no handle from a Python value
     with pytest.raises(TypeError, match="train must be an rmtl.Dataset"):
         rmtl.Model(cfg, cfg)
     with pytest.raises(TypeError, match="config must be an rmtl.Config"):

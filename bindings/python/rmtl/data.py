@@ -47,6 +47,10 @@ class Dataset(Handle):
 
     _free = "rmtl_dataset_free"
 
+    def __init__(self, *args, **kwargs):
+        raise TypeError("make a Dataset with Dataset.load(), from_pandas(), from_buffer() "
+                        "or from_arrays()")
+
     @classmethod
     def _wrap(cls, ptr, owner=None):
         obj = cls.__new__(cls)
