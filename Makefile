@@ -189,7 +189,7 @@ check-examples-run:
 # disabled, then the Python examples on small settings. Debian's python3 by
 # default (PYTHON= picks another); pytest is python3-pytest.
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
-PYTEST_RUN = $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+PYTEST_RUN = $(PYTHON) -m pytest -q -W error -o faulthandler_timeout=120 -p no:cacheprovider tests/python
 check-python: lib
 	@if ! command -v $(PYTHON) >/dev/null 2>&1; then \
 	  echo "check-python: $(PYTHON) not found; the Python package tests are skipped"; exit 0; fi; \

@@ -13,10 +13,12 @@ from conftest import ROOT, SMALL
 def test_version():
     assert re.match(r"^\d+\.\d+\.\d+$", rmtl.version())
     assert "blis" in rmtl.build_info()
-    hdr = open(os.path.join(ROOT, "include", "rmtl.h")).read()
+    with open(os.path.join(ROOT, "include", "rmtl.h")) as f:
+        hdr = f.read()
     header_version = re.search(r'#define RMTL_VERSION_STRING "([^"]+)"', hdr).group(1)
     assert rmtl.__version__ == header_version == rmtl.version()
-    pyproject = open(os.path.join(ROOT, "bindings", "python", "pyproject.toml")).read()
+    with open(os.path.join(ROOT, "bindings", "python", "pyproject.toml")) as f:
+        pyproject = f.read()
     assert 'version = "%s"' % header_version in pyproject
     assert not rmtl._MISSING, "entry points the library lacks: %s" % rmtl._MISSING
 

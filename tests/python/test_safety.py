@@ -364,3 +364,21 @@ def test_threads_cannot_race_a_call_that_changes_a_handle(cfg, train_ds):
         for x in ts:
             x.join()
         assert all(flat(o) == flat(ref) for o in out)
+
+
+def test_garbage_collection_inside_a_call_does_not_deadlock():
+    """The cycle collector may run a Handle.__del__ (close) at any
+    allocation, also while this thread holds the bookkeeping lock of a
+    call (it once deadlocked there)."""
+    import threading
+    import rmtl._lib as L
+
+    def collect_inside():
+        c = rmtl.Config()
+        with L._guard:  # as if the collector freed c inside using.__enter__
+            c.__del__()
+        assert c.closed
+    t = threading.Thread(target=collect_inside, daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "deadlocked"

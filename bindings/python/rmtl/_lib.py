@@ -543,7 +543,9 @@ class Handle:
         raise TypeError("a %s cannot be pickled" % type(self).__name__)
 
 
-_guard = threading.Lock()  # makes the busy bookkeeping of all handles atomic
+# Makes the busy bookkeeping of all handles atomic. Re-entrant: garbage
+# collection may run a Handle.__del__ (close) while this thread holds it.
+_guard = threading.RLock()
 
 
 class using:
