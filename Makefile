@@ -74,7 +74,7 @@ BENCH_UTIL := $(sort $(wildcard bench/util/*.c))
 suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
 .PHONY: FORCE all lib tests examples benches check check-layers check-run check-examples check-examples-run \
-        check-python asan check-valgrind \
+        check-python check-python-asan python-dir asan check-valgrind \
         demo bench bench-fusion mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist \
         fuzz fuzz-seeds
 
@@ -197,19 +197,37 @@ check-examples-run:
 	(cd $(EXRUN) && $(CURDIR)/$(O)/examples/fusion_serving >/dev/null && \
 	  $(CURDIR)/$(O)/examples/fusion_serving fusion_serving.rmtl)
 
-# The Python binding (bindings/python/rmtl.py) against the library just
-# built: its tests with numpy (when present) and without, and the example.
-PYTHON ?= python3
+# The Python package (bindings/python, docs/python.md) against the library
+# just built: its pytest suite with numpy (when present) and again with numpy
+# disabled, then the Python examples on small settings. Debian's python3 by
+# default (PYTHON= picks another); pytest is python3-pytest.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
+PYTEST_RUN = $(PYTHON) -m pytest -q -W error -o faulthandler_timeout=120 -p no:cacheprovider tests/python
 check-python: lib
 	@if ! command -v $(PYTHON) >/dev/null 2>&1; then \
-	  echo "check-python: $(PYTHON) not found; the Python binding tests are skipped"; exit 0; fi; \
-	set -e; export RMTL_LIBRARY=$(CURDIR)/$(LIB_REAL); \
+	  echo "check-python: $(PYTHON) not found; the Python package tests are skipped"; exit 0; fi; \
+	missing=""; $(PYTHON) -c 'import pytest' 2>/dev/null || missing=" python3-pytest"; \
+	  $(install_missing)
+	@set -e; export RMTL_LIBRARY=$(CURDIR)/$(LIB_REAL); \
 	for no in 0 1; do \
-	  echo "== python binding tests ($$( [ $$no = 1 ] && echo 'numpy disabled' || \
+	  echo "== python package tests ($$( [ $$no = 1 ] && echo 'numpy disabled' || \
 	    { $(PYTHON) -c 'import numpy' 2>/dev/null && echo 'with numpy' || echo 'numpy absent'; }))"; \
-	  RMTL_NO_NUMPY=$$no $(PYTHON) -m unittest discover -s tests/python -t tests/python; \
+	  RMTL_NO_NUMPY=$$no $(PYTEST_RUN); \
 	done; \
-	echo "== examples/python/train_and_serve.py"; $(PYTHON) examples/python/train_and_serve.py
+	for ex in train_and_serve.py rmtl_pipeline.py "fusion_serving.py --quick" "census_pandas.py --quick"; do \
+	  echo "== examples/python/$$ex"; $(PYTHON) examples/python/$$ex >/dev/null; done
+
+# The same Python suite on the ASan + UBSan build of the library (make asan):
+# libasan is preloaded into the (uninstrumented) interpreter; leaks are not
+# checked because CPython keeps its objects until exit. Any report fails.
+check-python-asan:
+	@if ! command -v $(PYTHON) >/dev/null 2>&1 || ! $(PYTHON) -c 'import pytest' 2>/dev/null; then \
+	  echo "check-python-asan: $(PYTHON) with pytest not found; skipped"; exit 0; fi; \
+	set -e; export RMTL_LIBRARY=$(CURDIR)/$(LIB_REAL) \
+	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1; \
+	for no in 0 1; do echo "== python package tests under ASan + UBSan (RMTL_NO_NUMPY=$$no)"; \
+	  RMTL_NO_NUMPY=$$no $(PYTEST_RUN); done
 
 # Address + UndefinedBehavior sanitizers over the same tests, in build/asan.
 asan: deps
@@ -217,6 +235,7 @@ asan: deps
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-run
+	@$(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-python-asan
 
 # ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
 # (8 threads sharing one handle, single-thread BLIS) runs without
@@ -462,8 +481,24 @@ install: lib $(O)/rmtl.pc $(O)/man/man3/rmtl.3
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librmtl.a
 	install -m 644 $(O)/rmtl.pc $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	@if [ -n "$(PYTHONDIR)" ]; then \
+	  echo "install: the Python package in $(DESTDIR)$(PYTHONDIR)/rmtl"; \
+	  install -d $(DESTDIR)$(PYTHONDIR)/rmtl && \
+	  install -m 644 bindings/python/rmtl/*.py bindings/python/rmtl/py.typed $(DESTDIR)$(PYTHONDIR)/rmtl/ && \
+	  rm -f $(DESTDIR)$(PYTHONDIR)/rmtl/_install.py && \
+	  printf '"""Written by make install: where librmtl is."""\nLIBDIR = "%s"\n' '$(LIBDIR)' \
+	    > $(DESTDIR)$(PYTHONDIR)/rmtl/_install.py; \
+	else echo "install: no $(PYTHON): the Python package is not installed"; fi
+
+# Where `make install` puts the Python package: Debian's python3 reads
+# /usr/lib/python3/dist-packages and /usr/local/lib/python3.X/dist-packages.
+PYVER = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR ?= $(if $(PYVER),$(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PYVER)/dist-packages))
+python-dir:
+	@echo $(PYTHONDIR)
 
 uninstall:
+	$(if $(PYTHONDIR),rm -rf $(DESTDIR)$(PYTHONDIR)/rmtl)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rmtl.h $(DESTDIR)$(LIBDIR)/librmtl.so* \
 	  $(DESTDIR)$(LIBDIR)/librmtl.a $(DESTDIR)$(PKGCONFIGDIR)/rmtl.pc \
 	  $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
@@ -485,7 +520,7 @@ help:
 	@echo "make mpi        MPI programs (mpi_train, bench/dist, tests) when mpicc exists"
 	@echo "make check-mpi  2- and 3-rank training equals one process (mpirun)"
 	@echo "make bench-dist data-parallel scaling JSON (DIST_RANKS, DIST_ARGS)"
-	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR="
+	@echo "make install    PREFIX=/usr/local DESTDIR= LIBDIR= PYTHONDIR= (library, header, man, Python package)"
 	@echo "make abi-check  exported symbols and abidiff against abi/"
 	@echo "make docs       HTML API reference in build/docs/html (Doxygen)"
 	@echo "make man        man pages in build/man/man3 (installed by make install)"

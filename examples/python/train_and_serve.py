@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Training and serving from Python through librmtl's ctypes binding
-(bindings/python/rmtl.py), on a seeded simulator world so that it needs no
+(the rmtl package, bindings/python), on a seeded simulator world so that it needs no
 data set:
 
   1. log sessions of the session simulator (a random policy) to CSV;
@@ -21,7 +21,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))  # source tree
-sys.path.insert(0, HERE)  # or rmtl.py copied beside this script
+sys.path.insert(0, HERE)  # or the rmtl package copied beside this script
 
 import rmtl  # noqa: E402
 
@@ -70,7 +70,7 @@ def main():
         paths = {}
         for name, sessions, seed in (("train", 1500, 1), ("test", 300, 2)):
             paths[name] = os.path.join(tmp, name + ".csv")
-            st = sim.log_random(paths[name], sessions, seed=seed)
+            st = sim.log(paths[name], sessions, seed=seed)
             print("%-5s %d sessions, %d impressions, click rate %.3f" % (
                 name, st["sessions"], st["impressions"], st["rate"][0]))
 

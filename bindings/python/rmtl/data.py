@@ -1,0 +1,388 @@
+"""Datasets (rmtl_dataset), batches and metrics."""
+
+import json
+import os
+import tempfile
+from collections import namedtuple
+from ctypes import byref, c_double, c_void_p
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
+
+from . import _arrays
+from ._arrays import matrix, vector
+from ._lib import Batch_, Handle, check, decode, dataset_load, expect, lib, \
+    path_arg, str_arg, using
+from ._progress import ProgressCall
+
+__all__ = ["Dataset", "Layout", "auc", "logloss", "session_logloss", "gauc"]
+
+Layout = namedtuple("Layout", "n_cat n_num n_tasks vocab_sizes")
+Layout.__doc__ = """The input layout of a dataset or model: categorical fields,
+numerical features, tasks and each field's vocabulary size."""
+
+
+def layout_of(ptr):
+    """The Layout of a dataset pointer."""
+    n_cat = lib.rmtl_dataset_n_cat(ptr)
+    return Layout(n_cat, lib.rmtl_dataset_n_num(ptr), lib.rmtl_dataset_n_tasks(ptr),
+                  tuple(lib.rmtl_dataset_vocab_size(ptr, f) for f in range(n_cat)))
+
+
+def _schema_text(schema):
+    """(path bytes, None) for a schema file, or (None, YAML bytes) for YAML
+    text or a dict (JSON is YAML)."""
+    if isinstance(schema, Mapping):
+        return None, json.dumps(schema).encode()
+    if isinstance(schema, str) and ("\n" in schema or ":" in schema) \
+            and not os.path.exists(schema):
+        return None, str_arg(schema, "schema")
+    return path_arg(schema, "schema"), None
+
+
+class Dataset(Handle):
+    """Impressions in the layout models train on: categorical ids (int32,
+    0 = unknown), standardised numerical features, 0/1 labels per task and
+    session ids, with the schema, vocabularies and normalisation that made
+    them. Build one with load(), from_pandas(), from_buffer() or
+    from_arrays()."""
+
+    _free = "rmtl_dataset_free"
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("make a Dataset with Dataset.load(), from_pandas(), from_buffer() "
+                        "or from_arrays()")
+
+    @classmethod
+    def _wrap(cls, ptr, owner=None):
+        obj = cls.__new__(cls)
+        Handle.__init__(obj, ptr, owner)
+        return obj
+
+    @classmethod
+    def load(cls, csv_path, schema=None, reference=None, progress=None) -> "Dataset":
+        """Loads a CSV file (plain or gzip). The training split takes a
+        `schema` (a YAML file path, YAML text or a dict; it builds the
+        vocabularies and normalisation); other splits take a `reference`
+        (a Dataset, or a Model whose schema is used) and reuse them.
+        `progress(p)` sees the bytes read; a truthy return cancels."""
+        from .model import Model
+        path = path_arg(csv_path, "csv_path")
+        ref = expect(reference, (Dataset, Model), "reference", allow_none=True)
+        if isinstance(ref, Model):
+            ref = ref.schema
+        if (schema is None) == (ref is None):
+            raise ValueError("give a schema (training split) or a reference (other splits), "
+                             "not %s" % ("both" if ref is not None else "neither"))
+        pc = ProgressCall(progress)
+        out = c_void_p()
+        with using(ref) as (r,):
+            if schema is None:
+                pc.check(dataset_load(byref(out), path, None, r, pc.cfn, None))
+            else:
+                spath, text = _schema_text(schema)
+                if spath is not None:
+                    pc.check(dataset_load(byref(out), path, spath, None, pc.cfn, None))
+                else:
+                    if progress is not None:
+                        raise ValueError("progress needs a schema file, not schema text")
+                    check(lib.rmtl_dataset_load_schema_string(byref(out), path, text,
+                                                              len(text), b"<python>", None))
+        return cls._wrap(out.value)
+
+    @classmethod
+    def from_buffer(cls, data: Union[bytes, str], schema=None, reference=None) -> "Dataset":
+        """As load() from CSV text or bytes in memory (plain or gzip),
+        through a temporary file."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data must be bytes or str, not %s" % type(data).__name__)
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="rmtl-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return cls.load(tmp, schema=schema, reference=reference)
+        finally:
+            os.unlink(tmp)
+
+    @classmethod
+    def from_pandas(cls, df, schema=None, reference=None) -> "Dataset":
+        """A pandas DataFrame read exactly as its CSV would be: `schema`
+        (file path, YAML text or dict, as in load(); docs/data.md) names
+        each column's role for a training split; `reference` (a Dataset or
+        Model) reuses its vocabularies for other splits. Categorical
+        values are matched by their text, so a column keeps its ids across
+        frames. Goes through a temporary CSV file."""
+        if not (hasattr(df, "to_csv") and hasattr(df, "columns")):
+            raise TypeError("df must be a pandas DataFrame, not %s" % type(df).__name__)
+        if len(df.columns) == 0 or len(df) == 0:
+            raise ValueError("df has no %s" % ("columns" if len(df.columns) == 0 else "rows"))
+        for c in df.columns:
+            if not isinstance(c, str):
+                raise TypeError("df's column names must be str, not %s" % type(c).__name__)
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="rmtl-")
+        os.close(fd)
+        try:
+            df.to_csv(tmp, index=False)
+            return cls.load(tmp, schema=schema, reference=reference)
+        finally:
+            os.unlink(tmp)
+
+    @classmethod
+    def from_arrays(cls, cat, vocab_sizes: Sequence[int], num=None, labels=None,
+                    session=None) -> "Dataset":
+        """Features a host already holds (copied by the library): `cat`
+        rows × n_cat ids with field f's ids in [0, vocab_sizes[f]); `num`
+        rows × n_num finite floats (used as given); `labels` rows × n_tasks
+        values 0/1 or None; `session` rows int64 ids or None. 1-D arrays
+        are read row-major."""
+        vocab = vector(vocab_sizes, "Q", "vocab_sizes")
+        n_cat = vocab.n
+        for i, v in enumerate(_arrays.tolist(vocab.keep)):
+            if v < 1:
+                raise ValueError("vocab_sizes[%d] is %d: at least 1 (id 0 is the unknown id)"
+                                 % (i, v))
+        if n_cat:
+            if cat is None:
+                raise ValueError("cat is None but vocab_sizes has %d fields" % n_cat)
+            c = matrix(cat, "i", "cat", cols=n_cat, what="len(vocab_sizes)")
+            rows = c.rows
+        else:
+            if cat is not None and len(cat):
+                raise ValueError("cat holds ids but vocab_sizes is empty")
+            c, rows = None, None
+        x = matrix(num, "f", "num", rows=rows) if num is not None else None
+        if rows is None and x is not None:
+            rows = x.rows
+        y = matrix(labels, "f", "labels", rows=rows) if labels is not None else None
+        if rows is None and y is not None:
+            rows = y.rows
+        if not rows:
+            raise ValueError("no rows: give cat (or num) with at least one row")
+        s = vector(session, "q", "session", n=rows) if session is not None else None
+        out = c_void_p()
+        check(lib.rmtl_dataset_from_arrays(
+            byref(out), rows, n_cat, vocab.ptr, c.ptr if c else None,
+            x.cols if x else 0, x.ptr if x else None, y.cols if y else 1,
+            y.ptr if y else None, s.ptr if s else None))
+        return cls._wrap(out.value)
+
+    # --- shape ---------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        """Number of impressions."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_rows(h)
+
+    def __len__(self):
+        return self.rows
+
+    @property
+    def n_cat(self) -> int:
+        """Number of categorical fields."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_n_cat(h)
+
+    @property
+    def n_num(self) -> int:
+        """Number of numerical features."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_n_num(h)
+
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks (label columns)."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_n_tasks(h)
+
+    @property
+    def n_sessions(self) -> int:
+        """Number of distinct sessions."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_n_sessions(h)
+
+    @property
+    def has_labels(self) -> bool:
+        """False for prediction data loaded without label columns."""
+        with using(self) as (h,):
+            return bool(lib.rmtl_dataset_has_labels(h))
+
+    @property
+    def task_names(self) -> List[str]:
+        """Task names in order."""
+        with using(self) as (h,):
+            return [decode(lib.rmtl_dataset_task_name(h, i))
+                    for i in range(lib.rmtl_dataset_n_tasks(h))]
+
+    @property
+    def field_names(self) -> List[str]:
+        """Categorical field names (CSV columns)."""
+        with using(self) as (h,):
+            return [decode(lib.rmtl_dataset_field_name(h, i))
+                    for i in range(lib.rmtl_dataset_n_cat(h))]
+
+    @property
+    def num_names(self) -> List[str]:
+        """Numerical feature names."""
+        with using(self) as (h,):
+            return [decode(lib.rmtl_dataset_num_name(h, i))
+                    for i in range(lib.rmtl_dataset_n_num(h))]
+
+    @property
+    def vocab_sizes(self) -> List[int]:
+        """Ids per categorical field (id 0 included)."""
+        return list(self.layout.vocab_sizes)
+
+    @property
+    def layout(self) -> Layout:
+        """(n_cat, n_num, n_tasks, vocab_sizes)."""
+        with using(self) as (h,):
+            return layout_of(h)
+
+    def to_arrays(self) -> Dict[str, object]:
+        """Copies of the rows: {'cat', 'num', 'labels', 'session'} (labels
+        None without labels; session None unless the batch view has it)."""
+        lay = self.layout
+        with using(self) as (h,):
+            b = Batch_(version=1)
+            rows = lib.rmtl_dataset_rows(h)
+            check(lib.rmtl_dataset_batch(byref(b), h, 0, rows))
+            return {"cat": _arrays.copy_out(b.cat, "i", b.rows, lay.n_cat),
+                    "num": _arrays.copy_out(b.num, "f", b.rows, lay.n_num),
+                    "labels": (_arrays.copy_out(b.labels, "f", b.rows, lay.n_tasks)
+                               if b.labels else None),
+                    "session": _arrays.copy_out(b.session, "q", b.rows) if b.session else None}
+
+    def shuffle(self, seed: int) -> None:
+        """Shuffles the rows in place with a seed (sessions keep their rows)."""
+        self._mutable("shuffle")
+        seed = _arrays.integer(seed, "seed")
+        with using(self, mut=self) as (h,):
+            check(lib.rmtl_dataset_shuffle(h, seed))
+
+    def _mutable(self, what):
+        if self._owner is not None:
+            raise ValueError("this Dataset is a read-only view (a model's schema): cannot %s"
+                             % what)
+        root = self._root()
+        live = [r() for r in root._borrowers if r() is not None and not r().closed]
+        if live:
+            raise ValueError("cannot %s this Dataset while a %s borrows it"
+                             % (what, type(live[0]).__name__))
+
+    def split_sessions(self, train_frac: float, val_frac: float,
+                       seed: int = 0) -> Tuple["Dataset", "Dataset", "Dataset"]:
+        """(train, val, test) by whole sessions shuffled with `seed`."""
+        tf, vf = _arrays.real(train_frac, "train_frac"), _arrays.real(val_frac, "val_frac")
+        if tf < 0 or vf < 0 or tf + vf > 1:
+            raise ValueError("need train_frac, val_frac >= 0 and train_frac + val_frac <= 1")
+        seed = _arrays.integer(seed, "seed")
+        a, b, c = c_void_p(), c_void_p(), c_void_p()
+        with using(self) as (h,):
+            check(lib.rmtl_dataset_split_sessions(byref(a), byref(b), byref(c), h, tf, vf, seed))
+        return Dataset._wrap(a.value), Dataset._wrap(b.value), Dataset._wrap(c.value)
+
+    def _describe(self):
+        lay = self.layout
+        return "rows=%d n_cat=%d n_num=%d tasks=%s" % (self.rows, lay.n_cat, lay.n_num,
+                                                      self.task_names)
+
+
+def make_batch(lay, data=None, cat=None, num=None, labels=None, weights=None,
+               need_labels=False):
+    """(Batch_, keep) for a Dataset or arrays of the layout `lay`. The
+    dataset's layout must equal `lay` (the batch carries no widths); arrays
+    must be rows × n_cat ids and rows × n_num floats."""
+    if data is not None:
+        expect(data, Dataset, "data")
+        if cat is not None or num is not None:
+            raise ValueError("give a Dataset or cat/num arrays, not both")
+        dl = data.layout
+        if (dl.n_cat, dl.n_num) != (lay.n_cat, lay.n_num) or (
+                lay.vocab_sizes and tuple(dl.vocab_sizes) != tuple(lay.vocab_sizes)):
+            raise ValueError("data's layout (%d categorical fields, %d numerical, vocabularies "
+                             "%s) differs from the model's (%d, %d, %s)"
+                             % (dl.n_cat, dl.n_num, list(dl.vocab_sizes), lay.n_cat, lay.n_num,
+                                list(lay.vocab_sizes)))
+        if need_labels and (dl.n_tasks != lay.n_tasks or not data.has_labels):
+            raise ValueError("data needs labels of %d tasks" % lay.n_tasks)
+        b = Batch_(version=1)
+        h = data.handle
+        check(lib.rmtl_dataset_batch(byref(b), h, 0, lib.rmtl_dataset_rows(h)))
+        if weights is not None:
+            w = matrix(weights, "f", "weights", cols=lay.n_tasks, rows=b.rows, what="tasks")
+            b.weights = w.ptr
+            return b, (data, w)
+        return b, (data,)
+    if cat is None and lay.n_cat:
+        raise ValueError("cat is required (rows x %d ids)" % lay.n_cat)
+    c = matrix(cat if cat is not None else [], "i", "cat", cols=lay.n_cat,
+               what="the model's categorical fields")
+    rows = c.rows if lay.n_cat else None
+    if num is None and lay.n_num:
+        raise ValueError("num is required (rows x %d values)" % lay.n_num)
+    x = matrix(num if num is not None else [], "f", "num", cols=lay.n_num, rows=rows,
+               what="the model's numerical features")
+    if rows is None:
+        rows = x.rows
+    y = w = None
+    if labels is not None:
+        y = matrix(labels, "f", "labels", cols=lay.n_tasks, rows=rows, what="tasks")
+    elif need_labels:
+        raise ValueError("labels are required (rows x %d values 0/1)" % lay.n_tasks)
+    if weights is not None:
+        w = matrix(weights, "f", "weights", cols=lay.n_tasks, rows=rows, what="tasks")
+    if not rows:
+        raise ValueError("the batch has no rows")
+    b = Batch_(1, rows, c.ptr, x.ptr, y.ptr if y else None, w.ptr if w else None, None)
+    return b, (c, x, y, w)
+
+
+# --- metrics ----------------------------------------------------------------
+
+def _metric(fn, scores, labels, name, session=None):
+    s = _arrays.matrix(scores, "f", "scores")
+    y = _arrays.matrix(labels, "f", "labels", cols=s.cols, rows=s.rows,
+                       what="as many as scores")
+    if not s.rows:
+        raise ValueError("scores is empty")
+    sess = vector(session, "q", "session", n=s.rows) if session is not None else None
+    res = []
+    for k in range(s.cols):
+        v = c_double()
+        args = [byref(v), s.ptr + 4 * k, y.ptr + 4 * k, s.rows, s.cols]
+        if sess is not None:
+            args.append(sess.ptr)
+        check(fn(*args))
+        res.append(v.value)
+    two_d = hasattr(s.keep, "ndim") and s.keep.ndim == 2 or isinstance(scores, (list, tuple)) \
+        and scores and isinstance(scores[0], (list, tuple))
+    return res if two_d else res[0]
+
+
+def auc(scores, labels) -> Union[float, List[float]]:
+    """Exact ROC AUC of scores against 0/1 labels (ties count one half):
+    a float for 1-D inputs, a list per column for rows × tasks."""
+    return _metric(lib.rmtl_auc, scores, labels, "auc")
+
+
+def logloss(scores, labels) -> Union[float, List[float]]:
+    """Mean binary cross-entropy (p clamped to [1e-7, 1 - 1e-7]); per
+    column for rows × tasks."""
+    return _metric(lib.rmtl_logloss, scores, labels, "logloss")
+
+
+def session_logloss(scores, labels, session) -> Union[float, List[float]]:
+    """Mean over sessions of each session's mean log-loss (`session`: one
+    int64 id per row)."""
+    return _metric(lib.rmtl_session_logloss, scores, labels, "session_logloss", session)
+
+
+def gauc(user, score, label) -> float:
+    """MTF-GAUC: the per-user AUC of `score` against 0/1 `label`, weighted
+    by impressions, over users with both labels (NaN when none)."""
+    s = vector(score, "f", "score")
+    u = vector(user, "q", "user", n=s.n)
+    y = vector(label, "f", "label", n=s.n)
+    v = c_double()
+    check(lib.rmtl_fusion_gauc(byref(v), u.ptr, s.ptr, y.ptr, s.n))
+    return v.value
