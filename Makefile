@@ -219,8 +219,8 @@ asan: deps
 	  $(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-run
 
 # ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
-# (8 threads sharing one handle, single-thread BLIS) runs without
-# suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
+# (8 threads sharing one handle, single-thread BLIS) and the encoder's
+# "small" case (4 threads sharing one encoder) run without suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
 # threads (libgomp is not instrumented). For the same reason the library
 # is built without OpenMP here (OMP=): its own loops (src/nn/par.h) run
 # serially, and test_par checks them against the serial result instead.
@@ -230,6 +230,8 @@ tsan: deps
 	@$(MAKE) --no-print-directory O=build/tsan CC=clang OMP= CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=fusion CK_RUN_CASE=threads TSAN_OPTIONS=halt_on_error=1 \
+	  build/tsan/tests/check_rmtl_objs
+	CK_RUN_SUITE=encoder CK_RUN_CASE=small TSAN_OPTIONS=halt_on_error=1 \
 	  build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=fusion TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  build/tsan/tests/check_rmtl_objs
@@ -464,6 +466,7 @@ clean:
 
 help:
 	@echo "make            build lib/ and examples"
+	@echo "make V=1 ...    print the full commands instead of one short line per step"
 	@echo "make check      install missing packages, build, run all tests (Python binding included)"
 	@echo "make demo       install missing packages, build, run the main job"
 	@echo "make asan       tests under AddressSanitizer + UBSan"
