@@ -31,6 +31,16 @@ endif
 CXXFLAGS ?= -O2 -g
 SAN ?=
 comma := ,
+# Quiet output: `make` prints one short line per step ("CC src/x.c"),
+# `make V=1` the full commands. Errors and warnings show either way.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = printf '  %-5s %s\n' '$(1)' '$(2)';
+endif
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # -fno-math-errno: nothing reads errno after a math call, and without it
 # gcc will not vectorise sqrtf (the Adam update).
@@ -85,22 +95,22 @@ lib: $(LIB_FILES)
 
 $(O)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(RMTL_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(call say,CC,$<)$(CC) $(RMTL_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB_REAL): $(OBJ) src/rmtl.map
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=src/rmtl.map \
+	$(Q)$(call say,LD,$@)$(CC) $(SAN) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=src/rmtl.map \
 	  -Wl,--no-undefined -o $@ $(OBJ) $(DEP_LIBS) $(LDFLAGS)
 
 $(LIBOUT)/$(LIB_SONAME): $(LIB_REAL)
-	ln -sf $(notdir $<) $@
+	$(Q)ln -sf $(notdir $<) $@
 
 $(LIB_SO): $(LIBOUT)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $@
+	$(Q)ln -sf $(LIB_SONAME) $@
 
 $(LIB_A): $(OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $(OBJ)
+	$(Q)$(call say,AR,$@)rm -f $@ && ar rcs $@ $(OBJ)
 
 # --- tests ---------------------------------------------------------------
 # Two runners (docs/architecture.md, "Tests"): check_rmtl links the shared library and sees
@@ -122,12 +132,12 @@ TEST_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes
   -DRMTL_TEST_OPENMP=$(if $(OMP),1,0)
 
 $(O)/tests/check_rmtl: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/tests/pub_suites.inc $(LIB_FILES)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
 	  -o $@ tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl $(CHECK_LIBS) -lm -lpthread
 
 $(O)/tests/check_internal: tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(O)/tests/int_suites.inc $(OBJ)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"int_suites.inc"' \
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"int_suites.inc"' \
 	  -o $@ tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(OBJ) \
 	  $(CHECK_LIBS) $(DEP_LIBS)
 
@@ -135,7 +145,7 @@ $(O)/tests/check_internal: tests/check_main.c $(INT_TESTS) $(TEST_UTIL) $(O)/tes
 # `make check` replays their seeds and every input that once crashed.
 $(O)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/replay.c tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/replay.c tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
 
 tests: $(O)/tests/check_rmtl $(O)/tests/check_internal $(FUZZ_TARGETS:%=$(O)/replay/%)
 
@@ -169,7 +179,7 @@ check-run:
 # (header usable from C++17 with -pedantic -Werror, extern "C" linkage), and
 # the program of docs/getting-started.md, which must equal examples/first.c.
 check-examples:
-	@set -e; for t in $(O)/examples/hello $(O)/examples/first $(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%); do \
+	@set -e; for t in $(O)/examples/hello $(O)/examples/first $(filter-out %/serve,$(CXX_EXAMPLES:examples/%.cpp=$(O)/examples/%)); do \
 	  echo "== $$t"; $$t; done
 	@sed -n '/^<!-- examples\/first.c -->$$/,/^```$$/p' docs/getting-started.md | sed '1,2d;$$d' | \
 	  diff - examples/first.c >/dev/null || \
@@ -179,7 +189,7 @@ check-examples:
 # The training and serving examples, on small settings (a few seconds):
 # C training on Census (skipped without ../shared/data) and on simulator
 # logs with RMTL; C serving of a fusion checkpoint from 4 threads, saved
-# and loaded back.
+# and loaded back; C++ serving of raw candidates (examples/serve.cpp).
 EXRUN := $(O)/examples-run
 SMALL_MODEL := --set model.embed_dim=8 --set 'model.bottom=[32]' --set 'model.tower=[16]' \
   --set model.experts.count=2 --set runtime.threads=1
@@ -195,7 +205,10 @@ check-examples-run:
 	$(O)/examples/rmtl_pipeline --sim 300 --fill 2000 --updates 30 --set train.epochs=2 $(SMALL_MODEL); \
 	echo "== $(O)/examples/fusion_serving (train, save, serve; then load and serve)"; \
 	(cd $(EXRUN) && $(CURDIR)/$(O)/examples/fusion_serving >/dev/null && \
-	  $(CURDIR)/$(O)/examples/fusion_serving fusion_serving.rmtl)
+	  $(CURDIR)/$(O)/examples/fusion_serving fusion_serving.rmtl)$(if $(filter examples/serve.cpp,$(CXX_EXAMPLES)),; \
+	echo "== $(O)/examples/serve (C++: checkpoints, raw candidates, 2 threads)"; \
+	(cd $(EXRUN) && $(CURDIR)/$(O)/examples/serve >/dev/null && \
+	  $(CURDIR)/$(O)/examples/serve serve_model.rmtl serve_fusion.rmtl serve_candidates.csv 2))
 
 # The Python package (bindings/python, docs/python.md) against the library
 # just built: its pytest suite with numpy (when present) and again with numpy
@@ -238,8 +251,8 @@ asan: deps
 	@$(MAKE) --no-print-directory O=build/asan LIBOUT=build/asan/lib check-python-asan
 
 # ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
-# (8 threads sharing one handle, single-thread BLIS) runs without
-# suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
+# (8 threads sharing one handle, single-thread BLIS) and the encoder's
+# "small" case (4 threads sharing one encoder) run without suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
 # threads (libgomp is not instrumented). For the same reason the library
 # is built without OpenMP here (OMP=): its own loops (src/nn/par.h) run
 # serially, and test_par checks them against the serial result instead.
@@ -250,11 +263,13 @@ tsan: deps
 	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=fusion CK_RUN_CASE=threads TSAN_OPTIONS=halt_on_error=1 \
 	  build/tsan/tests/check_rmtl_objs
+	CK_RUN_SUITE=encoder CK_RUN_CASE=small TSAN_OPTIONS=halt_on_error=1 \
+	  build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=fusion TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  build/tsan/tests/check_rmtl_objs
 
 $(O)/tests/check_rmtl_objs: tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(O)/tests/pub_suites.inc $(OBJ)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -I$(O)/tests -DRMTL_SUITES='"pub_suites.inc"' \
 	  -o $@ tests/check_main.c $(PUB_TESTS) $(TEST_UTIL) $(OBJ) $(CHECK_LIBS) $(DEP_LIBS)
 
 # --- fuzzing ---------------------------------------------------------------
@@ -280,14 +295,14 @@ fuzz: deps
 
 $(O)/fuzzer/%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/util.c $(OBJ) $(DEP_LIBS)
 
 # Regenerates the generated seeds (checkpoints, floats) in tests/fuzz/corpus.
 fuzz-seeds: $(O)/fuzz-tools/mkseeds
 	$< tests/fuzz/corpus
 $(O)/fuzz-tools/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_DEPS) $(OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< $(OBJ) $(DEP_LIBS)
+	$(Q)$(call say,LD,$@)$(CC) $(TEST_CFLAGS) $(CFLAGS) -o $@ $< $(OBJ) $(DEP_LIBS)
 
 # Memcheck over both runners in one process (CK_FORK=no), without the test
 # cases tagged "slow" (quality runs, finite differences, kill tests: see
@@ -309,11 +324,11 @@ examples: $(EXAMPLE_BINS)
 EXAMPLE_HDRS := $(wildcard examples/*.h)
 $(O)/examples/%: examples/%.c $(EXAMPLE_HDRS) $(LIB_FILES)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
+	$(Q)$(call say,CC,$<)$(CC) -std=c11 $(WARN) -Wno-missing-prototypes -Iinclude $(SAN) $(CFLAGS) -o $@ $< \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
 $(O)/examples/%: examples/%.cpp $(LIB_FILES)
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude $(SAN) $(CXXFLAGS) -o $@ $< \
+	$(Q)$(call say,CXX,$<)$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude $(SAN) $(CXXFLAGS) -o $@ $< \
 	  -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl
 
 BENCH_BINS := $(BENCHES:bench/%.c=$(O)/bench/%)
@@ -327,7 +342,7 @@ $(O)/bench/rmtl_quality: tests/util/rmtlq.c tests/util/rmtlq.h
 $(O)/bench/fusion_quality: examples/sim_scorer.h
 $(O)/bench/%: bench/%.c $(BENCH_UTIL) $(OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(BENCH_EXTRA) \
+	$(Q)$(call say,CC,$<)$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(BENCH_EXTRA) \
 	  $(OBJ) $(DEP_LIBS)
 
 bench: deps
@@ -357,15 +372,15 @@ examples: $(if $(HAVE_MPI),$(O)/examples/mpi_train)
 
 $(O)/examples/mpi_train: examples/mpi_train.c $(MPI_EX) $(LIB_FILES)
 	@mkdir -p $(@D)
-	$(MPICC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Iexamples $(CFLAGS) \
+	$(Q)$(call say,MPICC,$@)$(MPICC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -Iinclude -Iexamples $(CFLAGS) \
 	  -o $@ $< examples/mpi_exchange.c -L$(LIBOUT) -Wl,-rpath,'$(CURDIR)/$(LIBOUT)' -lrmtl -lm
 $(O)/bench/dist: bench/dist.c $(MPI_EX) $(BENCH_UTIL) $(OBJ)
 	@mkdir -p $(@D)
-	$(MPICC) $(TEST_CFLAGS) -Ibench -Iexamples -O2 -g -o $@ $< examples/mpi_exchange.c \
+	$(Q)$(call say,MPICC,$@)$(MPICC) $(TEST_CFLAGS) -Ibench -Iexamples -O2 -g -o $@ $< examples/mpi_exchange.c \
 	  $(BENCH_UTIL) $(OBJ) $(DEP_LIBS)
 $(O)/tests/mpi_dist_equiv: tests/mpi/dist_equiv.c $(MPI_EX) tests/util/mtl.c $(OBJ)
 	@mkdir -p $(@D)
-	$(MPICC) $(TEST_CFLAGS) -Iexamples $(CFLAGS) -o $@ $< examples/mpi_exchange.c \
+	$(Q)$(call say,MPICC,$@)$(MPICC) $(TEST_CFLAGS) -Iexamples $(CFLAGS) -o $@ $< examples/mpi_exchange.c \
 	  tests/util/mtl.c $(OBJ) $(DEP_LIBS)
 
 mpi:
@@ -452,7 +467,7 @@ MAN_PAGES := $(O)/man/man3/rmtl.3 $(MAN_FUNCS:%=$(O)/man/man3/%.3)
 man: $(O)/man/man3/rmtl.3
 $(O)/man/man3/rmtl.3: include/rmtl.h docs/man.awk docs/brief.awk
 	@rm -rf $(@D) && mkdir -p $(@D)
-	awk -v dir=$(@D) -v version=$(VERSION) -f docs/brief.awk -f docs/man.awk include/rmtl.h
+	$(Q)$(call say,GEN,$@)awk -v dir=$(@D) -v version=$(VERSION) -f docs/brief.awk -f docs/man.awk include/rmtl.h
 	@for p in $(MAN_PAGES); do [ -f $$p ] || { echo "man: $$p was not generated"; rm -f $@; exit 1; }; done
 
 # A tarball of the committed tree (HEAD), which builds on its own
@@ -469,7 +484,7 @@ dist:
 # Remade on every install: it records PREFIX, which may differ from the last.
 $(O)/rmtl.pc: rmtl.pc.in include/rmtl.h FORCE
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	$(Q)$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	  -e 's|@VERSION@|$(VERSION)|' -e 's|@OMP_LIBS@|$(if $(OMP),-lgomp)|' $< > $@
 
 install: lib $(O)/rmtl.pc $(O)/man/man3/rmtl.3
@@ -508,6 +523,7 @@ clean:
 
 help:
 	@echo "make            build lib/ and examples"
+	@echo "make V=1 ...    print the full commands instead of one short line per step"
 	@echo "make check      install missing packages, build, run all tests (Python binding included)"
 	@echo "make check-layers  every #include under src/ keeps the folder order (docs/architecture.md)"
 	@echo "make demo       install missing packages, build, run the main job"

@@ -116,6 +116,17 @@ RMTL_API void rmtl_set_log_callback(rmtl_log_fn fn, void *payload);
  *  `void **out` parameter. Accepts NULL. [thread-safe] */
 RMTL_API void rmtl_free(void *ptr);
 
+/** The number of CPUs this process may use: its affinity mask
+ *  (sched_getaffinity: taskset, cpusets) capped by the CPU quota of its
+ *  cgroup (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us, the
+ *  process's group and its ancestors; whole CPUs, at least 1). This is
+ *  what `runtime.threads: 0` resolves to. BLIS's threads wait for each
+ *  other at busy-spinning barriers, so a handle must never have more
+ *  threads than CPUs it has to itself: with other busy processes on the
+ *  machine, set runtime.threads to what they leave (often 1).
+ *  [thread-safe] */
+RMTL_API int rmtl_usable_cpus(void);
+
 /* ---------------------------------------------------------------------- */
 /* Handles                                                                 */
 /* ---------------------------------------------------------------------- */
@@ -129,6 +140,7 @@ typedef struct rmtl_critic rmtl_critic;   /* one task's critic and its target   
 typedef struct rmtl_agent rmtl_agent;     /* actor + critics: the RL update              */
 typedef struct rmtl_fusion rmtl_fusion;   /* enhanced-state fusion; rmtl_fuse_scores     */
 typedef struct rmtl_ctx rmtl_ctx;         /* per-thread scratch for batched calls        */
+typedef struct rmtl_encoder rmtl_encoder; /* raw feature text -> a model's input batch   */
 
 /* ---------------------------------------------------------------------- */
 /* Config                                                                  */
@@ -265,6 +277,14 @@ RMTL_API int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv
                                              const char *schema, size_t schema_len,
                                              const char *schema_name,
                                              const rmtl_dataset *reference);
+/** As rmtl_dataset_load() with the CSV as `csv_len` bytes in memory
+ *  (plain or gzip) and the schema as `schema_len` bytes of YAML text, or
+ *  `schema` NULL and a `reference`: the same rules, numbers and errors
+ *  (RMTL_EIO excepted). `csv_name` labels messages (NULL: "<buffer>").
+ *  The bytes are only read, during the call. [thread-safe] */
+RMTL_API int rmtl_dataset_load_buffer(rmtl_dataset **out, const void *csv, size_t csv_len,
+                                      const char *csv_name, const char *schema,
+                                      size_t schema_len, const rmtl_dataset *reference);
 
 /** Builds a dataset from features a host already holds. All arrays are
  *  row-major and copied (borrowed for the call only):
@@ -406,6 +426,75 @@ RMTL_API int rmtl_dataset_load_v2(rmtl_dataset **out, const char *csv_path,
 RMTL_API int rmtl_ctx_create(rmtl_ctx **out, int threads);
 /** Accepts NULL. */
 RMTL_API void rmtl_ctx_free(rmtl_ctx *ctx);
+
+/* --- Encoder: raw features in -------------------------------------------- */
+/*
+ * A serving process receives raw values (the text a CSV would hold); a
+ * model reads ids and standardised floats. An encoder turns the first into
+ * the second with the schema, vocabularies and normalisation the model was
+ * trained with: a categorical value becomes its id (0 when unseen, rare or
+ * missing), a numerical value (raw - mean) / std (a missing one the
+ * column's fill, else the mean). Values are read exactly as the CSV loader
+ * reads a cell (surrounding spaces and tabs ignored, the schema's missing
+ * texts, decimal numbers in the "C" locale), so encoding rows and
+ * predicting gives, bit for bit, what loading them from a CSV with
+ * rmtl_dataset_load() and predicting gives.
+ *
+ *   rmtl_encoder *enc;
+ *   rmtl_encoder_create(&enc, rmtl_model_schema(model), NULL, 0);
+ *   ...per thread: rmtl_ctx *ctx; rmtl_ctx_create(&ctx, 1);
+ *   rmtl_batch b = RMTL_BATCH_INIT;
+ *   rmtl_encode_rows(&b, enc, ctx, values, rows, rmtl_encoder_n_columns(enc));
+ *   rmtl_model_predict(model, ctx, &b, probs, rows * T);
+ *
+ * An encoder is read-only once built: any number of threads may encode
+ * with one at once, each with its own rmtl_ctx, which holds the encoded
+ * batch and, once it has served a request of a size, allocates nothing
+ * for requests up to that size.
+ */
+
+/** Creates an encoder for the input layout of `schema` — usually
+ *  rmtl_model_schema(model), or any dataset loaded from CSV — that reads
+ *  `n_columns` values per row, named `columns` in the order the caller
+ *  passes them. Every categorical and numerical feature column of the
+ *  schema must be named once; names of its other columns (labels, session,
+ *  ids) and NULL entries are accepted and their values skipped.
+ *  `columns` NULL (with `n_columns` 0) takes the schema's feature columns
+ *  in their CSV order (see rmtl_encoder_column_name()). The encoder keeps
+ *  its own reference to the schema: `schema` and its model may be freed
+ *  first. RMTL_EINVAL names a column that is not in the schema, a
+ *  duplicate or a missing feature; also for a schema built from arrays
+ *  (no vocabularies). Free with rmtl_encoder_free(). [thread-safe] */
+RMTL_API int rmtl_encoder_create(rmtl_encoder **out, const rmtl_dataset *schema,
+                                 const char *const *columns, size_t n_columns);
+/** Accepts NULL. */
+RMTL_API void rmtl_encoder_free(rmtl_encoder *enc);
+/** Values per row the encoder reads (0 for NULL). [thread-safe] */
+RMTL_API size_t rmtl_encoder_n_columns(const rmtl_encoder *enc);
+/** Name of input column `i` (borrowed; NULL for a skipped entry, NULL
+ *  `enc` or `i` out of range). [thread-safe] */
+RMTL_API const char *rmtl_encoder_column_name(const rmtl_encoder *enc, size_t i);
+
+/** Encodes `rows` rows of text given row by row: `values[r·n_columns + j]`
+ *  is the value of input column j in row r (NUL-terminated). `n_columns`
+ *  must equal rmtl_encoder_n_columns(). `*out` (initialised with
+ *  RMTL_BATCH_INIT) then points at rows × n_cat ids and rows × n_num
+ *  floats held by `ctx`, valid until the next encode on `ctx` or its
+ *  rmtl_ctx_free(); its labels, weights and session are NULL. Pass it to
+ *  rmtl_model_predict() with the same or another context.
+ *  Errors, naming the row and column, with `*out` unchanged: RMTL_EINVAL
+ *  (NULL arguments, a NULL value, a wrong `n_columns`), RMTL_EFORMAT (a
+ *  numerical value that is not a finite decimal number, e.g. "abc",
+ *  "nan", "1e999", or too large to standardise), RMTL_ENOMEM.
+ *  [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_encode_rows(rmtl_batch *out, const rmtl_encoder *enc, rmtl_ctx *ctx,
+                              const char *const *values, size_t rows, size_t n_columns);
+/** As rmtl_encode_rows() with the text given column by column:
+ *  `columns[j][r]` is the value of input column j in row r; `columns[j]`
+ *  may be NULL for a skipped column. [thread-safe with one ctx per thread] */
+RMTL_API int rmtl_encode_columns(rmtl_batch *out, const rmtl_encoder *enc, rmtl_ctx *ctx,
+                                 const char *const *const *columns, size_t n_columns,
+                                 size_t rows);
 
 /* ---------------------------------------------------------------------- */
 /* Model                                                                   */
@@ -1354,6 +1443,21 @@ typedef struct rmtl_fusion_info {
  *  allocation-free serving path (every fusion.actor_hidden width and
  *  item_dim + T at most 2048). Free with rmtl_fusion_free(). [thread-safe] */
 RMTL_API int rmtl_fusion_create(rmtl_fusion **out, const rmtl_config *cfg);
+/** As rmtl_fusion_create() for serving the scores of `model`: T and the
+ *  task names come from the model (they replace model.tasks in the
+ *  handle's copy of `cfg`, so its checkpoints keep them). A config whose
+ *  model.tasks was set (differs from its default) must name the model's
+ *  tasks in the model's order: RMTL_ECONFIG naming both counts or both
+ *  names. The state may be empty (fusion.state.*_dim 0, pair granularity
+ *  with fusion.state.scores) to serve fixed weights or an actor that reads
+ *  only the scores: pass `state` NULL with length 0. [thread-safe] */
+RMTL_API int rmtl_fusion_create_for_model(rmtl_fusion **out, const rmtl_config *cfg,
+                                          const rmtl_model *model);
+/** Checks that `f` fuses the scores `model` predicts — the same number of
+ *  tasks with the same names, in the same order — e.g. after loading a
+ *  fusion checkpoint and a model checkpoint for serving. RMTL_EINVAL
+ *  naming both counts (or both names) when they differ. [thread-safe] */
+RMTL_API int rmtl_fusion_check_model(const rmtl_fusion *f, const rmtl_model *model);
 /** Accepts NULL. */
 RMTL_API void rmtl_fusion_free(rmtl_fusion *f);
 /** Fills `*out`, whose version the caller set. [thread-safe] */

@@ -172,7 +172,7 @@ const struct rmtl__param_desc rmtl__param_table[] = {
 
     /* runtime */
     P_INT(runtime.seed, 42, 0, INT64_C(1) << 62, "seed of every random stream"),
-    P_INT(runtime.threads, 0, 0, 1024, "BLIS threads of training handles; 0 = all cores"),
+    P_INT(runtime.threads, 0, 0, 1024, "BLIS threads of training handles; 0 = the CPUs this process may use"),
     P_CHOICE(runtime.blis_arch, RMTL__BLIS_AUTO, rmtl__blis_arch_names,
              "BLIS kernel set; the first handle of the process decides"),
 };

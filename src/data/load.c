@@ -16,6 +16,7 @@
 #include "core/yamlu.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "data/value.h"
 
 typedef struct rmtl__loader {
     rmtl__csv *csv;
@@ -60,34 +61,6 @@ static void rmtl__loader_free(rmtl__loader *L)
     rmtl__free(L->m2);
     rmtl__free(L->cnt);
     rmtl__dsmeta_unref(m);
-}
-
-/* A value quoted in a message: printable, at most 40 characters. */
-static const char *rmtl__show(char *buf, size_t cap, const char *s, size_t len)
-{
-    size_t n = 0, max = cap - 4;
-    for (size_t i = 0; i < len && n < max; i++)
-        buf[n++] = (unsigned char)s[i] >= 32 && (unsigned char)s[i] < 127 ? s[i] : '?';
-    if (len > max)
-        memcpy(buf + n, "...", 3), n += 3;
-    buf[n] = '\0';
-    return buf;
-}
-#define RMTL__SHOW(s, len) rmtl__show((char[48]){0}, 48, s, len)
-
-/* A finite decimal number and nothing else (no hex, NaN or Inf). */
-static int rmtl__number(double *out, const char *s, size_t len)
-{
-    if (len == 0 || !(s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')))
-        return -1;
-    if (memchr(s, 'x', len) || memchr(s, 'X', len))
-        return -1;
-    char *end;
-    double v = strtod(s, &end); /* underflow to 0 or a subnormal is fine */
-    if (end != s + len || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* --- binding the header ------------------------------------------------------- */
@@ -472,11 +445,10 @@ static int rmtl__finish_num(rmtl__loader *L, float **out)
             st->mean = L->cnt[c->num] ? L->mean[c->num] : 0.0;
             st->std = var > 0.0 ? sqrt(var) : 1.0;
         }
-        double fill = c->has_fill ? (c->fill - st->mean) / st->std : 0.0;
+        double fill = rmtl__standardise(c, st, NAN);
         int bad = !isfinite(st->mean) || !isfinite(st->std) || !(fabs(fill) <= FLT_MAX);
         for (size_t r = 0; r < L->rows && !bad; r++) {
-            double x = L->num[r * nn + (size_t)c->num];
-            double z = isnan(x) ? fill : (x - st->mean) / st->std;
+            double z = rmtl__standardise(c, st, L->num[r * nn + (size_t)c->num]);
             bad = !(fabs(z) <= FLT_MAX);
             num[r * nn + (size_t)c->num] = (float)z;
         }

@@ -53,6 +53,9 @@ int rmtl_fuse_scores(float *fused, const rmtl_fusion *f, const float *state, siz
                            "(user %zu + item %zu + context %zu)", fn, state_len, f->state_dim,
                            f->user_dim, f->item_dim, f->ctx_dim);
     RMTL__CHECK_ARG(state || state_len == 0, "state");
+    static const float none[1]; /* an empty state may be NULL: never copy from NULL */
+    if (!state)
+        state = none;
     if (n_scores != f->T)
         return rmtl__error(RMTL_EINVAL, "%s: %zu scores, the fusion has %zu tasks", fn,
                            n_scores, f->T);
@@ -179,6 +182,13 @@ static int rmtl__fuse_batch(const char *fn, const rmtl_fusion *f, rmtl_ctx *ctx,
                             float *act_out, float *lo_out, float *hi_out)
 {
     size_t n = req->n, A = f->A;
+    /* zero-width parts may be NULL: never copy from NULL */
+    static const float none[1];
+    rmtl_fusion_request nn = *req;
+    nn.user = nn.user ? nn.user : none;
+    nn.context = nn.context ? nn.context : none;
+    nn.items = nn.items ? nn.items : none;
+    req = &nn;
     rmtl_ctx *own = NULL;
     if (!ctx) {
         int rc = rmtl_ctx_create(&own, 1);

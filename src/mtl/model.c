@@ -31,6 +31,8 @@ void rmtl_ctx_free(rmtl_ctx *ctx)
         return;
     rmtl__ws_free(&ctx->ws);
     rmtl__tape_free(&ctx->tape);
+    rmtl__free(ctx->enc_cat);
+    rmtl__free(ctx->enc_num);
     rmtl__free(ctx);
 }
 

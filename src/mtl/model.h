@@ -31,6 +31,10 @@ struct rmtl_model {
 struct rmtl_ctx {
     rmtl__ws ws;
     rmtl__tape tape;
+    /* the batch of the last rmtl_encode_* call (mtl/encode.c) */
+    int32_t *enc_cat;
+    float *enc_num;
+    size_t enc_cat_cap, enc_num_cap; /* elements */
 };
 
 /* Creates a model for a layout (copied) without a dataset: what

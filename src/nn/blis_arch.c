@@ -25,8 +25,7 @@ static char rmtl__blis_active[32];
 
 int rmtl__ncores(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return rmtl_usable_cpus();
 }
 
 /* CPU features each kernel set needs. */

@@ -51,7 +51,7 @@ void rmtl__blis_ensure(void);
 const char *rmtl__blis_arch(void);
 /* What auto would choose on this CPU, or NULL to leave BLIS's own choice. */
 const char *rmtl__blis_arch_auto(void);
-/* Number of online cores, for runtime.threads = 0. */
+/* What runtime.threads = 0 means: rmtl_usable_cpus() (core/cpus.c). */
 int rmtl__ncores(void);
 
 #endif
