@@ -102,7 +102,7 @@ static int default_threads(void)
     ck_assert_int_eq(rmtl_config_create(&cfg), RMTL_OK);
     ck_assert_int_eq(rmtl__fopts_read(&o, cfg), RMTL_OK);
     rmtl_config_free(cfg);
-    return o.threads;
+    return o.rt.threads;
 }
 
 START_TEST(test_cpus_affinity)
