@@ -131,6 +131,13 @@ _PROGRESS_FN = CFUNCTYPE(c_int, POINTER(_Progress), c_void_p)
 _LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 _P = c_void_p
 _PP = POINTER(c_void_p)
+
+
+class _LoadOptions(Structure):
+    _fields_ = [("version", c_uint32), ("threads", c_int), ("progress", _PROGRESS_FN),
+                ("payload", c_void_p), ("part", c_uint32), ("parts", c_uint32)]
+
+
 _FP = POINTER(c_float)
 _DP = POINTER(c_double)
 
@@ -155,7 +162,7 @@ _SIGNATURES = {
     "rmtl_config_get_string": (c_int, [POINTER(c_char_p), _P, c_char_p]),
     "rmtl_config_validate": (c_int, [_P]),
     "rmtl_config_dump": (c_int, [_PP, POINTER(c_size_t), _P]),
-    "rmtl_dataset_load_v2": (c_int, [_PP, c_char_p, c_char_p, _P, _PROGRESS_FN, _P]),
+    "rmtl_dataset_load": (c_int, [_PP, c_char_p, c_char_p, _P, POINTER(_LoadOptions)]),
     "rmtl_dataset_from_arrays": (c_int, [_PP, c_size_t, c_size_t, POINTER(c_size_t),
                                          POINTER(c_int32), c_size_t, _FP, c_size_t, _FP,
                                          POINTER(c_int64)]),
@@ -461,8 +468,9 @@ class Dataset(_Handle):
         pc = _ProgressCall(progress)
         out = c_void_p()
         ref = reference.handle if reference is not None else None
-        pc.check(_lib.rmtl_dataset_load_v2(byref(out), _enc(csv_path), _enc(schema), ref,
-                                           pc.cfn, None))
+        opts = _LoadOptions(version=1, threads=0, progress=pc.cfn, payload=None)
+        pc.check(_lib.rmtl_dataset_load(byref(out), _enc(csv_path), _enc(schema), ref,
+                                        byref(opts)))
         return cls(out)
 
     @classmethod
