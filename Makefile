@@ -393,6 +393,10 @@ check-mpi: mpi
 	  $(MPIRUN_ENV) $(MPIRUN) $(MPIRUN_FLAGS) -np $$np $(O)/tests/mpi_dist_equiv; done
 	@echo "== mpirun -np 2 $(O)/examples/mpi_train --quick"
 	@$(MPIRUN_ENV) $(MPIRUN) $(MPIRUN_FLAGS) -np 2 $(O)/examples/mpi_train --quick --out $(O)/mpi_train
+	@echo "== mpirun -np 2 $(O)/examples/mpi_train --quick --cache (each rank loads its shard)"
+	@rm -f $(O)/mpi_train/train.rmtld
+	@$(MPIRUN_ENV) $(MPIRUN) $(MPIRUN_FLAGS) -np 2 $(O)/examples/mpi_train --quick \
+	  --out $(O)/mpi_train --cache $(O)/mpi_train/train.rmtld
 
 # Scaling of MMoE at the reference shape: JSON on stdout. DIST_RANKS
 # defaults to 1 2 4, and up to 16 on a machine with as many cores.

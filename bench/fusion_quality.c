@@ -171,8 +171,8 @@ static int train_mtl(world *w, const run_opts *o, const char *dir)
         TRY("log", rmtl_env_sim_log(NULL, w->env, path[s], n[s], 100 + (uint64_t)s, 0,
                                     rmtl_env_sim_random_policy, &state));
     }
-    TRY("train log", rmtl_dataset_load(&w->train, path[0], "examples/schemas/sim.yaml", NULL));
-    TRY("val log", rmtl_dataset_load(&w->val, path[1], NULL, w->train));
+    TRY("train log", rmtl_dataset_load(&w->train, path[0], "examples/schemas/sim.yaml", NULL, NULL));
+    TRY("val log", rmtl_dataset_load(&w->val, path[1], NULL, w->train, NULL));
     remove(path[0]);
     remove(path[1]);
     double t0 = now_s();

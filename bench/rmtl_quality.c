@@ -367,11 +367,11 @@ static int one_run(rmtlq_result *r, const rmtl_config *base, const char *arch, l
     snprintf(s, sizeof s, "%ld", seed);
     int rc = schema_text ? rmtl_dataset_load_schema_string(&train, part[0], schema_text,
                                                            strlen(schema_text), "diginetica", NULL)
-                         : rmtl_dataset_load(&train, part[0], schema_path, NULL);
+                         : rmtl_dataset_load(&train, part[0], schema_path, NULL, NULL);
     if (!rc)
-        rc = rmtl_dataset_load(&val, part[1], NULL, train);
+        rc = rmtl_dataset_load(&val, part[1], NULL, train, NULL);
     if (!rc)
-        rc = rmtl_dataset_load(&test, part[2], NULL, train);
+        rc = rmtl_dataset_load(&test, part[2], NULL, train, NULL);
     if (!rc)
         rc = rmtl_config_clone(&c, base);
     if (!rc)

@@ -97,12 +97,11 @@ static int make_world_and_logs(struct demo *d)
     const char *schema = "examples/schemas/sim.yaml";
     struct bar bar = BAR_INIT;
     bar_label(&bar, "loading logs");
-    if (check(rmtl_dataset_load_v2(&d->train, d->path[0], schema, NULL, bar_progress, &bar),
-              "train log") ||
-        check(rmtl_dataset_load_v2(&d->val, d->path[1], NULL, d->train, bar_progress, &bar),
-              "val log") ||
-        check(rmtl_dataset_load_v2(&d->test, d->path[2], NULL, d->train, bar_progress, &bar),
-              "test log"))
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = bar_progress, lo.payload = &bar;
+    if (check(rmtl_dataset_load(&d->train, d->path[0], schema, NULL, &lo), "train log") ||
+        check(rmtl_dataset_load(&d->val, d->path[1], NULL, d->train, &lo), "val log") ||
+        check(rmtl_dataset_load(&d->test, d->path[2], NULL, d->train, &lo), "test log"))
         return 1;
     return 0;
 }

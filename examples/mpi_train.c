@@ -1,11 +1,15 @@
 /*
  * Data-parallel training over MPI (docs/distributed.md):
  *
- *   mpirun -np 4 build/examples/mpi_train [--quick] [--out DIR]
+ *   mpirun -np 4 build/examples/mpi_train [--quick] [--out DIR] [--cache FILE]
  *
  * A seeded synthetic log (the same on every rank: no file to distribute)
  * is sharded by session: rank r keeps the training sessions s with
- * s mod R = r, so a session's transitions stay on one rank. Rank 0 builds
+ * s mod R = r, so a session's transitions stay on one rank. With --cache,
+ * the log comes from a dataset cache file instead, as it would at scale:
+ * rank 0 writes the training log there first (if the file is absent), and
+ * each rank loads only its rows of it (rmtl_dataset_load_cache with
+ * part = rank of parts = R; docs/data.md "Sharded loading"). Rank 0 builds
  * each handle and broadcasts its checkpoint (identical initial weights);
  * every rank registers the MPI gradient exchange (mpi_exchange.c) and
  * trains on its shard with a per-rank batch of B/R, so each step is one
@@ -91,12 +95,14 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     int quick = 0;
-    const char *out = "build/mpi_train";
+    const char *out = "build/mpi_train", *cache = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "--cache") && i + 1 < argc)
+            cache = argv[++i];
     }
     mpi_exchange x;
     ok(mpi_exchange_init(&x, MPI_COMM_WORLD) ? RMTL_ENOMEM : 0, "init");
@@ -106,7 +112,22 @@ int main(int argc, char **argv)
     rmtl_grad_exchange hooks = mpi_exchange_hooks(&x);
     /* training sessions: the first 80%; rank r keeps s mod R = r of them */
     size_t n_train = sessions * 4 / 5;
-    rmtl_dataset *shard = make_log(sessions, 0, n_train, (size_t)x.rank, R);
+    rmtl_dataset *shard = NULL;
+    if (cache) { /* this rank's rows of a cache file: it reads no others */
+        struct stat st;
+        if (x.rank == 0 && stat(cache, &st) != 0) {
+            mkdir(out, 0755); /* the file may live there */
+            rmtl_dataset *all = make_log(sessions, 0, n_train, 0, 0);
+            ok(rmtl_dataset_save(all, cache), "save cache");
+            rmtl_dataset_free(all);
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+        lo.part = (uint32_t)x.rank, lo.parts = (uint32_t)R;
+        ok(rmtl_dataset_load_cache(&shard, cache, &lo), "load cache shard");
+    } else {
+        shard = make_log(sessions, 0, n_train, (size_t)x.rank, R);
+    }
     rmtl_config *cfg = NULL;
     ok(rmtl_config_create(&cfg), "config");
     static const char yaml[] =

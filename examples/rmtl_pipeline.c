@@ -226,7 +226,9 @@ int main(int argc, char **argv)
     TRY("config", rmtl_config_validate(cfg));
     uint64_t seed = (uint64_t)get_int(cfg, "runtime.seed");
     bar_label(&bar, "loading");
-    TRY(data, rmtl_dataset_load_v2(&all, data, schema, NULL, bar_progress, &bar));
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = bar_progress, lo.payload = &bar;
+    TRY(data, rmtl_dataset_load(&all, data, schema, NULL, &lo));
     TRY("split", rmtl_dataset_split_sessions(&train, &val, &test, all, 0.6, 0.2, seed));
     TRY("context", rmtl_ctx_create(&ctx, 0));
     printf("%zu impressions in %zu sessions: train %zu, validation %zu, test %zu rows\n",

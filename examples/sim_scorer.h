@@ -155,7 +155,7 @@ static int sim_scorer_init(sim_scorer *s, const rmtl_model *model, const rmtl_da
     if (sim_scorer_probe(tmp, &info, rows))
         return RMTL_EIO;
     rmtl_dataset *probe = NULL;
-    rc = rmtl_dataset_load(&probe, tmp, NULL, train);
+    rc = rmtl_dataset_load(&probe, tmp, NULL, train, NULL);
     remove(tmp);
     if (rc)
         return rc;

@@ -89,14 +89,14 @@ int main(int argc, char **argv)
     }
     struct bar bar = BAR_INIT;
     bar_label(&bar, "loading train");
-    if ((rc = rmtl_dataset_load_v2(&train, train_path, schema, NULL, bar_progress, &bar)) !=
-        RMTL_OK) {
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = bar_progress, lo.payload = &bar;
+    if ((rc = rmtl_dataset_load(&train, train_path, schema, NULL, &lo)) != RMTL_OK) {
         status = fail(train_path, rc);
         goto done;
     }
     bar_label(&bar, "loading val");
-    if (val_path && (rc = rmtl_dataset_load_v2(&val, val_path, NULL, train, bar_progress,
-                                               &bar)) != RMTL_OK) {
+    if (val_path && (rc = rmtl_dataset_load(&val, val_path, NULL, train, &lo)) != RMTL_OK) {
         status = fail(val_path, rc);
         goto done;
     }

@@ -256,6 +256,24 @@ typedef struct rmtl_batch {
  * ([thread-safe]) as long as no thread shuffles that dataset.
  */
 
+struct rmtl_progress; /* defined with the progress callbacks below */
+/** Options of rmtl_dataset_load(). Transparent and versioned: initialise
+ *  with RMTL_LOAD_OPTIONS_INIT, then set the fields you need; it grows at
+ *  the end only. */
+typedef struct rmtl_load_options {
+    uint32_t version;          /* RMTL_LOAD_OPTIONS_VERSION                     */
+    int threads;               /* parser threads; 0 = the CPUs this process may
+                                  use (at most 16). Ids, values and order do not
+                                  depend on it.                                 */
+    /* an rmtl_progress_fn (declared below), or NULL: see rmtl_dataset_load() */
+    int (*progress)(const struct rmtl_progress *progress, void *payload);
+    void *payload; /* passed to `progress` */
+    uint32_t part, parts;      /* shard: read only part `part` of `parts` (0 of 0
+                                  or 0 of 1: the whole file); needs a reference */
+} rmtl_load_options;
+#define RMTL_LOAD_OPTIONS_VERSION 1u /* layout version of rmtl_load_options */
+#define RMTL_LOAD_OPTIONS_INIT {RMTL_LOAD_OPTIONS_VERSION, 0, NULL, NULL, 0, 0}
+
 /** Loads a CSV file (plain or gzip, recognised by content) with the
  *  schema in the YAML file `schema_path` (training split: builds
  *  vocabularies and normalisation), or with `schema_path` NULL and a
@@ -263,13 +281,23 @@ typedef struct rmtl_batch {
  *  reused (validation, test, prediction). Giving both, or neither, is
  *  RMTL_EINVAL. With a reference, label columns may be absent from the
  *  CSV (then the dataset has no labels); feature columns may not.
+ *  `options` may be NULL (defaults). Its `progress` callback (may be NULL)
+ *  receives the bytes of the file read so far (`done`) of its size
+ *  (`total`; compressed bytes for gzip, 0 when the size is unknown, e.g. a
+ *  pipe) and `loss` NaN; returning non-zero cancels the load: RMTL_ESTATE,
+ *  `*out` NULL and nothing allocated. A plain file is parsed by `threads`
+ *  threads in byte ranges (docs/data.md); the result is the same for every
+ *  thread count. With `parts` > 1 only the rows that start in byte range
+ *  [size·part/parts, size·(part+1)/parts) of a plain file are read (one MPI
+ *  rank's share); the parts of a file hold each row exactly once.
  *  Errors: RMTL_EIO (unreadable file), RMTL_ECONFIG (schema problem, e.g.
  *  a column not in the CSV header: "schema.yaml:12:3: column 'x' ..."),
  *  RMTL_EFORMAT (bad data: "data.csv:41: column 'age': 'abc' is not a
- *  finite number"), RMTL_ENOMEM. `reference` is only read; it may be
- *  freed afterwards. [thread-safe] */
+ *  finite number"), RMTL_EINVAL (bad options, a shard of a training
+ *  split or of a gzip file), RMTL_ENOMEM. `reference` is only read; it
+ *  may be freed afterwards. [thread-safe] */
 RMTL_API int rmtl_dataset_load(rmtl_dataset **out, const char *csv_path, const char *schema_path,
-                               const rmtl_dataset *reference);
+                               const rmtl_dataset *reference, const rmtl_load_options *options);
 /** As rmtl_dataset_load() with the schema given as `schema_len` bytes of
  *  YAML text; `schema_name` labels messages (NULL: "<schema>"). `schema`
  *  NULL with a `reference` reuses the reference's schema. [thread-safe] */
@@ -285,6 +313,59 @@ RMTL_API int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv
 RMTL_API int rmtl_dataset_load_buffer(rmtl_dataset **out, const void *csv, size_t csv_len,
                                       const char *csv_name, const char *schema,
                                       size_t schema_len, const rmtl_dataset *reference);
+
+/** Saves `ds` (rows, schema, vocabularies, normalisation, session index)
+ *  as a dataset cache file at `path`, replaced atomically: the checkpoint
+ *  container (docs/checkpoint-format.md) with one raw section per array,
+ *  CRC-checked as a whole and by blocks of 65,536 rows (docs/data.md).
+ *  Errors: RMTL_EINVAL, RMTL_EIO (naming the path), RMTL_ENOMEM.
+ *  [thread-safe] */
+RMTL_API int rmtl_dataset_save(const rmtl_dataset *ds, const char *path);
+/** Loads a file written by rmtl_dataset_save(): memory-mapped (the arrays
+ *  are the file's pages, shared with the page cache; the first shuffle
+ *  copies them), every CRC and every value checked, so batches are
+ *  bit-identical to the saved dataset's. `options` may be NULL; only
+ *  `part` and `parts` are read: with parts > 1 the dataset holds rows
+ *  [rows·part/parts, rows·(part+1)/parts) and only their blocks of the file
+ *  are read and checked (one MPI rank's share; its sessions are rebuilt
+ *  from those rows). Errors: RMTL_EIO (unreadable), RMTL_EFORMAT (not a
+ *  dataset cache, truncated or damaged: "path: dataset cache: ..."),
+ *  RMTL_EVERSION (written by a newer librmtl), RMTL_EINVAL, RMTL_ENOMEM.
+ *  [thread-safe] */
+RMTL_API int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
+                                     const rmtl_load_options *options);
+
+/*
+ * Streaming: an epoch over a dataset cache file larger than memory. The
+ * file is read block by block through a shuffle buffer of `buffer_rows`
+ * rows; each rmtl_dataset_stream_next() hands out a chunk of up to
+ * `chunk_rows` rows, drawn uniformly from the buffer (whose freed slot the
+ * file's next row takes), as a dataset with the file's schema: train on it
+ * (rmtl_model_train_epoch()) and free it. Memory is bounded by
+ * (buffer_rows + chunk_rows + 65,536) rows, whatever the file's size.
+ * Seeded: epoch e uses seed + e, the same on every platform. A stream is
+ * [per-object].
+ */
+typedef struct rmtl_dataset_stream rmtl_dataset_stream;
+/** Opens `cache_path` (written by rmtl_dataset_save()) for streaming; its
+ *  header and small sections are read and CRC-checked now, the rows as
+ *  they are streamed (block CRCs, values as rmtl_dataset_load_cache()).
+ *  Errors: RMTL_EINVAL (a size 0), RMTL_EIO, RMTL_EFORMAT, RMTL_EVERSION,
+ *  RMTL_ENOMEM. */
+RMTL_API int rmtl_dataset_stream_open(rmtl_dataset_stream **out, const char *cache_path,
+                                      size_t buffer_rows, size_t chunk_rows, uint64_t seed);
+/** The next chunk of the epoch in `*chunk` (caller-owned; free it), or
+ *  `*chunk` NULL when the epoch is over (the next call starts the next
+ *  epoch). Errors: RMTL_EIO, RMTL_EFORMAT (damage found in a block),
+ *  RMTL_ENOMEM; `*chunk` is then NULL. */
+RMTL_API int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s);
+/** The file's schema as a dataset without rows (borrowed from `s`): the
+ *  layout to create a model with, or the reference of a CSV load. */
+RMTL_API const rmtl_dataset *rmtl_dataset_stream_schema(const rmtl_dataset_stream *s);
+/** Rows of the file (an epoch's rows). */
+RMTL_API size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s);
+/** Accepts NULL. */
+RMTL_API void rmtl_dataset_stream_free(rmtl_dataset_stream *s);
 
 /** Builds a dataset from features a host already holds. All arrays are
  *  row-major and copied (borrowed for the call only):
@@ -401,23 +482,13 @@ typedef struct rmtl_progress {
  *  leaves its object in a consistent state). */
 typedef int (*rmtl_progress_fn)(const rmtl_progress *progress, void *payload);
 /*
- * Long calls that take a progress callback: rmtl_dataset_load_v2() (bytes
+ * Long calls that take a progress callback: rmtl_dataset_load() (bytes
  * read), rmtl_model_train_epoch() (rows), rmtl_agent_train() (updates),
  * rmtl_fusion_round_v2() (sessions, then training steps). Except for
  * rmtl_model_train_epoch(), which reports about every second, they call
  * `fn` whenever another 1% of the total is done or a second has passed,
  * and once more at the end (done == total), so `done` only grows.
  */
-
-/** rmtl_dataset_load() with progress: `fn` (may be NULL) receives the
- *  bytes of the file read so far (`done`) of its size (`total`; compressed
- *  bytes for gzip, 0 when the size is unknown, e.g. a pipe) and `loss`
- *  NaN. Returning non-zero cancels the load: RMTL_ESTATE, `*out` NULL and
- *  nothing allocated. Ownership and other errors as rmtl_dataset_load().
- *  [thread-safe] */
-RMTL_API int rmtl_dataset_load_v2(rmtl_dataset **out, const char *csv_path,
-                                  const char *schema_path, const rmtl_dataset *reference,
-                                  rmtl_progress_fn fn, void *payload);
 
 /** Per-thread scratch memory for batched read-only calls (prediction,
  *  batched fusion). One context per thread; it is not tied to a model, and

@@ -25,8 +25,8 @@ START_TEST(test_census_auc_floor)
     }
     const char *arch = archs[_i];
     rmtl_dataset *train = NULL, *val = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&train, DATA "train.csv.gz", SCHEMA, NULL), RMTL_OK);
-    ck_assert_int_eq(rmtl_dataset_load(&val, DATA "val.csv.gz", NULL, train), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&train, DATA "train.csv.gz", SCHEMA, NULL, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&val, DATA "val.csv.gz", NULL, train, NULL), RMTL_OK);
     ck_assert_str_eq(rmtl_dataset_task_name(train, 0), "marital_stat");
     ck_assert_str_eq(rmtl_dataset_task_name(train, 1), "income_50k");
 

@@ -69,7 +69,7 @@ static rmtl_dataset *load_census(const char *split, const rmtl_dataset *ref)
         return NULL;
     rmtl_dataset *ds;
     const char *schema = ref ? NULL : rmtl_tdata_repo("examples/schemas/census.yaml");
-    ck_assert_msg(rmtl_dataset_load(&ds, csv, schema, ref) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_msg(rmtl_dataset_load(&ds, csv, schema, ref, NULL) == RMTL_OK, "%s", rmtl_last_error());
     return ds;
 }
 
@@ -161,7 +161,7 @@ static rmtl_dataset *load_diginetica(void)
         return NULL;
     rmtl_dataset *ds;
     ck_assert_msg(rmtl_dataset_load(&ds, csv, rmtl_tdata_repo("examples/schemas/diginetica.yaml"),
-                                    NULL) == RMTL_OK,
+                                    NULL, NULL) == RMTL_OK,
                   "%s", rmtl_last_error());
     return ds;
 }
@@ -347,7 +347,7 @@ START_TEST(test_min_count_and_unseen)
     /* a validation split maps with the training vocabulary; unseen -> 0 */
     const char *vpath = rmtl_tdata_write("val.csv", "b,a,y\nw,s,1\nzz,t,0\nu,new,1\n", (size_t)-1);
     rmtl_dataset *va;
-    ASSERT_OK(rmtl_dataset_load(&va, vpath, NULL, tr));
+    ASSERT_OK(rmtl_dataset_load(&va, vpath, NULL, tr, NULL));
     b = all_rows(va);
     const int32_t va_a[] = {2, 0, 0}, va_b[] = {3, 0, 1};
     for (int i = 0; i < 3; i++) {
@@ -393,7 +393,7 @@ START_TEST(test_reference_without_labels)
     /* prediction data: no label column, other column order, an extra column */
     const char *p = rmtl_tdata_write("pred.csv", "extra,b,a\n1,5,z\n2,6,x\n", (size_t)-1);
     rmtl_dataset *pr;
-    ASSERT_OK(rmtl_dataset_load(&pr, p, NULL, tr));
+    ASSERT_OK(rmtl_dataset_load(&pr, p, NULL, tr, NULL));
     ck_assert_int_eq(rmtl_dataset_has_labels(pr), 0);
     ck_assert_uint_eq(rmtl_dataset_n_tasks(pr), 1);
     rmtl_batch b = all_rows(pr);
@@ -404,7 +404,7 @@ START_TEST(test_reference_without_labels)
     rmtl_dataset_free(pr);
     /* a feature column may not be absent */
     p = rmtl_tdata_write("pred2.csv", "a,y\nx,1\n", (size_t)-1);
-    ASSERT_ERR(rmtl_dataset_load(&pr, p, NULL, tr), RMTL_EFORMAT, "pred2.csv", "column 'b'",
+    ASSERT_ERR(rmtl_dataset_load(&pr, p, NULL, tr, NULL), RMTL_EFORMAT, "pred2.csv", "column 'b'",
                "missing");
     ck_assert_ptr_null(pr);
     rmtl_dataset_free(tr);
@@ -520,14 +520,14 @@ START_TEST(test_bad_arguments)
     rmtl_dataset *ds = NULL, *ref = load_text("a,b,y\nx,1,1\n", abc_schema);
     const char *p = rmtl_tdata_write("ok.csv", "a,b,y\nx,1,1\n", (size_t)-1);
     const char *s = rmtl_tdata_write("s.yaml", abc_schema, (size_t)-1);
-    ASSERT_ERR(rmtl_dataset_load(NULL, p, s, NULL), RMTL_EINVAL, "out");
-    ASSERT_ERR(rmtl_dataset_load(&ds, NULL, s, NULL), RMTL_EINVAL, "csv_path");
-    ASSERT_ERR(rmtl_dataset_load(&ds, p, NULL, NULL), RMTL_EINVAL, "neither");
-    ASSERT_ERR(rmtl_dataset_load(&ds, p, s, ref), RMTL_EINVAL, "both");
-    ASSERT_ERR(rmtl_dataset_load(&ds, p, "/nonexistent.yaml", NULL), RMTL_EIO,
+    ASSERT_ERR(rmtl_dataset_load(NULL, p, s, NULL, NULL), RMTL_EINVAL, "out");
+    ASSERT_ERR(rmtl_dataset_load(&ds, NULL, s, NULL, NULL), RMTL_EINVAL, "csv_path");
+    ASSERT_ERR(rmtl_dataset_load(&ds, p, NULL, NULL, NULL), RMTL_EINVAL, "neither");
+    ASSERT_ERR(rmtl_dataset_load(&ds, p, s, ref, NULL), RMTL_EINVAL, "both");
+    ASSERT_ERR(rmtl_dataset_load(&ds, p, "/nonexistent.yaml", NULL, NULL), RMTL_EIO,
                "/nonexistent.yaml");
     ck_assert_ptr_null(ds);
-    ASSERT_OK(rmtl_dataset_load(&ds, p, s, NULL));
+    ASSERT_OK(rmtl_dataset_load(&ds, p, s, NULL, NULL));
     rmtl_dataset_free(ds);
     /* a dataset from arrays cannot read a CSV */
     const size_t vocab = 2;
@@ -535,7 +535,7 @@ START_TEST(test_bad_arguments)
     const float y = 1;
     rmtl_dataset *arr;
     ASSERT_OK(rmtl_dataset_from_arrays(&arr, 1, 1, &vocab, &cat, 0, NULL, 1, &y, NULL));
-    ASSERT_ERR(rmtl_dataset_load(&ds, p, NULL, arr), RMTL_EINVAL, "built from arrays");
+    ASSERT_ERR(rmtl_dataset_load(&ds, p, NULL, arr, NULL), RMTL_EINVAL, "built from arrays");
     rmtl_dataset_free(arr);
     rmtl_dataset_free(ref);
     rmtl_dataset_free(NULL);

@@ -339,7 +339,7 @@ START_TEST(test_encoder_census_bit_exact)
     char *vtext = census_head(val_path, CENSUS_ROWS, &vlen);
     const char *vfile = rmtl_tdata_write("val-head.csv", vtext, vlen);
     rmtl_dataset *val = NULL, *valbuf = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&val, vfile, NULL, rmtl_model_schema(m)), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&val, vfile, NULL, rmtl_model_schema(m), NULL), RMTL_OK);
     ck_assert_int_eq(rmtl_dataset_load_buffer(&valbuf, vtext, vlen, NULL, NULL, 0,
                                               rmtl_model_schema(m)),
                      RMTL_OK);

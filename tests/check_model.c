@@ -612,7 +612,7 @@ START_TEST(test_csv_schema_travels)
     rmtl_model *l;
     OK(rmtl_model_load_buffer(&l, buf, len));
     rmtl_dataset *again;
-    OK(rmtl_dataset_load(&again, csv_path, NULL, rmtl_model_schema(l)));
+    OK(rmtl_dataset_load(&again, csv_path, NULL, rmtl_model_schema(l), NULL));
     rmtl_batch b1 = RMTL_BATCH_INIT, b2 = RMTL_BATCH_INIT;
     OK(rmtl_dataset_batch(&b1, ds, 0, 8));
     OK(rmtl_dataset_batch(&b2, again, 0, 8));

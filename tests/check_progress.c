@@ -1,4 +1,4 @@
-/* Progress callbacks of the long calls: rmtl_dataset_load_v2(),
+/* Progress callbacks of the long calls: rmtl_dataset_load(),
  * rmtl_agent_train() and rmtl_fusion_round_v2(). Each reports a growing
  * `done` against a fixed total, ends with done == total, and cancels
  * with RMTL_ESTATE, leaving its object consistent. Small data: fast. */
@@ -86,16 +86,44 @@ START_TEST(test_load_reports_bytes)
     recorder r;
     memset(&r, 0, sizeof r);
     rmtl_dataset *ds = NULL;
-    ck_assert_msg(rmtl_dataset_load_v2(&ds, csv, sp, NULL, record, &r) == RMTL_OK, "%s",
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = record, lo.payload = &r;
+    ck_assert_msg(rmtl_dataset_load(&ds, csv, sp, NULL, &lo) == RMTL_OK, "%s",
                   rmtl_last_error());
     ck_assert_uint_eq(rmtl_dataset_rows(ds), 20000);
     assert_progressed(&r, size, 2);
     ck_assert(isnan(r.loss[0]));
     /* with a reference, and without a callback: the same rows */
     rmtl_dataset *again = NULL;
-    ck_assert_int_eq(rmtl_dataset_load_v2(&again, csv, NULL, ds, NULL, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&again, csv, NULL, ds, NULL), RMTL_OK);
     ck_assert_uint_eq(rmtl_dataset_rows(again), 20000);
     rmtl_dataset_free(again);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
+/* A quoted field at the end sends the parallel parser's work back to the
+ * reference reader: the bytes reported still only grow. */
+START_TEST(test_load_fallback_keeps_growing)
+{
+    size_t rows = 60000, cap = 64 + rows * 32, n = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    n += (size_t)snprintf(buf + n, cap - n, "a,b,y\n");
+    for (size_t i = 0; i < rows; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "v%zu,%zu.5,%d\n", i % 97, i % 13, (int)(i % 3 == 0));
+    n += (size_t)snprintf(buf + n, cap - n, "\"v,1\",2,1\n");
+    const char *csv = rmtl_tdata_write("fallback.csv", buf, n);
+    free(buf);
+    const char *sp = rmtl_tdata_write("fallback.yaml", schema, (size_t)-1);
+    recorder r;
+    memset(&r, 0, sizeof r);
+    rmtl_dataset *ds = NULL;
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = record, lo.payload = &r;
+    ck_assert_msg(rmtl_dataset_load(&ds, csv, sp, NULL, &lo) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_uint_eq(rmtl_dataset_rows(ds), rows + 1);
+    assert_progressed(&r, (uint64_t)n, 2);
     rmtl_dataset_free(ds);
 }
 END_TEST
@@ -107,14 +135,21 @@ START_TEST(test_load_cancel)
     memset(&r, 0, sizeof r);
     r.stop_at = 1;
     rmtl_dataset *ds = (rmtl_dataset *)&r; /* must come back NULL */
-    ck_assert_int_eq(rmtl_dataset_load_v2(&ds, csv, sp, NULL, record, &r), RMTL_ESTATE);
+    rmtl_load_options lo = RMTL_LOAD_OPTIONS_INIT;
+    lo.progress = record, lo.payload = &r;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, csv, sp, NULL, &lo), RMTL_ESTATE);
     ck_assert_ptr_null(ds);
     ck_assert_uint_eq(r.calls, 1);
     ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "cancelled"));
     /* errors of rmtl_dataset_load() still apply */
-    ck_assert_int_eq(rmtl_dataset_load_v2(&ds, "/nonexistent.csv", sp, NULL, record, &r),
+    ck_assert_int_eq(rmtl_dataset_load(&ds, "/nonexistent.csv", sp, NULL, &lo),
                      RMTL_EIO);
-    ck_assert_int_eq(rmtl_dataset_load_v2(&ds, csv, NULL, NULL, record, &r), RMTL_EINVAL);
+    ck_assert_int_eq(rmtl_dataset_load(&ds, csv, NULL, NULL, &lo), RMTL_EINVAL);
+    /* an options struct that was not initialised */
+    rmtl_load_options bad = RMTL_LOAD_OPTIONS_INIT;
+    bad.version = 0;
+    ck_assert_int_eq(rmtl_dataset_load(&ds, csv, sp, NULL, &bad), RMTL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "RMTL_LOAD_OPTIONS_INIT"));
 }
 END_TEST
 
@@ -355,6 +390,7 @@ Suite *rmtl_test_progress_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_load_reports_bytes);
     tcase_add_test(tc, test_load_cancel);
+    tcase_add_test(tc, test_load_fallback_keeps_growing);
     tcase_add_test(tc, test_agent_train_reports_updates);
     tcase_add_test(tc, test_agent_train_matches_host_loop);
     tcase_add_test(tc, test_agent_train_cancel_and_errors);

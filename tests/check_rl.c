@@ -388,7 +388,7 @@ START_TEST(test_env_otto_walk)
     otto_rows *o = malloc(sizeof *o);
     read_otto(o, OTTO_CSV);
     rmtl_dataset *ds = NULL;
-    ck_assert_msg(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL) == RMTL_OK, "%s",
+    ck_assert_msg(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL, NULL) == RMTL_OK, "%s",
                   rmtl_last_error());
     ck_assert_uint_eq(rmtl_dataset_rows(ds), o->n);
     static size_t line[1024];
@@ -429,7 +429,7 @@ START_TEST(test_env_sorts_by_time)
     const char *path = rmtl_tdata_write("otto_scrambled.csv", text, len);
     read_otto(sh, path);
     rmtl_dataset *ds = NULL;
-    ck_assert_msg(rmtl_dataset_load(&ds, path, OTTO_SCHEMA, NULL) == RMTL_OK, "%s",
+    ck_assert_msg(rmtl_dataset_load(&ds, path, OTTO_SCHEMA, NULL, NULL) == RMTL_OK, "%s",
                   rmtl_last_error());
     rmtl_tdata_cleanup();
     remove(path);
@@ -449,7 +449,7 @@ START_TEST(test_env_random_sessions)
 {
     OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL, NULL), RMTL_OK);
     rmtl_env *a = new_env(ds, "bce", 5, 0), *b = new_env(ds, "bce", 5, 0);
     rmtl_env *c = new_env(ds, "bce", 6, 0);
     int hits[20] = {0}, differs = 0;
@@ -479,7 +479,7 @@ START_TEST(test_env_abs_reward)
 {
     OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL, NULL), RMTL_OK);
     rmtl_env *env = new_env(ds, "abs", 1, RMTL_ENV_EVAL);
     rmtl_env_state st = RMTL_ENV_STATE_INIT;
     ck_assert_int_eq(rmtl_env_reset(&st, env), RMTL_OK);
@@ -502,7 +502,7 @@ START_TEST(test_env_bad_input)
 {
     OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL, NULL), RMTL_OK);
     rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
     rmtl_env_step_result r = RMTL_ENV_STEP_INIT;
     rmtl_env_state st = RMTL_ENV_STATE_INIT;
@@ -601,7 +601,7 @@ START_TEST(test_replay_fill_random)
 {
     OTTO_OR_SKIP(OTTO_CSV);
     rmtl_dataset *ds = NULL;
-    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&ds, OTTO_CSV, OTTO_SCHEMA, NULL, NULL), RMTL_OK);
     size_t nc = rmtl_dataset_n_cat(ds), nn = rmtl_dataset_n_num(ds);
     rmtl_env *env = new_env(ds, "bce", 1, RMTL_ENV_EVAL), *env2 = new_env(ds, "bce", 1, RMTL_ENV_EVAL);
     rmtl_replay *rb = NULL, *rb2 = NULL, *bad = NULL;
@@ -687,7 +687,7 @@ static void otto_rl_init(otto_rl *o, const char *csv)
 {
     memset(o, 0, sizeof *o);
     o->cfg = rl_cfg();
-    ck_assert_int_eq(rmtl_dataset_load(&o->ds, csv, OTTO_SCHEMA, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&o->ds, csv, OTTO_SCHEMA, NULL, NULL), RMTL_OK);
     o->nc = rmtl_dataset_n_cat(o->ds);
     o->nn = rmtl_dataset_n_num(o->ds);
     ck_assert_msg(rmtl_model_create(&o->model, o->cfg, o->ds) == RMTL_OK, "%s",

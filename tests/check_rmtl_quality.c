@@ -44,10 +44,10 @@ START_TEST(test_rmtl_finetune_keeps_auc)
     ck_assert_int_eq(rmtlq_split_csv(all, "session_id", 0.6, 0.2, 1, parts), RMTL_OK);
 
     rmtl_dataset *train = NULL, *val = NULL, *test = NULL;
-    ck_assert_msg(rmtl_dataset_load(&train, part[0], SCHEMA, NULL) == RMTL_OK, "%s",
+    ck_assert_msg(rmtl_dataset_load(&train, part[0], SCHEMA, NULL, NULL) == RMTL_OK, "%s",
                   rmtl_last_error());
-    ck_assert_int_eq(rmtl_dataset_load(&val, part[1], NULL, train), RMTL_OK);
-    ck_assert_int_eq(rmtl_dataset_load(&test, part[2], NULL, train), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&val, part[1], NULL, train, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&test, part[2], NULL, train, NULL), RMTL_OK);
     ck_assert_uint_eq(rmtl_dataset_n_sessions(train), 900);
 
     rmtlq_opts o = {.fill = 20000, .updates = 100, .ft_epochs = 5, .ft_patience = 1,

@@ -206,7 +206,7 @@ START_TEST(test_scorer_matches_logged_rows)
                                       &state), RMTL_OK);
     rmtl_dataset *train = NULL, *live = NULL;
     ck_assert_msg(rmtl_dataset_load(&train, train_csv, RMTL_SOURCE_DIR "/examples/schemas/sim.yaml",
-                                    NULL) == RMTL_OK, "%s", rmtl_last_error());
+                                    NULL, NULL) == RMTL_OK, "%s", rmtl_last_error());
     rmtl_config *c = NULL;
     ck_assert_int_eq(rmtl_config_create(&c), RMTL_OK);
     static const char m[] = "model: {arch: mmoe, embed_dim: 4, bottom: [8], tower: [4]}\n"
@@ -227,7 +227,7 @@ START_TEST(test_scorer_matches_logged_rows)
      * (the cache) across sessions */
     ck_assert_int_eq(rmtl_env_sim_log(NULL, env, live_csv, 40, 9, 0, score_and_show_first, &s),
                      RMTL_OK);
-    ck_assert_int_eq(rmtl_dataset_load(&live, live_csv, NULL, train), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&live, live_csv, NULL, train, NULL), RMTL_OK);
     size_t rows = rmtl_dataset_rows(live);
     ck_assert_uint_eq(rows, s.rows);
     rmtl_batch b = RMTL_BATCH_INIT;

@@ -86,9 +86,9 @@ START_TEST(test_model_learns_simulated_truth)
     write_log(env, test_csv, 2, 500);
 
     rmtl_dataset *train = NULL, *test = NULL;
-    ck_assert_msg(rmtl_dataset_load(&train, train_csv, SCHEMA, NULL) == RMTL_OK, "%s",
+    ck_assert_msg(rmtl_dataset_load(&train, train_csv, SCHEMA, NULL, NULL) == RMTL_OK, "%s",
                   rmtl_last_error());
-    ck_assert_int_eq(rmtl_dataset_load(&test, test_csv, NULL, train), RMTL_OK);
+    ck_assert_int_eq(rmtl_dataset_load(&test, test_csv, NULL, train, NULL), RMTL_OK);
     rmtl_model *m = NULL;
     ck_assert_int_eq(rmtl_model_create(&m, cfg, train), RMTL_OK);
     for (int e = 0; e < 4; e++)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/afile.h"
 #include "core/crc32.h"
 #include "core/internal.h"
 #include "core/yamlu.h"
@@ -104,18 +105,83 @@ int rmtl__ckpt_add_wbuf(rmtl__ckpt_writer *w, uint32_t tag, int required, rmtl__
     return rmtl__ckpt_push(w, tag, required, data, len);
 }
 
+/* The file size of sections sec[0..n) and where the table ends. */
+static int rmtl__ckpt_size(const rmtl__ckpt_wsec *sec, size_t n, size_t *table_end,
+                           size_t *total)
+{
+    if (n > UINT32_MAX || n > (SIZE_MAX - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE)
+        return rmtl__error(RMTL_EINVAL, "checkpoint writer: too many sections");
+    *table_end = *total = RMTL__CKPT_HEADER_SIZE + n * RMTL__CKPT_ENTRY_SIZE;
+    for (size_t i = 0; i < n; i++) {
+        if (rmtl__align_up(total) || sec[i].len > SIZE_MAX - *total)
+            return rmtl__error(RMTL_ENOMEM, "checkpoint writer: checkpoint too large");
+        *total += sec[i].len;
+    }
+    return 0;
+}
+
+/* Header and section table (with every CRC) into b, which has room. */
+static void rmtl__ckpt_head(rmtl__wbuf *b, uint32_t flags, const rmtl__ckpt_wsec *sec, size_t n,
+                            size_t table_end)
+{
+    rmtl__put_bytes(b, rmtl__ckpt_magic, sizeof rmtl__ckpt_magic);
+    rmtl__put_u32(b, RMTL__CKPT_VERSION);
+    rmtl__put_u32(b, RMTL__CKPT_BOM);
+    rmtl__put_u32(b, flags);
+    rmtl__put_u32(b, (uint32_t)n);
+    rmtl__put_u32(b, rmtl__crc32(0, b->data, RMTL__CKPT_HCRC_AT));
+    rmtl__put_u32(b, 0); /* table CRC, patched below */
+    size_t off = table_end;
+    for (size_t i = 0; i < n; i++) {
+        const rmtl__ckpt_wsec *s = &sec[i];
+        rmtl__align_up(&off); /* cannot overflow: the total was computed first */
+        rmtl__put_u32(b, s->tag);
+        rmtl__put_u32(b, s->flags);
+        rmtl__put_u64(b, off);
+        rmtl__put_u64(b, s->len);
+        rmtl__put_u32(b, rmtl__crc32(0, s->data, s->len));
+        rmtl__put_u32(b, 0);
+        off += s->len;
+    }
+    rmtl__patch_u32(b, RMTL__CKPT_TCRC_AT,
+                    rmtl__crc32(0, b->data + RMTL__CKPT_HEADER_SIZE,
+                                table_end - RMTL__CKPT_HEADER_SIZE));
+}
+
+int rmtl__ckpt_stream(rmtl__afile *f, uint32_t flags, const rmtl__ckpt_wsec *sec, size_t n)
+{
+    size_t table_end, total;
+    int rc = rmtl__ckpt_size(sec, n, &table_end, &total);
+    if (rc)
+        return rc;
+    rmtl__wbuf b;
+    rmtl__wbuf_init(&b);
+    if (!(b.data = rmtl__malloc(table_end)))
+        return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory");
+    b.cap = table_end;
+    rmtl__ckpt_head(&b, flags, sec, n, table_end);
+    static const unsigned char zeros[RMTL__CKPT_ALIGN];
+    size_t pos = table_end;
+    rc = rmtl__afile_write(f, b.data, table_end);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t pad = (RMTL__CKPT_ALIGN - pos % RMTL__CKPT_ALIGN) % RMTL__CKPT_ALIGN;
+        rc = rmtl__afile_write(f, zeros, pad);
+        if (!rc)
+            rc = rmtl__afile_write(f, sec[i].data, sec[i].len);
+        pos += pad + sec[i].len;
+    }
+    rmtl__wbuf_free(&b);
+    return rc;
+}
+
 int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    if (w->n > UINT32_MAX || w->n > (SIZE_MAX - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE)
-        return rmtl__error(RMTL_EINVAL, "checkpoint writer: too many sections");
-    size_t table_end = RMTL__CKPT_HEADER_SIZE + w->n * RMTL__CKPT_ENTRY_SIZE, total = table_end;
-    for (size_t i = 0; i < w->n; i++) {
-        if (rmtl__align_up(&total) || w->sec[i].len > SIZE_MAX - total)
-            return rmtl__error(RMTL_ENOMEM, "checkpoint writer: checkpoint too large");
-        total += w->sec[i].len;
-    }
+    size_t table_end, total;
+    int rc = rmtl__ckpt_size(w->sec, w->n, &table_end, &total);
+    if (rc)
+        return rc;
 
     /* One exact allocation: the wbuf's doubling would waste up to the
      * size of the model, and no put below can then need to grow it. */
@@ -126,27 +192,7 @@ int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *l
         return rmtl__error(RMTL_ENOMEM, "checkpoint writer: out of memory (%zu bytes)", total);
     b.cap = total;
 
-    rmtl__put_bytes(&b, rmtl__ckpt_magic, sizeof rmtl__ckpt_magic);
-    rmtl__put_u32(&b, RMTL__CKPT_VERSION);
-    rmtl__put_u32(&b, RMTL__CKPT_BOM);
-    rmtl__put_u32(&b, w->flags);
-    rmtl__put_u32(&b, (uint32_t)w->n);
-    rmtl__put_u32(&b, rmtl__crc32(0, b.data, RMTL__CKPT_HCRC_AT));
-    rmtl__put_u32(&b, 0); /* table CRC, patched below */
-    size_t off = table_end;
-    for (size_t i = 0; i < w->n; i++) {
-        const rmtl__ckpt_wsec *s = &w->sec[i];
-        rmtl__align_up(&off); /* cannot overflow: total was computed above */
-        rmtl__put_u32(&b, s->tag);
-        rmtl__put_u32(&b, s->flags);
-        rmtl__put_u64(&b, off);
-        rmtl__put_u64(&b, s->len);
-        rmtl__put_u32(&b, rmtl__crc32(0, s->data, s->len));
-        rmtl__put_u32(&b, 0);
-        off += s->len;
-    }
-    rmtl__patch_u32(&b, RMTL__CKPT_TCRC_AT,
-                    rmtl__crc32(0, b.data + RMTL__CKPT_HEADER_SIZE, table_end - RMTL__CKPT_HEADER_SIZE));
+    rmtl__ckpt_head(&b, w->flags, w->sec, w->n, table_end);
     for (size_t i = 0; i < w->n; i++) {
         rmtl__put_align(&b, RMTL__CKPT_ALIGN);
         rmtl__put_bytes(&b, w->sec[i].data, w->sec[i].len);
@@ -167,8 +213,18 @@ static int rmtl__sec_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The structure, padding and CRCs of the whole file; allocates nothing. */
-static int rmtl__ckpt_check(const unsigned char *b, size_t len, uint32_t *count_out)
+static int rmtl__tag_in(uint32_t tag, const uint32_t *tags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tags[i] == tag)
+            return 1;
+    return 0;
+}
+
+/* The structure, padding and CRCs of the whole file (but the CRCs of the
+ * sections tagged in `unchecked`); allocates nothing. */
+static int rmtl__ckpt_check(const unsigned char *b, size_t avail, size_t len,
+                            uint32_t *count_out, const uint32_t *unchecked, size_t n_unchecked)
 {
     if (len < RMTL__CKPT_HEADER_SIZE)
         return rmtl__error(RMTL_EFORMAT, "checkpoint truncated: %zu bytes, the header alone is %u",
@@ -199,6 +255,9 @@ static int rmtl__ckpt_check(const unsigned char *b, size_t len, uint32_t *count_
                            "(%zu bytes)",
                            count, len);
     size_t table_end = RMTL__CKPT_HEADER_SIZE + (size_t)count * RMTL__CKPT_ENTRY_SIZE;
+    if (table_end > avail)
+        return rmtl__error(RMTL_EFORMAT, "checkpoint: section table (%u entries) is incomplete",
+                           count);
     if (rmtl__crc32(0, b + RMTL__CKPT_HEADER_SIZE, table_end - RMTL__CKPT_HEADER_SIZE) !=
         rmtl__load_u32le(b + RMTL__CKPT_TCRC_AT))
         return rmtl__error(RMTL_EFORMAT, "checkpoint: section table CRC mismatch");
@@ -225,13 +284,14 @@ static int rmtl__ckpt_check(const unsigned char *b, size_t len, uint32_t *count_
                                "checkpoint section '%s': at offset %llu, expected %zu (sections "
                                "follow each other in table order)",
                                name, (unsigned long long)off, expect);
-        for (size_t k = pos; k < expect; k++)
+        for (size_t k = pos; k < expect && k < avail; k++)
             if (b[k])
                 return rmtl__error(RMTL_EFORMAT,
                                    "checkpoint: nonzero padding byte at offset %zu before section "
                                    "'%s'",
                                    k, name);
-        if (rmtl__crc32(0, b + off, (size_t)slen) != rmtl__load_u32le(e + 24))
+        if (off + slen <= avail && !rmtl__tag_in(rmtl__load_u32le(e), unchecked, n_unchecked) &&
+            rmtl__crc32(0, b + off, (size_t)slen) != rmtl__load_u32le(e + 24))
             return rmtl__error(RMTL_EFORMAT, "checkpoint section '%s': CRC mismatch", name);
         pos = (size_t)(off + slen);
     }
@@ -245,12 +305,28 @@ static int rmtl__ckpt_check(const unsigned char *b, size_t len, uint32_t *count_
 int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uint32_t *known_tags,
                     size_t n_known)
 {
+    return rmtl__ckpt_open_partial(r, buf, len, known_tags, n_known, NULL, 0);
+}
+
+int rmtl__ckpt_open_partial(rmtl__ckpt_reader *r, const void *buf, size_t len,
+                            const uint32_t *known_tags, size_t n_known,
+                            const uint32_t *unchecked, size_t n_unchecked)
+{
+    return rmtl__ckpt_open_head(r, buf, len, len, known_tags, n_known, unchecked, n_unchecked);
+}
+
+int rmtl__ckpt_open_head(rmtl__ckpt_reader *r, const void *buf, size_t avail, size_t len,
+                         const uint32_t *known_tags, size_t n_known, const uint32_t *unchecked,
+                         size_t n_unchecked)
+{
     memset(r, 0, sizeof *r);
     RMTL__CHECK_ARG(buf || len == 0, "buf");
     RMTL__CHECK_ARG(known_tags || n_known == 0, "known_tags");
     const unsigned char *b = buf;
     uint32_t count = 0;
-    int rc = rmtl__ckpt_check(b, len, &count);
+    int rc = avail < RMTL__CKPT_HEADER_SIZE && avail < len
+                 ? rmtl__error(RMTL_EFORMAT, "checkpoint: header not read")
+                 : rmtl__ckpt_check(b, avail, len, &count, unchecked, n_unchecked);
     if (rc)
         return rc;
 
@@ -262,8 +338,10 @@ int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uin
         const unsigned char *e = b + RMTL__CKPT_HEADER_SIZE + (size_t)i * RMTL__CKPT_ENTRY_SIZE;
         sec[i].tag = rmtl__load_u32le(e);
         sec[i].flags = rmtl__load_u32le(e + 4);
-        sec[i].data = b + (size_t)rmtl__load_u64le(e + 8);
+        sec[i].off = rmtl__load_u64le(e + 8);
         sec[i].len = (size_t)rmtl__load_u64le(e + 16);
+        sec[i].data = sec[i].off + sec[i].len <= avail ? b + (size_t)sec[i].off : NULL;
+        sec[i].crc = rmtl__load_u32le(e + 24);
     }
     if (count > 1)
         qsort(sec, count, sizeof *sec, rmtl__sec_cmp);

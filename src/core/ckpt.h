@@ -40,6 +40,8 @@ enum rmtl__ckpt_kind {
     RMTL__CKPT_MODEL = 4,
     RMTL__CKPT_FUSION = 5
 };
+/* dataset cache files (data/cache.c): shape, row arrays, block CRCs */
+#define RMTL__TAG_DSET RMTL__TAG('D', 'S', 'E', 'T')
 
 #define RMTL__CKPT_VERSION 1u         /* format_version this library writes and reads */
 #define RMTL__CKPT_HEADER_SIZE 32u
@@ -87,11 +89,19 @@ int rmtl__ckpt_finish(const rmtl__ckpt_writer *w, unsigned char **out, size_t *l
  * Built on core/afile.h, which streams instead. [thread-safe] */
 int rmtl__write_file_atomic(const char *path, const void *buf, size_t len);
 
+/* Streams the container of sections sec[0..n) (their `data` borrowed) to
+ * f without building it in memory: the bytes rmtl__ckpt_finish() would
+ * lay out. RMTL_EIO (f then needs rmtl__afile_abort), RMTL_ENOMEM. */
+struct rmtl__afile;
+int rmtl__ckpt_stream(struct rmtl__afile *f, uint32_t flags, const rmtl__ckpt_wsec *sec, size_t n);
+
 /* --- reader ---------------------------------------------------------- */
 typedef struct rmtl__ckpt_section {
     uint32_t tag, flags;
     const unsigned char *data; /* borrowed from the buffer given to open */
     size_t len;
+    uint32_t crc; /* from the table (checked by open unless left unchecked) */
+    uint64_t off; /* where the section starts in the file */
 } rmtl__ckpt_section;
 
 typedef struct rmtl__ckpt_reader {
@@ -110,6 +120,19 @@ typedef struct rmtl__ckpt_reader {
  * [thread-safe] for distinct readers. */
 int rmtl__ckpt_open(rmtl__ckpt_reader *r, const void *buf, size_t len, const uint32_t *known_tags,
                     size_t n_known);
+/* rmtl__ckpt_open() leaving the CRCs of the sections tagged in
+ * `unchecked` to the caller: a memory-mapped file is then read only where
+ * the caller looks (one shard of a large section). */
+int rmtl__ckpt_open_partial(rmtl__ckpt_reader *r, const void *buf, size_t len,
+                            const uint32_t *known_tags, size_t n_known,
+                            const uint32_t *unchecked, size_t n_unchecked);
+/* The same for a file of `len` bytes of which buf holds the first `avail`
+ * (at least the header and the table: a reader that streams the rest):
+ * sections beyond `avail` get data NULL and their CRCs and padding are the
+ * caller's to check. */
+int rmtl__ckpt_open_head(rmtl__ckpt_reader *r, const void *buf, size_t avail, size_t len,
+                         const uint32_t *known_tags, size_t n_known, const uint32_t *unchecked,
+                         size_t n_unchecked);
 void rmtl__ckpt_close(rmtl__ckpt_reader *r);
 /* Total bytes of the known sections: a bound on what the checkpoint can
  * hold, to refuse sizes it declares but cannot contain before allocating. */

@@ -16,15 +16,7 @@ void rmtl_dataset_free(rmtl_dataset *ds)
     if (!ds)
         return;
     rmtl__dsmeta_unref(ds->meta);
-    rmtl__free(ds->cat);
-    rmtl__free(ds->num);
-    rmtl__free(ds->labels);
-    rmtl__free(ds->session);
-    rmtl__free(ds->time);
-    rmtl__free(ds->user);
-    rmtl__free(ds->item);
-    rmtl__free(ds->sess_off);
-    rmtl__free(ds->sess_rows);
+    rmtl__dataset_free_arrays(ds); /* heap arrays, or a cache file's mapping */
     rmtl__free(ds);
 }
 
@@ -152,9 +144,42 @@ static int rmtl__cmp_sgroup(const void *pa, const void *pb)
     return a->first_row < b->first_row ? -1 : a->first_row > b->first_row;
 }
 
+/* Without timestamps and with session ids that never decrease (each row
+ * its own session, or a log sorted by session), the sessions are the runs
+ * of equal ids in row order: the index needs no sort and no scratch (the
+ * sort's keys, groups and merge buffer are ~80 bytes a row). */
+static int rmtl__index_runs(rmtl_dataset *ds)
+{
+    size_t n = ds->rows, ng = 0;
+    for (size_t i = 0; i < n; i++)
+        ng += i == 0 || ds->session[i] != ds->session[i - 1];
+    size_t *off = rmtl__mallocarray(ng + 1, sizeof *off);
+    size_t *rows = rmtl__mallocarray(n ? n : 1, sizeof *rows);
+    if (!off || !rows) {
+        rmtl__free(off);
+        rmtl__free(rows);
+        return rmtl__error(RMTL_ENOMEM, "out of memory indexing sessions");
+    }
+    for (size_t i = 0, g = 0; i < n; i++) {
+        if (i == 0 || ds->session[i] != ds->session[i - 1])
+            off[g++] = i;
+        rows[i] = i;
+    }
+    off[ng] = n;
+    rmtl__free(ds->sess_off);
+    rmtl__free(ds->sess_rows);
+    ds->sess_off = off, ds->sess_rows = rows, ds->n_sessions = ng;
+    return 0;
+}
+
 int rmtl__dataset_index_sessions(rmtl_dataset *ds)
 {
     size_t n = ds->rows;
+    int runs = !ds->time;
+    for (size_t i = 1; i < n && runs; i++)
+        runs = ds->session[i] >= ds->session[i - 1];
+    if (runs)
+        return rmtl__index_runs(ds);
     rmtl__skey *keys = rmtl__mallocarray(n, sizeof *keys);
     rmtl__sgroup *groups = rmtl__mallocarray(n, sizeof *groups);
     size_t *rows = rmtl__mallocarray(n, sizeof *rows);
@@ -255,12 +280,14 @@ int rmtl_dataset_batch(rmtl_batch *out, const rmtl_dataset *ds, size_t start, si
 int rmtl_dataset_shuffle(rmtl_dataset *ds, uint64_t seed)
 {
     RMTL__CHECK_ARG(ds, "ds");
+    int rc = rmtl__dataset_unmap(ds); /* a mapped cache is read-only */
+    if (rc)
+        return rc;
     size_t n = ds->rows;
     size_t *perm = rmtl__mallocarray(n, sizeof *perm);
     size_t *inv = rmtl__mallocarray(n, sizeof *inv);
     size_t *sess_rows = rmtl__mallocarray(n, sizeof *sess_rows);
     rmtl_dataset *tmp = NULL;
-    int rc = 0;
     if (!perm || !inv || !sess_rows) {
         rc = rmtl__error(RMTL_ENOMEM, "out of memory shuffling %zu rows", n);
         goto done;

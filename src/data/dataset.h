@@ -59,6 +59,11 @@ struct rmtl_dataset {
     size_t n_sessions;
     size_t *sess_off;  /* n_sessions + 1 */
     size_t *sess_rows; /* rows */
+
+    /* a dataset loaded from a cache file: arrays inside [map, map + map_len)
+     * belong to the mapping (src/data/cache.c), the others to the heap */
+    void *map;
+    size_t map_len;
 };
 
 /* --- meta (src/data/meta.c) ------------------------------------------------ */
@@ -98,12 +103,33 @@ static inline const size_t *rmtl__dataset_session_rows(const rmtl_dataset *ds, s
     return ds->sess_rows + ds->sess_off[s];
 }
 
+/* --- cache files (src/data/cache.c) ----------------------------------------- */
+/* Frees the arrays (heap ones; a mapping is unmapped). */
+void rmtl__dataset_free_arrays(rmtl_dataset *ds);
+/* Copies a mapped dataset's arrays to the heap and drops the mapping, so
+ * they may be written (shuffling). 0 or ENOMEM (ds unchanged). */
+int rmtl__dataset_unmap(rmtl_dataset *ds);
+
 /* --- loading (src/data/load.c) --------------------------------------------- */
 /* As rmtl_dataset_load_schema_string() with the CSV in memory (`csv_name`
  * labels messages). `schema` is NULL when `ref` is given. */
 int rmtl__dataset_load_mem(rmtl_dataset **out, const void *csv, size_t csv_len,
                            const char *csv_name, const char *schema, size_t schema_len,
                            const char *schema_name, const rmtl_dataset *ref);
+
+/* rmtl_dataset_load() through the simple streaming reader alone: the
+ * reference the parallel parser is tested and benchmarked against. */
+int rmtl__dataset_load_reference(rmtl_dataset **out, const char *csv_path,
+                                 const char *schema_path, const rmtl_dataset *ref);
+
+/* The parallel parser with ranges of at least `min_range` bytes (tests
+ * split small inputs across threads with 1), from the file `csv_path` or
+ * csv[0..csv_len); `schema` is schema_len bytes of YAML, or NULL with a
+ * reference; `opts` NULL is the reference reader. */
+int rmtl__dataset_load_ranges(rmtl_dataset **out, const char *csv_path, const void *csv,
+                              size_t csv_len, const char *schema, size_t schema_len,
+                              const rmtl_dataset *ref, const rmtl_load_options *opts,
+                              size_t min_range);
 
 /* --- schema serialisation (src/data/meta_io.c) ----------------------------- */
 /* Appends the schema, vocabularies and normalisation of `ds` (its rows are

@@ -10,13 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A hash slot: `key` holds a string of up to 7 bytes itself (its bytes and
+ * its length + 1 in the top byte), so finding one touches only the slot;
+ * longer strings keep 56 bits of their hash there (top byte 0) and are
+ * compared in the arena. */
+typedef struct rmtl__islot {
+    uint64_t key;
+    uint32_t e;    /* entry index + 1, 0 = empty */
+    uint32_t hits; /* finds since the entry's count was last updated: a hit
+                      then writes the slot it has just read, not count[] */
+} rmtl__islot;
+
 typedef struct rmtl__intern {
     char *arena;          /* the strings, each followed by a NUL */
     size_t arena_len, arena_cap;
     size_t *off;          /* n+1 offsets into arena (off[n] = arena_len) */
-    size_t *count;        /* occurrences of each string */
+    size_t *count;        /* occurrences of each string, once rmtl__intern_sync()
+                             has run after the last add */
     size_t n, cap;
-    uint32_t *slots;      /* open addressing: entry index + 1, 0 = empty */
+    rmtl__islot *slots;   /* open addressing */
     size_t nslots;        /* a power of two, or 0 */
 } rmtl__intern;
 
@@ -26,6 +38,13 @@ void rmtl__intern_free(rmtl__intern *t);
 /* Finds `s` or appends it, adds one to its count and stores its index in
  * *idx. 0, or RMTL_ENOMEM (message set; the table is unchanged). */
 int rmtl__intern_add(rmtl__intern *t, const char *s, size_t len, size_t *idx);
+
+/* Fetches the slot of `s` into the cache ahead of an add or find of it:
+ * a row's look-ups then wait for memory together, not one by one. */
+void rmtl__intern_prefetch(const rmtl__intern *t, const char *s, size_t len);
+
+/* Brings `count` up to date (adds the slots' hits). */
+void rmtl__intern_sync(rmtl__intern *t);
 
 /* Index of `s`, or -1 when absent. */
 int64_t rmtl__intern_find(const rmtl__intern *t, const char *s, size_t len);

@@ -16,30 +16,8 @@
 #include "core/yamlu.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "data/load.h"
 #include "data/value.h"
-
-typedef struct rmtl__loader {
-    rmtl__csv *csv;
-    rmtl__dsmeta *meta; /* own reference */
-    int training;
-    int32_t *colmap; /* header column -> meta column, -1: not read */
-    unsigned what;   /* RMTL__DS_* arrays this split has */
-    int has_session;
-
-    size_t rows, cap;
-    int32_t *cat; /* training: provisional intern indices, -1 = missing */
-    double *num;  /* raw values, NaN = missing */
-    float *labels;
-    int64_t *sess, *user, *item; /* intern indices, -1 = missing */
-    double *time;
-
-    rmtl__intern *vocab; /* training: one per field */
-    rmtl__intern ids[3]; /* session, user, item texts */
-    double *mean, *m2;   /* training: running moments per numerical column */
-    size_t *cnt;
-} rmtl__loader;
-
-enum { RMTL__ID_SESSION, RMTL__ID_USER, RMTL__ID_ITEM };
 
 static void rmtl__loader_free(rmtl__loader *L)
 {
@@ -57,9 +35,6 @@ static void rmtl__loader_free(rmtl__loader *L)
     rmtl__free(L->user);
     rmtl__free(L->item);
     rmtl__free(L->time);
-    rmtl__free(L->mean);
-    rmtl__free(L->m2);
-    rmtl__free(L->cnt);
     rmtl__dsmeta_unref(m);
 }
 
@@ -211,10 +186,9 @@ static int rmtl__bind_reference(rmtl__loader *L, const rmtl_dataset *ref)
 
 /* --- rows ------------------------------------------------------------------- */
 
-static int rmtl__grow(rmtl__loader *L)
+int rmtl__loader_reserve(rmtl__loader *L, size_t cap)
 {
     const rmtl__dsmeta *m = L->meta;
-    size_t cap = L->cap ? L->cap * 2 : 4096;
     size_t wide = m->n_cat > m->n_num ? m->n_cat : m->n_num;
     wide = wide > m->n_tasks ? wide : m->n_tasks;
     if (cap > SIZE_MAX / 8 / (wide + 1))
@@ -315,12 +289,7 @@ static int rmtl__num_cell(rmtl__loader *L, size_t j, const rmtl__dscol *c, const
     if (rmtl__number(cell, s, len))
         return rmtl__csv_error(L->csv, RMTL_EFORMAT, j, "'%s' is not a finite number",
                                RMTL__SHOW(s, len));
-    if (L->training) { /* Welford: stable running mean and variance */
-        size_t k = (size_t)c->num;
-        double d = *cell - L->mean[k];
-        L->mean[k] += d / (double)++L->cnt[k];
-        L->m2[k] += d * (*cell - L->mean[k]);
-    } else {
+    if (!L->training) {
         const rmtl__dsnum *st = &L->meta->nums[c->num];
         if (!(fabs((*cell - st->mean) / st->std) <= FLT_MAX))
             return rmtl__csv_error(L->csv, RMTL_EFORMAT, j,
@@ -389,42 +358,92 @@ static int rmtl__read_row(rmtl__loader *L)
 /* --- finishing --------------------------------------------------------------- */
 
 /* Training: ids 1.. for values seen at least min_count times, in order of
- * first appearance; the rest share id 0 with missing values. */
-static int rmtl__finish_vocab(rmtl__loader *L, const rmtl__dscol *c)
+ * first appearance; the rest share id 0 with missing values. The map of
+ * every field is built first, then the rows are rewritten in one pass. */
+static int rmtl__finish_vocab(rmtl__loader *L)
 {
-    rmtl__dsfield *fd = &L->meta->fields[c->field];
-    rmtl__intern *t = &L->vocab[c->field];
-    int32_t *map = rmtl__mallocarray(t->n ? t->n : 1, sizeof *map);
-    fd->values = rmtl__calloc(1, sizeof *fd->values);
-    if (!map || !fd->values) {
-        rmtl__free(map);
-        return rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
-    }
-    rmtl__intern_init(fd->values);
-    for (size_t e = 0; e < t->n; e++) {
-        size_t idx = 0;
-        map[e] = 0;
-        if ((int64_t)t->count[e] < c->min_count)
+    rmtl__dsmeta *m = L->meta;
+    size_t nc = m->n_cat;
+    int32_t **map = rmtl__calloc(nc ? nc : 1, sizeof *map);
+    int rc = map ? 0 : rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
+    for (size_t k = 0; k < m->n_cols && !rc; k++) {
+        const rmtl__dscol *c = &m->cols[k];
+        if (c->field < 0)
             continue;
-        if (rmtl__intern_add(fd->values, rmtl__intern_str(t, e), rmtl__intern_len(t, e), &idx)) {
-            rmtl__free(map);
-            return RMTL_ENOMEM;
+        rmtl__dsfield *fd = &m->fields[c->field];
+        rmtl__intern *t = &L->vocab[c->field];
+        int32_t *mp = map[c->field] = rmtl__mallocarray(t->n ? t->n : 1, sizeof *mp);
+        fd->values = rmtl__calloc(1, sizeof *fd->values);
+        if (!mp || !fd->values) {
+            rc = rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
+            break;
         }
-        fd->values->count[idx] = t->count[e];
-        map[e] = (int32_t)idx + 1;
+        rmtl__intern_sync(t);
+        size_t kept = 0;
+        for (size_t e = 0; e < t->n; e++)
+            kept += (int64_t)t->count[e] >= c->min_count;
+        if (kept == t->n) { /* every value stays: the table becomes the vocabulary */
+            *fd->values = *t;
+            rmtl__intern_init(t);
+            for (size_t e = 0; e < fd->values->n; e++)
+                mp[e] = (int32_t)e + 1;
+            fd->vocab = fd->values->n + 1;
+            continue;
+        }
+        rmtl__intern_init(fd->values);
+        for (size_t e = 0; e < t->n && !rc; e++) {
+            size_t idx = 0;
+            mp[e] = 0;
+            if ((int64_t)t->count[e] < c->min_count)
+                continue;
+            rc = rmtl__intern_add(fd->values, rmtl__intern_str(t, e), rmtl__intern_len(t, e),
+                                  &idx);
+            if (!rc) {
+                fd->values->count[idx] = t->count[e];
+                mp[e] = (int32_t)idx + 1;
+            }
+        }
+        fd->vocab = fd->values->n + 1;
+        rmtl__intern_free(t); /* before the next field's copy: one extra table at a time */
     }
-    fd->vocab = fd->values->n + 1;
-    size_t nc = L->meta->n_cat;
-    for (size_t r = 0; r < L->rows; r++) {
-        int32_t *cell = &L->cat[r * nc + (size_t)c->field];
-        *cell = *cell < 0 ? 0 : map[*cell];
+    for (size_t r = 0; r < L->rows && !rc; r++) {
+        int32_t *cell = &L->cat[r * nc];
+        for (size_t f = 0; f < nc; f++)
+            cell[f] = cell[f] < 0 ? 0 : map[f][cell[f]];
     }
+    for (size_t f = 0; map && f < nc; f++)
+        rmtl__free(map[f]);
     rmtl__free(map);
-    rmtl__intern_free(t);
-    return 0;
+    return rc;
 }
 
-/* Numerical columns -> standardised floats (training: stats from this split). */
+/* Training: mean and std of each numerical column over its present
+ * values, in row order (Welford: stable running mean and variance), so
+ * every reader and thread count gives the same bits. */
+static void rmtl__num_moments(rmtl__loader *L)
+{
+    rmtl__dsmeta *m = L->meta;
+    size_t nn = m->n_num;
+    for (size_t k = 0; k < nn; k++) {
+        double mean = 0.0, m2 = 0.0;
+        size_t cnt = 0;
+        for (size_t r = 0; r < L->rows; r++) {
+            double x = L->num[r * nn + k];
+            if (isnan(x))
+                continue;
+            double d = x - mean;
+            mean += d / (double)++cnt;
+            m2 += d * (x - mean);
+        }
+        double var = cnt ? m2 / (double)cnt : 0.0;
+        m->nums[k].mean = cnt ? mean : 0.0;
+        m->nums[k].std = var > 0.0 ? sqrt(var) : 1.0;
+    }
+}
+
+/* Numerical columns -> standardised floats (training: stats from this
+ * split), converted in place: float i overwrites bytes of double i/2, which
+ * were read already, so no second array is needed. */
 static int rmtl__finish_num(rmtl__loader *L, float **out)
 {
     rmtl__dsmeta *m = L->meta;
@@ -432,35 +451,49 @@ static int rmtl__finish_num(rmtl__loader *L, float **out)
     *out = NULL;
     if (nn == 0)
         return 0;
-    float *num = rmtl__mallocarray(L->rows, nn * sizeof *num);
-    if (!num)
+    if (L->training)
+        rmtl__num_moments(L);
+    double *mean = rmtl__mallocarray(nn, 3 * sizeof *mean);
+    unsigned char *bad = rmtl__calloc(nn, 1);
+    if (!mean || !bad) {
+        rmtl__free(mean), rmtl__free(bad);
         return rmtl__error(RMTL_ENOMEM, "out of memory");
+    }
+    double *stdv = mean + nn, *fz = mean + 2 * nn;
     for (size_t k = 0; k < m->n_cols; k++) {
         const rmtl__dscol *c = &m->cols[k];
         if (c->num < 0)
             continue;
-        rmtl__dsnum *st = &m->nums[c->num];
-        if (L->training) {
-            double var = L->cnt[c->num] ? L->m2[c->num] / (double)L->cnt[c->num] : 0.0;
-            st->mean = L->cnt[c->num] ? L->mean[c->num] : 0.0;
-            st->std = var > 0.0 ? sqrt(var) : 1.0;
-        }
-        double fill = rmtl__standardise(c, st, NAN);
-        int bad = !isfinite(st->mean) || !isfinite(st->std) || !(fabs(fill) <= FLT_MAX);
-        for (size_t r = 0; r < L->rows && !bad; r++) {
-            double z = rmtl__standardise(c, st, L->num[r * nn + (size_t)c->num]);
-            bad = !(fabs(z) <= FLT_MAX);
-            num[r * nn + (size_t)c->num] = (float)z;
-        }
-        if (bad) {
-            rmtl__free(num);
-            return rmtl__error(RMTL_EFORMAT,
-                               "%s: column '%s': values too large to standardise in single "
-                               "precision (mean %g, std %g)",
-                               rmtl__csv_name(L->csv), c->name, st->mean, st->std);
-        }
+        const rmtl__dsnum *st = &m->nums[c->num];
+        size_t i = (size_t)c->num;
+        mean[i] = st->mean, stdv[i] = st->std;
+        fz[i] = rmtl__standardise(c, st, NAN); /* the missing value's */
+        bad[i] = !isfinite(st->mean) || !isfinite(st->std) || !(fabs(fz[i]) <= FLT_MAX);
     }
-    *out = num;
+    float *num = (float *)L->num;
+    for (size_t r = 0, n = L->rows * nn; r < n; r += nn)
+        for (size_t i = 0; i < nn; i++) {
+            double x = L->num[r + i];
+            double z = isnan(x) ? fz[i] : (x - mean[i]) / stdv[i];
+            bad[i] |= !(fabs(z) <= FLT_MAX);
+            num[r + i] = (float)z;
+        }
+    int rc = 0;
+    for (size_t k = 0; k < m->n_cols && !rc; k++) {
+        const rmtl__dscol *c = &m->cols[k];
+        if (c->num >= 0 && bad[c->num])
+            rc = rmtl__error(RMTL_EFORMAT,
+                             "%s: column '%s': values too large to standardise in single "
+                             "precision (mean %g, std %g)",
+                             rmtl__csv_name(L->csv), c->name, mean[c->num], stdv[c->num]);
+    }
+    rmtl__free(mean), rmtl__free(bad);
+    if (rc)
+        return rc;
+    /* the doubles' second half is free now: give it back */
+    float *shrunk = rmtl__realloc(num, (L->rows ? L->rows : 1) * nn * sizeof *num);
+    *out = shrunk ? shrunk : num;
+    L->num = NULL;
     return 0;
 }
 
@@ -507,10 +540,7 @@ static void rmtl__finish_sessions(rmtl__loader *L)
 static int rmtl__finish(rmtl__loader *L, rmtl_dataset **out)
 {
     rmtl__dsmeta *m = L->meta;
-    int rc = 0;
-    for (size_t k = 0; L->training && k < m->n_cols && !rc; k++)
-        if (m->cols[k].field >= 0)
-            rc = rmtl__finish_vocab(L, &m->cols[k]);
+    int rc = L->training ? rmtl__finish_vocab(L) : 0;
     float *num = NULL;
     if (rc || (rc = rmtl__finish_num(L, &num)))
         return rc;
@@ -542,10 +572,12 @@ static int rmtl__finish(rmtl__loader *L, rmtl_dataset **out)
 }
 
 /* Progress of a load counts the source's raw bytes (rmtl__csv_bytes). */
-static int rmtl__load_report(rmtl__progress *p, const rmtl__csv *csv, int last)
+static int rmtl__load_report(rmtl__progress *p, rmtl__loader *L, int last)
 {
+    const rmtl__csv *csv = L->csv;
     uint64_t done, total;
     rmtl__csv_bytes(csv, &done, &total);
+    done = done > L->reported ? done : L->reported; /* after a fallback: never back */
     if (p->total != total)
         rmtl__progress_total(p, total, done);
     /* the reader runs ahead of the rows parsed: the end is reported once */
@@ -556,8 +588,42 @@ static int rmtl__load_report(rmtl__progress *p, const rmtl__csv *csv, int last)
     return rmtl__progress_report(p, done, NAN, last);
 }
 
+/* The rows: the parallel parser when `opts` is given and the input suits it,
+ * else (and for anything it declines) the reference reader. */
+static int rmtl__read_rows(rmtl__loader *L, const char *path, const void *mem, size_t len,
+                           const rmtl_load_options *opts, size_t min_range,
+                           rmtl__progress *prog)
+{
+    int rc = RMTL__FALLBACK;
+    if (opts)
+        rc = rmtl__csv_parallel(L, path, mem, len, opts, min_range, prog);
+    if (rc != RMTL__FALLBACK)
+        return rc;
+    rmtl__csv *csv = L->csv;
+    while ((rc = rmtl__csv_next(csv)) == 1) {
+        rc = L->rows == L->cap ? rmtl__loader_reserve(L, L->cap ? L->cap * 2 : 4096) : 0;
+        if (!rc)
+            rc = rmtl__read_row(L);
+        if (!rc && L->rows % 256 == 0)
+            rc = rmtl__load_report(prog, L, 0);
+        if (rc)
+            return rc;
+    }
+    if (!rc)
+        rc = rmtl__load_report(prog, L, 1);
+    /* a shard is a byte range: the reference reader cannot cut one */
+    if (!rc && opts && opts->parts > 1)
+        rc = rmtl__error(RMTL_EINVAL,
+                         "%s: cannot load part %u of %u: sharded loading needs a plain "
+                         "(not gzip) CSV file without quoted fields; save the dataset as a "
+                         "cache (rmtl_dataset_save) and shard that",
+                         rmtl__csv_name(csv), opts->part, opts->parts);
+    return rc;
+}
+
 static int rmtl__load(rmtl_dataset **out, rmtl__csv *csv, const rmtl__schema *schema,
-                      const rmtl_dataset *ref, rmtl__progress *prog)
+                      const rmtl_dataset *ref, const char *path, const void *mem, size_t len,
+                      const rmtl_load_options *opts, size_t min_range, rmtl__progress *prog)
 {
     rmtl__loader L;
     memset(&L, 0, sizeof L);
@@ -571,25 +637,14 @@ static int rmtl__load(rmtl_dataset **out, rmtl__csv *csv, const rmtl__schema *sc
     else
         rc = ref ? rmtl__bind_reference(&L, ref) : rmtl__bind_schema(&L, schema);
     if (!rc && L.training) {
-        size_t nc = L.meta->n_cat, nn = L.meta->n_num;
-        L.vocab = rmtl__calloc(nc, sizeof *L.vocab);
-        L.mean = rmtl__calloc(nn, sizeof *L.mean);
-        L.m2 = rmtl__calloc(nn, sizeof *L.m2);
-        L.cnt = rmtl__calloc(nn, sizeof *L.cnt);
-        if (!L.vocab || !L.mean || !L.m2 || !L.cnt)
+        size_t nc = L.meta->n_cat;
+        if (!(L.vocab = rmtl__calloc(nc ? nc : 1, sizeof *L.vocab)))
             rc = rmtl__error(RMTL_ENOMEM, "out of memory");
         for (size_t f = 0; L.vocab && f < nc; f++)
             rmtl__intern_init(&L.vocab[f]);
     }
-    while (!rc && (rc = rmtl__csv_next(csv)) == 1) {
-        rc = L.rows == L.cap ? rmtl__grow(&L) : 0;
-        if (!rc)
-            rc = rmtl__read_row(&L);
-        if (!rc && L.rows % 256 == 0)
-            rc = rmtl__load_report(prog, csv, 0);
-    }
     if (!rc)
-        rc = rmtl__load_report(prog, csv, 1);
+        rc = rmtl__read_rows(&L, path, mem, len, opts, min_range, prog);
     if (!rc && L.rows == 0)
         rc = rmtl__error(RMTL_EFORMAT, "%s: no data rows (the file has only a header)",
                          rmtl__csv_name(csv));
@@ -623,6 +678,7 @@ static void rmtl__c_locale_leave(rmtl__c_locale *l)
 static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *csv_mem,
                           size_t csv_len, const char *csv_name, const char *schema,
                           size_t schema_len, const char *schema_name, const rmtl_dataset *ref,
+                          const rmtl_load_options *opts, size_t min_range,
                           rmtl__progress *prog)
 {
     if (!schema == !ref)
@@ -640,7 +696,8 @@ static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *
         rc = csv_path ? rmtl__csv_open_file(&csv, csv_path)
                       : rmtl__csv_open_mem(&csv, csv_mem, csv_len, csv_name);
     if (!rc)
-        rc = rmtl__load(out, csv, have_schema ? &s : NULL, ref, prog);
+        rc = rmtl__load(out, csv, have_schema ? &s : NULL, ref, csv_path, csv_mem, csv_len, opts,
+                        min_range, prog);
     rmtl__csv_close(csv);
     if (have_schema)
         rmtl__schema_free(&s);
@@ -648,42 +705,66 @@ static int rmtl__load_any(rmtl_dataset **out, const char *csv_path, const void *
     return rc;
 }
 
-/* rmtl_dataset_load() and its progress variant: one body. */
+static const rmtl_load_options rmtl__load_defaults = RMTL_LOAD_OPTIONS_INIT;
+
+/* rmtl_dataset_load() and the reference reader: one body; `opts` NULL
+ * means the reference reader alone. */
 static int rmtl__load_path(rmtl_dataset **out, const char *csv_path, const char *schema_path,
-                           const rmtl_dataset *reference, rmtl__progress *prog)
+                           const rmtl_dataset *reference, const rmtl_load_options *opts,
+                           rmtl__progress *prog)
 {
     RMTL__CHECK_ARG(out, "out");
     *out = NULL;
     RMTL__CHECK_ARG(csv_path, "csv_path");
     if (!schema_path)
-        return rmtl__load_any(out, csv_path, NULL, 0, NULL, NULL, 0, NULL, reference, prog);
+        return rmtl__load_any(out, csv_path, NULL, 0, NULL, NULL, 0, NULL, reference, opts,
+                              0, prog);
     if (reference)
         return rmtl__load_any(out, csv_path, NULL, 0, NULL, schema_path, 0, NULL, reference,
-                              prog);
+                              opts, 0, prog);
+    if (opts && opts->parts > 1)
+        return rmtl__error(RMTL_EINVAL,
+                           "rmtl_dataset_load: %s: a shard (part %u of %u) needs a reference "
+                           "dataset: the vocabularies of a training split come from all of it",
+                           csv_path, opts->part, opts->parts);
     char *text;
     size_t len;
     int rc = rmtl__read_file(&text, &len, schema_path);
     if (rc)
         return rc;
-    rc = rmtl__load_any(out, csv_path, NULL, 0, NULL, text, len, schema_path, NULL, prog);
+    rc = rmtl__load_any(out, csv_path, NULL, 0, NULL, text, len, schema_path, NULL, opts, 0, prog);
     rmtl__free(text);
     return rc;
 }
 
 int rmtl_dataset_load(rmtl_dataset **out, const char *csv_path, const char *schema_path,
-                      const rmtl_dataset *reference)
+                      const rmtl_dataset *reference, const rmtl_load_options *options)
+{
+    const rmtl_load_options *o = options ? options : &rmtl__load_defaults;
+    RMTL__CHECK_ARG(out, "out");
+    *out = NULL;
+    if (o->version != RMTL_LOAD_OPTIONS_VERSION)
+        return rmtl__error(RMTL_EINVAL,
+                           "rmtl_dataset_load: options version %u, expected %u (initialise "
+                           "with RMTL_LOAD_OPTIONS_INIT)",
+                           o->version, RMTL_LOAD_OPTIONS_VERSION);
+    if (o->threads < 0 || o->threads > 1024 || (o->parts > 0 && o->part >= o->parts) ||
+        (o->parts == 0 && o->part != 0))
+        return rmtl__error(RMTL_EINVAL,
+                           "rmtl_dataset_load: options: threads %d (0..1024), part %u of %u "
+                           "(part < parts)",
+                           o->threads, o->part, o->parts);
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, o->progress, o->payload, "rmtl_dataset_load", 0);
+    return rmtl__load_path(out, csv_path, schema_path, reference, o, &prog);
+}
+
+int rmtl__dataset_load_reference(rmtl_dataset **out, const char *csv_path,
+                                 const char *schema_path, const rmtl_dataset *ref)
 {
     rmtl__progress prog;
     rmtl__progress_start(&prog, NULL, NULL, "rmtl_dataset_load", 0);
-    return rmtl__load_path(out, csv_path, schema_path, reference, &prog);
-}
-
-int rmtl_dataset_load_v2(rmtl_dataset **out, const char *csv_path, const char *schema_path,
-                         const rmtl_dataset *reference, rmtl_progress_fn fn, void *payload)
-{
-    rmtl__progress prog;
-    rmtl__progress_start(&prog, fn, payload, "rmtl_dataset_load_v2", 0);
-    return rmtl__load_path(out, csv_path, schema_path, reference, &prog);
+    return rmtl__load_path(out, csv_path, schema_path, ref, NULL, &prog);
 }
 
 int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv_path, const char *schema,
@@ -696,7 +777,7 @@ int rmtl_dataset_load_schema_string(rmtl_dataset **out, const char *csv_path, co
     rmtl__progress prog;
     rmtl__progress_start(&prog, NULL, NULL, "rmtl_dataset_load_schema_string", 0);
     return rmtl__load_any(out, csv_path, NULL, 0, NULL, schema, schema_len, schema_name,
-                          reference, &prog);
+                          reference, &rmtl__load_defaults, 0, &prog);
 }
 
 int rmtl__dataset_load_mem(rmtl_dataset **out, const void *csv, size_t csv_len,
@@ -707,5 +788,19 @@ int rmtl__dataset_load_mem(rmtl_dataset **out, const void *csv, size_t csv_len,
     rmtl__progress prog;
     rmtl__progress_start(&prog, NULL, NULL, "rmtl__dataset_load_mem", 0);
     return rmtl__load_any(out, NULL, csv ? csv : "", csv_len, csv_name, schema, schema_len,
-                          schema_name, ref, &prog);
+                          schema_name, ref, &rmtl__load_defaults, 0, &prog);
+}
+
+int rmtl__dataset_load_ranges(rmtl_dataset **out, const char *csv_path, const void *csv,
+                              size_t csv_len, const char *schema, size_t schema_len,
+                              const rmtl_dataset *ref, const rmtl_load_options *opts,
+                              size_t min_range)
+{
+    *out = NULL;
+    rmtl__progress prog;
+    rmtl__progress_start(&prog, opts ? opts->progress : NULL, opts ? opts->payload : NULL,
+                         "rmtl_dataset_load", 0);
+    return rmtl__load_any(out, csv_path, csv_path ? NULL : csv ? csv : "", csv_len, "<csv>",
+                          schema, schema_len, "<schema>", ref,
+                          opts, min_range, &prog);
 }

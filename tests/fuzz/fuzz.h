@@ -20,5 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_check_status(int rc, const char *what);
 /* Aborts with "fuzz: <what>" on stderr when `ok` is false. */
 void fuzz_require(int ok, const char *what);
+/* Rewrites the section, table and header CRCs of a raw checkpoint
+ * container in place (entries that lie inside the buffer), so mutations
+ * reach the parsers behind the CRCs. */
+void fuzz_fix_crcs(unsigned char *b, size_t len);
 
 #endif

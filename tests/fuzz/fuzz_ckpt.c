@@ -35,27 +35,6 @@
 
 enum { KIND_MODEL, KIND_AGENT, KIND_FUSION, KIND_ACTOR, KIND_CRITIC, N_KINDS };
 
-/* Rewrites the section, table and header CRCs of a raw container in place
- * (for entries that lie inside the buffer). */
-static void fix_crcs(unsigned char *b, size_t len)
-{
-    if (len < RMTL__CKPT_HEADER_SIZE)
-        return;
-    uint32_t count = rmtl__load_u32le(b + 20);
-    size_t max = (len - RMTL__CKPT_HEADER_SIZE) / RMTL__CKPT_ENTRY_SIZE;
-    if (count > max)
-        count = (uint32_t)max;
-    for (uint32_t i = 0; i < count; i++) {
-        unsigned char *e = b + RMTL__CKPT_HEADER_SIZE + (size_t)i * RMTL__CKPT_ENTRY_SIZE;
-        uint64_t off = rmtl__load_u64le(e + 8), slen = rmtl__load_u64le(e + 16);
-        if (off <= len && slen <= len - off)
-            rmtl__store_u32le(e + 24, rmtl__crc32(0, b + off, (size_t)slen));
-    }
-    size_t table = (size_t)count * RMTL__CKPT_ENTRY_SIZE;
-    rmtl__store_u32le(b + 28, rmtl__crc32(0, b + RMTL__CKPT_HEADER_SIZE, table));
-    rmtl__store_u32le(b + 24, rmtl__crc32(0, b, 24));
-}
-
 /* Lays a section list out into a container (see the top of the file). */
 static int build_container(unsigned char **out, size_t *out_len, const uint8_t *p, size_t n,
                            uint32_t flags)
@@ -244,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_require(buf != NULL, "out of memory");
         memcpy(buf, data + 1, len);
         if (!(ctl & 16u))
-            fix_crcs(buf, len);
+            fuzz_fix_crcs(buf, len);
     }
     const char *path = (ctl >> 5) == 7u ? write_temp(buf, len) : NULL;
     load_kind(kind, buf, len, path);

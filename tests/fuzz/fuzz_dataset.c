@@ -6,8 +6,12 @@
  * behind rmtl_dataset_load_schema_string). A dataset that loads is read
  * batch by batch, split by sessions, used as the reference for loading the
  * same CSV again (the validation path, which must give the same rows), and
- * its schema must survive the checkpoint serialisation. */
+ * its schema must survive the checkpoint serialisation. The parallel parser,
+ * with the CSV cut into ranges of a few bytes over 3 threads, must agree
+ * with the reference reader: the same status and message, or the same
+ * arrays. */
 #define _GNU_SOURCE /* memmem */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -63,6 +67,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t schema_len = sep ? (size_t)(sep - data) : size;
     const uint8_t *csv = sep ? sep + sizeof FUZZ_CSV - 1 : data + size;
     size_t csv_len = (size_t)(data + size - csv);
+
+    rmtl_dataset *ref = NULL, *par = NULL;
+    rmtl_load_options po = RMTL_LOAD_OPTIONS_INIT;
+    po.threads = 3;
+    int rc_r = rmtl__dataset_load_ranges(&ref, NULL, csv, csv_len, (const char *)data, schema_len,
+                                         NULL, NULL, 0);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", rmtl_last_error());
+    int rc_p = rmtl__dataset_load_ranges(&par, NULL, csv, csv_len, (const char *)data, schema_len,
+                                         NULL, &po, 7);
+    fuzz_require(rc_r == rc_p, "the parallel parser's status differs from the reference's");
+    if (rc_r && rc_r != RMTL_ENOMEM)
+        fuzz_require(!strncmp(msg, rmtl_last_error(), sizeof msg - 1),
+                     "the parallel parser's message differs from the reference's");
+    if (ref && par) {
+        size_t rows = ref->rows, nc = ref->meta->n_cat, nn = ref->meta->n_num;
+        fuzz_require(par->rows == rows && par->meta->n_cat == nc, "parallel: another shape");
+        fuzz_require(!memcmp(ref->cat, par->cat, rows * nc * sizeof *ref->cat), "parallel: ids");
+        fuzz_require(!nn || !memcmp(ref->num, par->num, rows * nn * sizeof *ref->num),
+                     "parallel: numbers");
+        fuzz_require(!memcmp(ref->session, par->session, rows * sizeof *ref->session),
+                     "parallel: sessions");
+        for (size_t f = 0; f < nc; f++)
+            fuzz_require(ref->meta->fields[f].vocab == par->meta->fields[f].vocab,
+                         "parallel: vocabulary sizes");
+    }
+    rmtl_dataset_free(ref);
+    rmtl_dataset_free(par);
 
     rmtl_dataset *ds = NULL;
     int rc = rmtl__dataset_load_mem(&ds, csv, csv_len, "fuzz.csv", (const char *)data,

@@ -169,6 +169,51 @@ static void csv_model_seed(void)
     rmtl_dataset_free(ds);
 }
 
+/* Dataset cache files (fuzz_cache): the tiny dataset and one read from
+ * CSV (session, timestamp, vocabulary strings), with control bytes for a
+ * whole load, a shard and a stream. */
+static void cache_seed(rmtl_dataset *ds, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/tmp/rmtl-mkseeds-%ld.rmtld", (long)getpid());
+    if (rmtl_dataset_save(ds, path))
+        die("dataset cache");
+    FILE *f = fopen(path, "rb");
+    static unsigned char buf[1 << 16];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (!f || len == 0 || len == sizeof buf)
+        die("reading the dataset cache");
+    fclose(f);
+    remove(path);
+    static const unsigned char ctl[] = {0x00, 0x01, 0x13, 0x08, 0x29};
+    for (size_t i = 0; i < sizeof ctl; i++) {
+        char file[128];
+        snprintf(file, sizeof file, "%s-%02x", name, ctl[i]);
+        write_seed("cache", file, &ctl[i], 1, buf, len);
+    }
+}
+
+static void cache_seeds(void)
+{
+    rmtl_dataset *ds = tiny_dataset();
+    cache_seed(ds, "tiny");
+    rmtl_dataset_free(ds);
+    static const char schema[] = "columns: {sid: session, ts: timestamp, city: categorical,\n"
+                                 "  age: numerical, click: {role: label, threshold: 0}}\n";
+    static const char csv[] = "sid,ts,city,age,click\n1,1,paris,31,1\n1,2,rome,25,0\n"
+                              "2,5,paris,,1\n3,1,oslo,40,0\n";
+    char path[512];
+    snprintf(path, sizeof path, "/tmp/rmtl-mkseeds-%ld.csv", (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(csv, f) < 0 || fclose(f))
+        die("temporary CSV");
+    if (rmtl_dataset_load_schema_string(&ds, path, schema, sizeof schema - 1, NULL, NULL))
+        die("CSV dataset");
+    remove(path);
+    cache_seed(ds, "csv");
+    rmtl_dataset_free(ds);
+}
+
 static void fusion_seeds(void)
 {
     static const char *const yaml[] = {
@@ -232,5 +277,6 @@ int main(int argc, char **argv)
     csv_model_seed();
     fusion_seeds();
     fuse_seeds();
+    cache_seeds();
     return 0;
 }

@@ -179,10 +179,10 @@ static int op_config_load(void)
 static int op_dataset_load(void)
 {
     rmtl_dataset *ds = NULL, *val = NULL;
-    int rc = rmtl_dataset_load(&ds, W.csv_path, W.schema_path, NULL);
+    int rc = rmtl_dataset_load(&ds, W.csv_path, W.schema_path, NULL, NULL);
     ck_assert(rc == RMTL_OK || ds == NULL);
     if (!rc) {
-        rc = rmtl_dataset_load(&val, W.csv_path, NULL, ds);
+        rc = rmtl_dataset_load(&val, W.csv_path, NULL, ds, NULL);
         ck_assert(rc == RMTL_OK || val == NULL);
     }
     rmtl_dataset_free(val);

@@ -9,7 +9,7 @@ import ctypes.util
 import os
 import threading
 import weakref
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int,
+from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int,
                     c_int64, c_size_t, c_uint32, c_uint64, c_void_p)
 
 _SOVERSION = 1
@@ -366,7 +366,24 @@ def _bind_folded(base, args):
     return None
 
 
-dataset_load = _bind_folded("rmtl_dataset_load", [_PP, _S, _S, _P, PROGRESS_FN, _P])
+class LoadOptions_(Structure):
+    """rmtl_load_options (include/rmtl.h), layout version 1."""
+    _fields_ = [("version", c_uint32), ("threads", c_int), ("progress", PROGRESS_FN),
+                ("payload", c_void_p), ("part", c_uint32), ("parts", c_uint32)]
+
+
+lib.rmtl_dataset_load.restype = c_int
+lib.rmtl_dataset_load.argtypes = [_PP, _S, _S, _P, POINTER(LoadOptions_)]
+
+
+def dataset_load(out, path, schema_path, reference, progress_fn, payload, threads=0):
+    """rmtl_dataset_load with its options built from a progress callback
+    (a PROGRESS_FN or None) and a thread count (0: the usable CPUs)."""
+    opts = LoadOptions_(1, threads, progress_fn if progress_fn is not None else PROGRESS_FN(),
+                        payload, 0, 0)
+    return lib.rmtl_dataset_load(out, path, schema_path, reference, byref(opts))
+
+
 fusion_round = _bind_folded("rmtl_fusion_round", [POINTER(FusionRoundStats_), _P, _P,
                                                   POINTER(FusionSimOpts_), PROGRESS_FN, _P])
 RANDOM_POLICY = ctypes.cast(lib.rmtl_env_sim_random_policy, c_void_p).value
