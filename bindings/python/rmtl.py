@@ -206,7 +206,7 @@ _SIGNATURES = {
     "rmtl_fuse_scores": (c_int, [_FP, _P, _FP, c_size_t, _FP, c_size_t, _FP, c_size_t]),
     "rmtl_fuse_scores_batch": (c_int, [_P, _P, POINTER(_FusionRequest), _FP, c_size_t, _FP,
                                        c_size_t]),
-    "rmtl_fusion_round_v2": (c_int, [POINTER(_FusionRoundStats), _P, _P,
+    "rmtl_fusion_round": (c_int, [POINTER(_FusionRoundStats), _P, _P,
                                      POINTER(_FusionSimOpts), _PROGRESS_FN, _P]),
     "rmtl_fusion_evaluate": (c_int, [POINTER(_SimStats), _P, _P, POINTER(_FusionSimOpts)]),
     "rmtl_fusion_save": (c_int, [_P, c_char_p, c_uint32]),
@@ -765,7 +765,7 @@ class Fusion(_Handle):
         st = _FusionRoundStats(version=1)
         st.explore.version = 1
         st.train.version = 1
-        pc.check(_lib.rmtl_fusion_round_v2(byref(st), self.handle, env.handle, byref(o),
+        pc.check(_lib.rmtl_fusion_round(byref(st), self.handle, env.handle, byref(o),
                                            pc.cfn, None))
         return {"explore": _sim_stats(st.explore), "log_requests": st.log_requests,
                 "log_rows": st.log_rows, "critic_loss": st.train.critic_loss,
