@@ -112,6 +112,8 @@ int rmtl__fusion_ope_log(rmtl_fusion_estimate *out, const rmtl_fusion *f, const 
                          size_t q0, size_t q1, const float *target, const rmtl_fusion *critic);
 int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
                           size_t q0, size_t q1, const float *target);
+/* n size_t values from a float workspace (NULL on failure). */
+size_t *rmtl__fusion_ws_idx(rmtl__ws *ws, size_t n);
 /* A batch as version 2 (a version-1 batch's new fields read as NULL). */
 void rmtl__fusion_batch_v2(rmtl_fusion_batch *out, const rmtl_fusion_batch *b);
 

@@ -11,7 +11,9 @@
  *          request's logged candidates C(t+1) (shown and unshown);
  * actor    maximises J = Σ_{k<l} e_k Σ_j P_k^θ(j)·Q̄_LCB(x_j) over every
  *          logged candidate, z_j = F_θ(x_j)/τ, Q̄_LCB = Σ_g (mean_m − κ·std_m),
- *          minus β·KL(π_θ⁰ ‖ π_b⁰) of the first slots, minus the anchor
+ *          minus β·KL(π_θ⁰ ‖ π_b⁰) of the first slots (both at the behaviour
+ *          temperature τ_b, so that annealing τ does not pull on the scale
+ *          of F), minus the anchor
  *          λ·‖ā_θ − ā_b‖² of the request's (c-weighted) mean action.
  * Losses are means over requests.
  */
@@ -33,11 +35,6 @@ typedef struct rmtl__lists {
     double *c; /* multiplicity of each entry: 1 shown, ω unshown */
 } rmtl__lists;
 
-static size_t *rmtl__ws_sz(rmtl__ws *ws, size_t n)
-{
-    return (size_t *)(void *)rmtl__ws_alloc(ws, n * (sizeof(size_t) / sizeof(float)) + 1);
-}
-
 static double *rmtl__ws_dbl(rmtl__ws *ws, size_t n)
 {
     return (double *)(void *)rmtl__ws_alloc(ws, 2 * n + 2);
@@ -54,9 +51,9 @@ static int rmtl__lists_build(rmtl__ws *ws, const rmtl_fusion_batch *b, int next,
         size_t ns = sr[2 * r + 1] - sr[2 * r];
         L->n += ns + (ns && cr ? cr[2 * r + 1] - cr[2 * r] : 0);
     }
-    L->off = rmtl__ws_sz(ws, B + 1);
-    L->shown = rmtl__ws_sz(ws, B);
-    L->row = rmtl__ws_sz(ws, L->n);
+    L->off = rmtl__fusion_ws_idx(ws, B + 1);
+    L->shown = rmtl__fusion_ws_idx(ws, B);
+    L->row = rmtl__fusion_ws_idx(ws, L->n);
     L->c = rmtl__ws_dbl(ws, L->n);
     if (!L->off || !L->shown || !L->row || !L->c)
         return RMTL_ENOMEM;
@@ -213,7 +210,7 @@ int rmtl__fusion_list_critic_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, do
     float *dy = rmtl__ws_alloc(ws, 2 * ns + 1), *qn = rmtl__ws_alloc(ws, 2 * nxt.n + 2);
     double *zn = rmtl__ws_dbl(ws, nxt.n), *qv = rmtl__ws_dbl(ws, nxt.n);
     double *ex = rmtl__ws_dbl(ws, l), *vn = rmtl__ws_dbl(ws, B);
-    size_t *sreq = rmtl__ws_sz(ws, ns), *spos = rmtl__ws_sz(ws, ns);
+    size_t *sreq = rmtl__fusion_ws_idx(ws, ns), *spos = rmtl__fusion_ws_idx(ws, ns);
     double *work = rmtl__list_work(ws, &nxt, l);
     if (!xc || !xn || !an || !rg || !dy || !qn || !zn || !qv || !ex || !vn || !sreq || !spos ||
         !work)
@@ -352,9 +349,10 @@ int rmtl__fusion_list_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, dou
     float *x = rmtl__ws_alloc(ws, n * f->in_item), *act = rmtl__ws_alloc(ws, n * A);
     double *q = rmtl__ws_dbl(ws, n), *sd = rmtl__ws_dbl(ws, n), *z = rmtl__ws_dbl(ws, n);
     double *zb = rmtl__ws_dbl(ws, n), *gz = rmtl__ws_dbl(ws, n), *gk = rmtl__ws_dbl(ws, n);
+    double *zk = rmtl__ws_dbl(ws, n);
     double *ga = rmtl__ws_dbl(ws, n * A), *ex = rmtl__ws_dbl(ws, l);
     double *work = rmtl__list_work(ws, &cur, l);
-    if (!x || !act || !q || !sd || !z || !zb || !gz || !gk || !ga || !ex || !work)
+    if (!x || !act || !q || !sd || !z || !zb || !gz || !gk || !zk || !ga || !ex || !work)
         return RMTL_ENOMEM;
     for (size_t k = 0; k < l; k++)
         ex[k] = rmtl__exam(f, k);
@@ -371,7 +369,9 @@ int rmtl__fusion_list_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, dou
     for (size_t e = 0; e < n; e++) {
         size_t row = cur.row[e];
         const float *p = b->scores + row * f->T;
-        z[e] = rmtl__fusion_formula(f->formula, f->T, p, act + e * A) / tau;
+        double F = rmtl__fusion_formula(f->formula, f->T, p, act + e * A);
+        z[e] = F / tau;
+        zk[e] = F / taub; /* the trust region compares rankings at τ_b, whatever τ */
         double fb = b->behaviour ? (double)b->behaviour[row]
                                  : rmtl__fusion_formula(f->formula, f->T, p, b->action + row * A);
         zb[e] = fb / taub;
@@ -380,13 +380,13 @@ int rmtl__fusion_list_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, dou
     for (size_t r = 0; r < B; r++) {
         size_t o = cur.off[r], m = cur.off[r + 1] - o;
         double J = rmtl__pl_value(z + o, cur.c + o, q + o, ex, m, l, gz + o, work, NULL);
-        double kl = rmtl__pl_first_kl(z + o, zb + o, cur.c + o, m, gk + o);
+        double kl = rmtl__pl_first_kl(zk + o, zb + o, cur.c + o, m, gk + o);
         lj += J;
         lkl += kl;
         /* ∂L/∂a through F: L_r = −J + β·KL, z = F/τ */
         double cs = 0.0, mean[RMTL__FUSE_ACT_MAX] = {0}, meanb[RMTL__FUSE_ACT_MAX] = {0};
         for (size_t e = o; e < o + m; e++) {
-            double gF = (-gz[e] + beta * gk[e]) / tau / (double)B;
+            double gF = (-gz[e] / tau + beta * gk[e] / taub) / (double)B;
             double dF[RMTL__FUSE_ACT_MAX];
             rmtl__formula_grad(f->formula, f->T, b->scores + cur.row[e] * f->T, act + e * A, dF);
             for (size_t k = 0; k < A; k++) {

@@ -139,8 +139,7 @@ void rmtl__fusion_batch_v2(rmtl_fusion_batch *out, const rmtl_fusion_batch *b)
     *out = v;
 }
 
-/* size_t arrays from a float workspace. */
-static size_t *rmtl__ws_idx(rmtl__ws *ws, size_t n)
+size_t *rmtl__fusion_ws_idx(rmtl__ws *ws, size_t n)
 {
     return (size_t *)(void *)rmtl__ws_alloc(ws, n * (sizeof(size_t) / sizeof(float)) + 1);
 }
@@ -161,8 +160,8 @@ static int rmtl__fusion_units(const rmtl_fusion *f, rmtl__ws *ws, const rmtl_fus
         size_t len = range[2 * r + 1] - range[2 * r];
         u->n += pair ? len : len > 0;
     }
-    u->row = rmtl__ws_idx(ws, u->n);
-    u->req = rmtl__ws_idx(ws, u->n);
+    u->row = rmtl__fusion_ws_idx(ws, u->n);
+    u->req = rmtl__fusion_ws_idx(ws, u->n);
     if (!u->row || !u->req)
         return RMTL_ENOMEM;
     size_t k = 0;
