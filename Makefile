@@ -75,7 +75,7 @@ suite_names = $(patsubst check_%.c,%,$(notdir $(1)))
 
 .PHONY: FORCE all lib tests examples benches check check-run check-examples check-examples-run \
         check-python asan check-valgrind \
-        demo bench mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist \
+        demo bench bench-fusion mpi check-mpi bench-dist install uninstall clean deps help abi-check abi-dump docs man dist \
         fuzz fuzz-seeds
 
 all: lib examples
@@ -288,9 +288,11 @@ BENCH_BINS := $(BENCHES:bench/%.c=$(O)/bench/%)
 benches: $(BENCH_BINS)
 # The RMTL quality sweep shares its pipeline with tests/check_rmtl_quality.c
 # and takes minutes: built with the others, run by hand (docs/rmtl.md).
-SLOW_BENCHES := $(O)/bench/rmtl_quality
+SLOW_BENCHES := $(O)/bench/rmtl_quality $(O)/bench/fusion_quality
 $(O)/bench/rmtl_quality: BENCH_EXTRA := tests/util/rmtlq.c
 $(O)/bench/rmtl_quality: tests/util/rmtlq.c tests/util/rmtlq.h
+# The fusion quality benchmark shares the MTL scorer with the demo.
+$(O)/bench/fusion_quality: examples/sim_scorer.h
 $(O)/bench/%: bench/%.c $(BENCH_UTIL) $(OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -Ibench -O2 -g -o $@ $< $(BENCH_UTIL) $(BENCH_EXTRA) \
@@ -299,6 +301,13 @@ $(O)/bench/%: bench/%.c $(BENCH_UTIL) $(OBJ)
 bench: deps
 	@$(MAKE) --no-print-directory benches
 	@set -e; for b in $(filter-out $(SLOW_BENCHES),$(BENCH_BINS)); do $$b; done
+
+# Fusion quality on the realistic pipeline (docs/fusion.md, "Results"):
+# FUSION_ARGS="--worlds 5 --first-seed 1" by default; minutes per world.
+FUSION_ARGS ?= --worlds 5 --first-seed 1
+bench-fusion: deps
+	@$(MAKE) --no-print-directory $(O)/bench/fusion_quality
+	@$(O)/bench/fusion_quality $(FUSION_ARGS)
 
 # --- MPI (optional) --------------------------------------------------------
 # The library links no MPI; these programs plug MPI into its gradient

@@ -499,7 +499,7 @@ int main(int argc, char **argv)
         char src[512], schema[512];
         snprintf(full, sizeof full, "%s/%s.csv", dir, ds[d]);
         snprintf(src, sizeof src, "%s/sessions/diginetica/views.csv", data_dir);
-        snprintf(schema, sizeof schema, "%s/examples/schemas/sim.yaml", RMTL_SOURCE_DIR);
+        snprintf(schema, sizeof schema, "%s/examples/schemas/sim_ids.yaml", RMTL_SOURCE_DIR);
         tasks[d] = digi ? digi_tasks : sim_tasks;
         int rc = digi ? derive(src, full)
                       : !strcmp(ds[d], "sim") ? sim_log(&sim, cfg, full, sim_sessions)

@@ -14,7 +14,7 @@
 #include "rmtl.h"
 #include "util/rmtlq.h"
 
-#define SCHEMA RMTL_SOURCE_DIR "/examples/schemas/sim.yaml"
+#define SCHEMA RMTL_SOURCE_DIR "/examples/schemas/sim_ids.yaml"
 
 START_TEST(test_rmtl_finetune_keeps_auc)
 {

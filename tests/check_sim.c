@@ -810,11 +810,25 @@ START_TEST(test_log_columns_and_actions)
         "session_id", "request",    "timestamp",         "user_id",         "item_id",
         "user_segment", "user_activity", "user_region",   "item_category",   "item_brand",
         "item_price_bucket", "item_pop_bucket", "price", "position",        "click",
-        "purchase",   "action_0",   "action_1",          "box_lo_0",        "box_lo_1",
-        "box_hi_0",   "box_hi_1"};
-    ck_assert_uint_eq(c.ncol, sizeof want / sizeof want[0]);
-    for (size_t j = 0; j < c.ncol; j++)
+        "purchase"};
+    static const char *const want_tail[] = {"action_0", "action_1", "box_lo_0",
+                                            "box_lo_1", "box_hi_0", "box_hi_1"};
+    rmtl_sim_info info = RMTL_SIM_INFO_INIT;
+    ck_assert_int_eq(rmtl_env_sim_info(&info, env), RMTL_OK);
+    size_t nw = sizeof want / sizeof want[0], nf = info.user_dim + info.item_dim + info.context_dim;
+    ck_assert_uint_eq(c.ncol, nw + nf + 6);
+    for (size_t j = 0; j < nw; j++)
         ck_assert_str_eq(c.names[j], want[j]);
+    for (size_t j = 0; j < 6; j++)
+        ck_assert_str_eq(c.names[nw + nf + j], want_tail[j]);
+    /* every feature of the request is in the log: the user's, the shown
+     * item's and the request's context (checked on the first row) */
+    ck_assert_str_eq(c.names[nw], "user_f_0");
+    ck_assert_str_eq(c.names[nw + info.user_dim], "item_f_0");
+    ck_assert_str_eq(c.names[nw + info.user_dim + info.item_dim], "context_0");
+    ck_assert_str_eq(c.names[nw + nf - 1], info.context_dim ? "context_3" : c.names[nw + nf - 1]);
+    ck_assert_double_eq(csv_at(&c, 0, csv_col(&c, "request")), 0.0);
+    ck_assert_double_eq(csv_at(&c, 0, csv_col(&c, "context_0")), 0.0); /* t / max_requests */
     size_t ci = csv_col(&c, "item_id"), ca = csv_col(&c, "action_0");
     size_t cs = csv_col(&c, "session_id"), cr = csv_col(&c, "request"),
            ct = csv_col(&c, "timestamp"), cp = csv_col(&c, "position");

@@ -182,6 +182,18 @@ const struct rmtl__param_desc rmtl__param_table[] = {
     P_DBL(sim.fatigue, 0.02, 0.0, 1.0, 0, "added to the leave logit per request already served (fatigue)"),
     P_INT(sim.tasks, 2, 1, 3, "simulated behaviours per shown item (click, conversion, like)"),
     P_INT(sim.sessions, 2000, 1, 100000000, "sessions per simulated evaluation"),
+    P_BOOL(sim.satisfaction.enabled, 0,
+           "long-term dynamics: a hidden per-item satisfaction trait moves the session's patience"),
+    P_DBL(sim.satisfaction.click, 0.11, 0.0, 5.0, 0,
+          "click logit added per unit of dissatisfaction (-trait): clicky, unsatisfying items"),
+    P_DBL(sim.satisfaction.memory, 0.7, 0.0, 1.0, 0,
+          "share of the session's net satisfaction kept from one request to the next"),
+    P_DBL(sim.satisfaction.leave, 0.5, 0.0, 100.0, 0,
+          "leave logit removed per unit of the session's net satisfaction"),
+    P_DBL(sim.satisfaction.brand_share, 0.5, 0.0, 1.0, 0,
+          "share of an item's satisfaction trait shared by its brand"),
+    P_DBL(sim.satisfaction.feature_noise, 1.0, 0.0, 1000.0, 0,
+          "noise std of the last item float feature, which shows the trait (none when item_dim is 0)"),
 
     /* runtime */
     P_INT(runtime.seed, 42, 0, INT64_C(1) << 62, "seed of every random stream"),

@@ -170,6 +170,14 @@ struct rmtl__settings {
         double fatigue;
         int64_t tasks;
         int64_t sessions;
+        struct {
+            int enabled;
+            double click;
+            double memory;
+            double leave;
+            double brand_share;
+            double feature_noise;
+        } satisfaction;
     } sim;
     struct {
         int64_t seed;

@@ -50,6 +50,14 @@ void rmtl__sim_params_default(struct rmtl__sim_params *p)
         .price_sens_sd = 0.3,
         .position_decay = 0.3,
         .affinity_cache_max = INT64_C(1) << 25, /* 128 MiB */
+        /* docs/simulator.md, "Long-term dynamics": chosen once from
+         * RecSim's and KuaiSim's defaults, never tuned on fusion results */
+        .sat_enabled = 0,
+        .sat_click = 0.11,
+        .sat_memory = 0.7,
+        .sat_leave = 0.5,
+        .sat_brand_share = 0.5,
+        .sat_feature_noise = 1.0,
     };
     *p = def;
 }
@@ -75,6 +83,12 @@ void rmtl__sim_params_from_config(struct rmtl__sim_params *p, const struct rmtl_
     p->user_dim = cp->fusion.state.user_dim;
     p->item_dim = cp->fusion.state.item_dim;
     p->context_dim = cp->fusion.state.context_dim;
+    p->sat_enabled = cp->sim.satisfaction.enabled;
+    p->sat_click = cp->sim.satisfaction.click;
+    p->sat_memory = cp->sim.satisfaction.memory;
+    p->sat_leave = cp->sim.satisfaction.leave;
+    p->sat_brand_share = cp->sim.satisfaction.brand_share;
+    p->sat_feature_noise = cp->sim.satisfaction.feature_noise;
 }
 
 /* Integer key in [lo, hi]. */
@@ -192,7 +206,12 @@ int rmtl__sim_params_validate(const struct rmtl__sim_params *p)
     if ((rc = rmtl__check_sizes(p)) ||
         (rc = rmtl__dbl_in("sim.leave_base", p->leave_base, 0.0, 1.0)) ||
         (rc = rmtl__dbl_in("sim.leave_reward_slope", p->leave_reward_slope, 0.0, 1e6)) ||
-        (rc = rmtl__dbl_in("sim.fatigue", p->fatigue, 0.0, 1e6)))
+        (rc = rmtl__dbl_in("sim.fatigue", p->fatigue, 0.0, 1e6)) ||
+        (rc = rmtl__dbl_in("sim.satisfaction.click", p->sat_click, 0.0, 5.0)) ||
+        (rc = rmtl__dbl_in("sim.satisfaction.memory", p->sat_memory, 0.0, 1.0)) ||
+        (rc = rmtl__dbl_in("sim.satisfaction.leave", p->sat_leave, 0.0, 100.0)) ||
+        (rc = rmtl__dbl_in("sim.satisfaction.brand_share", p->sat_brand_share, 0.0, 1.0)) ||
+        (rc = rmtl__dbl_in("sim.satisfaction.feature_noise", p->sat_feature_noise, 0.0, 1e3)))
         return rc;
     return rmtl__check_world(p);
 }

@@ -57,6 +57,16 @@ static int rmtl__log_header(rmtl__afile *f, const rmtl__sim *s, size_t action_di
         rmtl__afile_write(f, ",", 1);
         rmtl__afile_write(f, rmtl__task_names[t], strlen(rmtl__task_names[t]));
     }
+    /* every feature the fusion state reads, so a model trained on the log
+     * sees what the fusion sees */
+    static const char *const feats[3] = {"user_f", "item_f", "context"};
+    size_t dims[3] = {s->w.user_dim, s->w.item_dim, (size_t)s->p.context_dim};
+    for (int g = 0; g < 3; g++)
+        for (size_t j = 0; j < dims[g]; j++) {
+            char col[48];
+            int len = snprintf(col, sizeof col, ",%s_%zu", feats[g], j);
+            rmtl__afile_write(f, col, (size_t)len);
+        }
     static const char *const groups[3] = {"action", "box_lo", "box_hi"};
     for (int g = 0; g < 3; g++)
         for (size_t j = 0; j < action_dim; j++) {
@@ -97,6 +107,14 @@ static int rmtl__log_rows(rmtl__afile *f, const rmtl__sim *s, const rmtl__sim_se
             *p++ = ss->behav[k * s->tasks + t] != 0.0f ? '1' : '0';
         }
         rmtl__afile_write(f, row, (size_t)(p - row));
+        const float *feats[3] = {s->w.u_feat + (size_t)ss->user * s->w.user_dim,
+                                 ss->cand_feat + j * s->w.item_dim, ss->context};
+        size_t dims[3] = {s->w.user_dim, s->w.item_dim, (size_t)s->p.context_dim};
+        for (int g = 0; g < 3; g++)
+            for (size_t a = 0; a < dims[g]; a++) {
+                int w = snprintf(row, sizeof row, ",%.9g", (double)feats[g][a]);
+                rmtl__afile_write(f, row, (size_t)w);
+            }
         const float *groups[3] = {req->action, req->box_lo, req->box_hi};
         for (int g = 0; g < 3 && req->action_dim; g++)
             for (size_t a = 0; a < req->action_dim; a++) {

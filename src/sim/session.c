@@ -164,6 +164,7 @@ void rmtl__sess_begin(rmtl__sim_sess *ss, const rmtl__sim *s, uint64_t seed, uin
     ss->index = index;
     ss->t = 0;
     ss->reward = ss->last_reward = 0.0;
+    ss->satisfaction = 0.0;
     ss->shown = 0;
     memset(ss->done_count, 0, sizeof ss->done_count);
     ss->fb_done = 0;
@@ -228,12 +229,14 @@ static void rmtl__top_l(uint32_t *top, const float *scores, size_t n, size_t l)
     }
 }
 
-static double rmtl__leave_prob(const rmtl__sim *s, double reward, uint32_t t)
+static double rmtl__leave_prob(const rmtl__sim *s, double reward, uint32_t t, double satisfaction)
 {
     double base = s->p.leave_base;
     if (base <= 0.0 || base >= 1.0)
         return base;
     double z = s->leave_logit0 - s->p.leave_reward_slope * reward + s->p.fatigue * (double)t;
+    if (s->p.sat_enabled)
+        z -= s->p.sat_leave * satisfaction;
     return 1.0 / (1.0 + exp(-z));
 }
 
@@ -269,7 +272,9 @@ void rmtl__sess_serve(rmtl__sim_sess *ss, const rmtl__sim *s, const float *score
     ss->last_reward = r;
     ss->fb_reward = r;
     ss->fb_request = ss->t;
-    double leave = rmtl__leave_prob(s, r, ss->t);
+    if (s->p.sat_enabled)
+        rmtl__sim_satisfaction_step(ss, s);
+    double leave = rmtl__leave_prob(s, r, ss->t, ss->satisfaction);
     ss->fb_done = rmtl__rng_double(&ss->behav_rng) < leave || ss->t + 1 >= s->p.max_requests;
     ss->t++;
     ss->state = ss->fb_done ? RMTL__SESS_DONE : RMTL__SESS_ACTIVE;

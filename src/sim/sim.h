@@ -73,6 +73,13 @@ struct rmtl__sim_params {
      * creation (4 bytes each); larger worlds compute a user's row per
      * session. */
     int64_t affinity_cache_max;
+    /* long-term dynamics (sim/satisfaction.c, docs/simulator.md) */
+    int sat_enabled;          /* sim.satisfaction.enabled */
+    double sat_click;         /* sim.satisfaction.click */
+    double sat_memory;        /* sim.satisfaction.memory */
+    double sat_leave;         /* sim.satisfaction.leave */
+    double sat_brand_share;   /* sim.satisfaction.brand_share */
+    double sat_feature_noise; /* sim.satisfaction.feature_noise */
 };
 
 /* Fills every field with its default (config defaults for the first
@@ -105,6 +112,8 @@ typedef struct rmtl__sim_world {
     uint32_t *cat_items;         /* items grouped by category */
     rmtl__alias_slot *cat_pop;   /* popularity inside each category block */
     float *aff;                  /* users × items affinities u·v, or NULL (too big) */
+    float *i_sat;                /* items: hidden satisfaction trait in [-1, 1], or
+                                    NULL without the long-term dynamics */
     float truth_affinity[RMTL__SIM_TASKS]; /* already divided by sqrt(d) */
     uint32_t user_card[RMTL__SIM_UCAT], item_card[RMTL__SIM_ICAT]; /* ids + 1 */
 } rmtl__sim_world;
@@ -123,6 +132,7 @@ typedef struct rmtl__sim_sess {
     uint64_t index; /* session index within its stream */
     rmtl__rng cand_rng, behav_rng;
     double reward, last_reward;
+    double satisfaction; /* net satisfaction of the session (long-term dynamics) */
     uint64_t shown, done_count[RMTL__SIM_TASKS];
     /* mark[item]: low 16 bits the stamp of the request that made it a
      * candidate, high 16 bits the stamp of the session that showed it. */
@@ -198,6 +208,17 @@ static inline float rmtl__sim_expected_reward(const rmtl__sim *s, uint32_t user,
         r += s->p.reward_coef[k] * m[k];
     return (float)r;
 }
+
+/* --- long-term dynamics (satisfaction.c) ------------------------------ */
+/* Draws every item's satisfaction trait from its own random stream (the
+ * rest of the world is unchanged), shifts the click truth of unsatisfying
+ * items up and writes the trait, noisily, into the last item float
+ * feature. Nothing happens when the dynamics are off. */
+int rmtl__sim_satisfaction_create(rmtl__sim_world *w, const struct rmtl__sim_params *p,
+                                  uint64_t seed);
+/* The session's net satisfaction after a served request:
+ * memory·previous + the traits of the items clicked. */
+void rmtl__sim_satisfaction_step(rmtl__sim_sess *ss, const rmtl__sim *s);
 
 /* --- sessions (session.c) --------------------------------------------- */
 int rmtl__sess_init(rmtl__sim_sess *ss, const rmtl__sim *s);

@@ -19,7 +19,7 @@ void rmtl__sim_world_free(rmtl__sim_world *w)
     void *all[] = {w->u_lat,  w->u_feat,   w->u_cat,  w->u_bias,    w->u_price,
                    w->user_pick, w->interest, w->i_lat, w->i_feat,  w->i_cat,
                    w->i_bias, w->i_lprice, w->price,  w->pop,       w->cat_start,
-                   w->cat_items, w->cat_pop, w->aff};
+                   w->cat_items, w->cat_pop, w->aff, w->i_sat};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         rmtl__free(all[i]);
     memset(w, 0, sizeof *w);
@@ -290,6 +290,10 @@ int rmtl__sim_world_create(rmtl__sim_world *w, const struct rmtl__sim_params *p,
                        &r);
     rmtl__gen_interest(w, &g, p);
     rmtl__gen_free(&g);
+    if ((rc = rmtl__sim_satisfaction_create(w, p, seed)) != 0) {
+        rmtl__sim_world_free(w);
+        return rc;
+    }
     if (w->aff) {
         const rmtl__rt rt = {1};
         rmtl__gemm(&rt, RMTL__NOTRANS, RMTL__TRANS, w->users, w->items, d, 1.0f, w->u_lat, d,
