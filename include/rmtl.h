@@ -1614,7 +1614,8 @@ typedef struct rmtl_fusion_round_stats {
  *  offline log (kept across rounds, not saved in checkpoints); (2) train —
  *  opts->train_steps rmtl_fusion_train_step()s on minibatches of
  *  fusion.batch_size requests drawn uniformly from the whole log; (3)
- *  deploy — with fusion.ope_gate and Plackett–Luce exploration, only when
+ *  deploy — with fusion.ope_gate (default off) and Plackett–Luce
+ *  exploration, only when
  *  the lower bound of the trained actor's doubly robust estimate on this
  *  round's requests (rmtl_fusion_ope) exceeds the estimate of the policy
  *  that explored them (out->deployed says which; a version-1 `out` gets

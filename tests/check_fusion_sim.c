@@ -52,9 +52,9 @@ static double evaluate(const rmtl_fusion *f, rmtl_env *env, uint64_t seed)
 START_TEST(test_round_logs_trains_and_deploys)
 {
     setup s = make(NETS("pair"));
-    if (_i == 0) { /* without the off-policy gate: always deploys */
+    if (_i == 1) { /* with the off-policy gate (without: always deploys) */
         rmtl_fusion_free(s.f);
-        ck_assert_int_eq(rmtl_config_set_bool(s.cfg, "fusion.ope_gate", 0), RMTL_OK);
+        ck_assert_int_eq(rmtl_config_set_bool(s.cfg, "fusion.ope_gate", 1), RMTL_OK);
         ck_assert_int_eq(rmtl_fusion_create(&s.f, s.cfg), RMTL_OK);
     }
     fx_request r;

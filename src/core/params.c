@@ -160,8 +160,9 @@ const struct rmtl__param_desc rmtl__param_table[] = {
           "weight of KL(actor || behaviour) of the first-slot distributions (list objective)"),
     P_DBL(fusion.anchor, 0.01, 0.0, 1e6, 0,
           "weight of the anchor of each request's mean action to the behaviour's"),
-    P_BOOL(fusion.ope_gate, 1,
-           "rounds deploy only when the off-policy lower bound beats the deployed policy"),
+    P_BOOL(fusion.ope_gate, 0,
+           "rounds deploy only when the off-policy lower bound of the request value beats the "
+           "deployed policy's"),
     P_INT(fusion.state.user_dim, 16, 0, WIDTH_MAX, "user features in the fusion state"),
     P_INT(fusion.state.item_dim, 16, 0, WIDTH_MAX,
           "item features in the fusion state (pair granularity)"),
