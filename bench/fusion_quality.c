@@ -114,6 +114,8 @@ typedef struct world {
     rmtl_sim_stats st[NPOL];
     double gauc[NPOL];
     double explore_reward[2][16]; /* user, pair: per round */
+    int deployed[2][16];          /* user, pair: the round's off-policy gate let it deploy */
+    rmtl_fusion_estimate ope[NPOL]; /* cem, user, pair on the pair fusion's log (rmtl_fusion_ope) */
 } world;
 
 /* The scorer options of a setting: the MTL model's, or the truth's (NULL). */
@@ -233,9 +235,11 @@ static int train_rl(world *w, rmtl_fusion *f, const sizes *z, int which)
     scorer_opts(&o, w);
     for (size_t r = 0; r < z->rounds; r++) {
         rmtl_fusion_round_stats rs = RMTL_FUSION_ROUND_STATS_INIT;
-        TRY("round", rmtl_fusion_round(&rs, f, w->env, &o));
-        if (r < 16)
+        TRY("round", rmtl_fusion_round(&rs, f, w->env, &o, NULL, NULL));
+        if (r < 16) {
             w->explore_reward[which][r] = rs.explore.reward_mean;
+            w->deployed[which][r] = rs.deployed;
+        }
     }
     return 0;
 }
@@ -392,6 +396,18 @@ static int run_world(world *w, const run_opts *o, const char *dir)
     w->fusion_seconds = now_s() - t1;
     if (evaluate(w, &o->z) || gauc_all(w, &o->z))
         return 1;
+    /* off-policy estimates of the request value of each deployable policy
+     * on the pair fusion's log (PL exploration; rmtl_fusion_ope), to set
+     * beside the simulated reward per request */
+    for (int p = 0; p <= P_PAIR; p++) {
+        rmtl_fusion_estimate e = RMTL_FUSION_ESTIMATE_INIT;
+        int rc = rmtl_fusion_ope(&e, w->pol[p], w->pol[P_PAIR]);
+        if (rc == RMTL_EINVAL) /* uniform exploration (--set): no propensities */
+            e.dr = e.dr_lo = e.dr_hi = NAN;
+        else if (rc)
+            return fail("ope", rc);
+        w->ope[p] = e;
+    }
     w->seconds = now_s() - t0;
     fprintf(stderr, "S%d world %d (%.0f s): cem %.2f user %.2f pair %.2f myopic %.2f oracle %.2f\n",
             w->setting + 1, w->seed, w->seconds, w->st[P_CEM].reward_mean,
@@ -449,6 +465,12 @@ static void print_world(const world *w, const run_opts *o)
     printf("], \"pair_rl\": [");
     for (size_t r = 0; r < o->z.rounds && r < 16; r++)
         printf("%s%.3f", r ? ", " : "", w->explore_reward[1][r]);
+    printf("]},\n       \"deployed\": {\"user_rl\": [");
+    for (size_t r = 0; r < o->z.rounds && r < 16; r++)
+        printf("%s%d", r ? ", " : "", w->deployed[0][r]);
+    printf("], \"pair_rl\": [");
+    for (size_t r = 0; r < o->z.rounds && r < 16; r++)
+        printf("%s%d", r ? ", " : "", w->deployed[1][r]);
     printf("]},\n       \"policies\": {\n");
     for (int p = 0; p < NPOL; p++) {
         const rmtl_sim_stats *s = &w->st[p];
@@ -457,6 +479,16 @@ static void print_world(const world *w, const run_opts *o)
                pol_name[p], s->reward_mean, s->reward_std, s->length_mean, s->length_std,
                s->rate[0]);
         print_num(w->gauc[p]);
+        if (p <= P_PAIR) {
+            printf(", \"sim_request_reward\": %.4f, \"ope_request_reward\": ",
+                   s->length_mean > 0 ? s->reward_mean / s->length_mean : 0.0);
+            print_num(w->ope[p].dr);
+            printf(", \"ope_ci\": [");
+            print_num(w->ope[p].dr_lo);
+            printf(", ");
+            print_num(w->ope[p].dr_hi);
+            printf("]");
+        }
         printf("}%s\n", p + 1 < NPOL ? "," : "");
     }
     printf("       }}");

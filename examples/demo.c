@@ -311,7 +311,7 @@ static int run_fusion(struct demo *d)
         for (int k = 1; k < 3; k++) {
             rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
             bar_label(&bar, "round %zu %s", r, k == 1 ? "user" : "pair");
-            if (check(rmtl_fusion_round_v2(&st, fx[k], d->env, &o, bar_progress, &bar),
+            if (check(rmtl_fusion_round(&st, fx[k], d->env, &o, bar_progress, &bar),
                       "fusion round"))
                 goto done;
             printf("  %s %.1f", k == 1 ? "user" : "pair", st.explore.reward_mean);

@@ -150,13 +150,19 @@ int main(int argc, char **argv)
         for (size_t r = 0; r < rounds; r++) {
             rmtl_fusion_round_stats rp = RMTL_FUSION_ROUND_STATS_INIT,
                                     ru = RMTL_FUSION_ROUND_STATS_INIT;
-            if (rmtl_fusion_round(&rp, pair, env, &o) || rmtl_fusion_round(&ru, user, env, &o))
+            if (rmtl_fusion_round(&rp, pair, env, &o, NULL, NULL) ||
+                rmtl_fusion_round(&ru, user, env, &o, NULL, NULL))
                 return fail("round");
             printf("  seed %zu round %zu: explore reward pair %.2f user %.2f; critic loss "
-                   "%.3f / %.3f; q %.2f / %.2f; box penalty %.3f / %.3f\n", seed, r + 1,
+                   "%.3f / %.3f; q %.2f / %.2f; penalty %.3f / %.3f\n", seed, r + 1,
                    rp.explore.reward_mean, ru.explore.reward_mean, rp.train.critic_loss,
                    ru.train.critic_loss, rp.train.q, ru.train.q, rp.train.penalty,
                    ru.train.penalty);
+            printf("    off-policy request value (DR): pair new %.3f [%.3f, %.3f] vs deployed "
+                   "%.3f -> %s; user new %.3f [%.3f, %.3f] vs %.3f -> %s\n", rp.ope_new.dr,
+                   rp.ope_new.dr_lo, rp.ope_new.dr_hi, rp.ope_deployed.dr,
+                   rp.deployed ? "deployed" : "kept", ru.ope_new.dr, ru.ope_new.dr_lo,
+                   ru.ope_new.dr_hi, ru.ope_deployed.dr, ru.deployed ? "deployed" : "kept");
             fflush(stdout);
         }
         const rmtl_fusion *pol[3] = {fixed, user, pair};

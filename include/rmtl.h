@@ -484,7 +484,7 @@ typedef int (*rmtl_progress_fn)(const rmtl_progress *progress, void *payload);
 /*
  * Long calls that take a progress callback: rmtl_dataset_load() (bytes
  * read), rmtl_model_train_epoch() (rows), rmtl_agent_train() (updates),
- * rmtl_fusion_round_v2() (sessions, then training steps). Except for
+ * rmtl_fusion_round() (sessions, then training steps). Except for
  * rmtl_model_train_epoch(), which reports about every second, they call
  * `fn` whenever another 1% of the total is done or a second has passed,
  * and once more at the end (done == total), so `done` only grows.
@@ -1609,12 +1609,18 @@ RMTL_API int rmtl_fusion_explore(const rmtl_fusion *f, rmtl_ctx *ctx,
 
 /** A batch of logged requests (transitions) for training. Every array is
  *  borrowed for the call and indexed by pair rows; a request r showed the
- *  rows rows[2r] .. rows[2r+1]-1 (at least one) and was followed in its
- *  session by the request that showed next_rows[2r] .. next_rows[2r+1]-1
- *  (an empty range: the session ended after r). Rows may be shared: the
- *  next request of r is usually another request of the batch. At `user`
- *  granularity a request's state, action and box are those of its first
- *  row. Initialise with RMTL_FUSION_BATCH_INIT. */
+ *  rows rows[2r] .. rows[2r+1]-1 (at least one; in shown order, the first
+ *  at position 0) and was followed in its session by the request that
+ *  showed next_rows[2r] .. next_rows[2r+1]-1 (an empty range: the session
+ *  ended after r). Rows may be shared: the next request of r is usually
+ *  another request of the batch. At `user` granularity a request's state,
+ *  action and box are those of its first row.
+ *  Version 2 adds the logged unshown candidates that list-aware training
+ *  (fusion.objective: list) learns from: their rows (reward rows ignored)
+ *  and the weight ω = (n − l)/m of a uniform sample of m of a request's
+ *  n − l unshown candidates (1 when all are logged). A version-1 batch, or
+ *  NULL ranges, means no unshown candidate was logged: list training then
+ *  ranks the shown rows only. Initialise with RMTL_FUSION_BATCH_INIT. */
 typedef struct rmtl_fusion_batch {
     uint32_t version;         /* RMTL_FUSION_BATCH_VERSION                 */
     size_t requests;          /* transitions                               */
@@ -1632,11 +1638,21 @@ typedef struct rmtl_fusion_batch {
     size_t reward_dim;        /* the length of fusion.reward_coef          */
     const float *reward;      /* n_rows × reward_dim behaviours v_k; pair
                                  reward part k is fusion.reward_coef[k]·v_k */
+    /* version 2 */
+    const size_t *cand_rows;  /* requests × 2: [begin, end) of the request's
+                                 logged unshown candidates; NULL: none      */
+    const size_t *next_cand_rows; /* requests × 2: the same for its next
+                                 request; NULL: none                        */
+    const float *cand_weight; /* requests × 2: ω of the request's and of its
+                                 next request's candidates; NULL: all 1     */
+    const float *behaviour;   /* n_rows: the behaviour policy's fused score
+                                 F_b; NULL: the formula of the row's action */
 } rmtl_fusion_batch;
-#define RMTL_FUSION_BATCH_VERSION 1u /* layout version of rmtl_fusion_batch in this header */
+#define RMTL_FUSION_BATCH_VERSION 2u /* layout version of rmtl_fusion_batch in this header */
 /* Initialiser of rmtl_fusion_batch: its version, an empty batch. */
 #define RMTL_FUSION_BATCH_INIT \
-    {RMTL_FUSION_BATCH_VERSION, 0, NULL, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0, NULL}
+    {RMTL_FUSION_BATCH_VERSION, 0, NULL, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0, NULL, \
+     NULL, NULL, NULL, NULL}
 
 /** What a training step measured. Initialise with RMTL_FUSION_STATS_INIT. */
 typedef struct rmtl_fusion_stats {
@@ -1730,6 +1746,24 @@ typedef struct rmtl_fusion_sim_opts {
 /* Initialiser of rmtl_fusion_sim_opts: its version, everything else zero or NULL. */
 #define RMTL_FUSION_SIM_OPTS_INIT {RMTL_FUSION_SIM_OPTS_VERSION, 0, 0, 0, NULL, NULL}
 
+/** An off-policy estimate of a policy's mean request reward (the sum over
+ *  the shown slots of Σ_k c_k·v_k). Initialise with RMTL_FUSION_ESTIMATE_INIT. */
+typedef struct rmtl_fusion_estimate {
+    uint32_t version;   /* RMTL_FUSION_ESTIMATE_VERSION                          */
+    size_t requests;    /* logged requests used                              */
+    double snips;       /* self-normalised inverse propensity scoring        */
+    double snips_lo;    /* its 95% confidence interval                       */
+    double snips_hi;
+    double dr;          /* doubly robust (the item critics' model plus the
+                           weighted residuals; = snips without item critics) */
+    double dr_lo;       /* its 95% confidence interval                       */
+    double dr_hi;
+    double ess;         /* effective sample size of the last slot's weights  */
+} rmtl_fusion_estimate;
+#define RMTL_FUSION_ESTIMATE_VERSION 1u /* layout version of rmtl_fusion_estimate in this header */
+/* Initialiser of rmtl_fusion_estimate: its version, everything else zero. */
+#define RMTL_FUSION_ESTIMATE_INIT {RMTL_FUSION_ESTIMATE_VERSION, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}
+
 /** What a round did. Initialise with RMTL_FUSION_ROUND_STATS_INIT. */
 typedef struct rmtl_fusion_round_stats {
     uint32_t version;        /* RMTL_FUSION_ROUND_STATS_VERSION               */
@@ -1737,37 +1771,61 @@ typedef struct rmtl_fusion_round_stats {
     size_t log_requests;     /* requests in the offline log after the round   */
     size_t log_rows;         /* shown pairs in it                             */
     rmtl_fusion_stats train; /* the round's last training step                */
+    /* version 2 */
+    int deployed;            /* 1: the round deployed its actor               */
+    int gated;               /* 1: the off-policy gate decided (fusion.ope_gate) */
+    rmtl_fusion_estimate ope_new;      /* the trained actor on this round's log    */
+    rmtl_fusion_estimate ope_deployed; /* the policy that explored it, on it        */
 } rmtl_fusion_round_stats;
-#define RMTL_FUSION_ROUND_STATS_VERSION 1u /* layout version of rmtl_fusion_round_stats in this header */
+#define RMTL_FUSION_ROUND_STATS_VERSION 2u /* layout version of rmtl_fusion_round_stats in this header */
 /* Initialiser of rmtl_fusion_round_stats: its version and its members' initialisers. */
 #define RMTL_FUSION_ROUND_STATS_INIT \
-    {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT}
+    {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT, 0, 0, \
+     RMTL_FUSION_ESTIMATE_INIT, RMTL_FUSION_ESTIMATE_INIT}
 
 /** One round of progressive training: (1) explore — plays opts->sessions
  *  sessions of the env's own stream (rmtl_env_sim_reset) with the served
- *  policy plus uniform noise (rmtl_fusion_explore) and appends every
- *  request with its shown pairs, actions, trust boxes and behaviours to the
- *  handle's offline log (kept across rounds, not saved in checkpoints);
- *  (2) train — opts->train_steps rmtl_fusion_train_step()s on minibatches
- *  of fusion.batch_size requests drawn uniformly from the whole log; (3)
- *  deploy. The host drives rounds (fusion.rounds is the suggested count)
- *  and may evaluate between them. RMTL_EINVAL when the env's dims or task
- *  count do not fit the fusion; errors of the scorer, the simulator or
- *  training stop the round (the log keeps what was collected).
- *  [per-object] on f and env */
-RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
-                               const rmtl_fusion_sim_opts *opts);
-
-/** rmtl_fusion_round() with progress: `fn` (may be NULL) counts the
- *  sessions explored and then the training steps (`total` = sessions +
+ *  policy's behaviour policy (rmtl_fusion_explore) and appends every
+ *  request with its shown pairs, actions, trust boxes and behaviours (and,
+ *  for list-aware training, its logged unshown candidates) to the handle's
+ *  offline log (kept across rounds, not saved in checkpoints); (2) train —
+ *  opts->train_steps rmtl_fusion_train_step()s on minibatches of
+ *  fusion.batch_size requests drawn uniformly from the whole log; (3)
+ *  deploy — with fusion.ope_gate (default off) and Plackett–Luce
+ *  exploration, only when
+ *  the lower bound of the trained actor's doubly robust estimate on this
+ *  round's requests (rmtl_fusion_ope) exceeds the estimate of the policy
+ *  that explored them (out->deployed says which; a version-1 `out` gets
+ *  the version-1 fields only). The host drives rounds (fusion.rounds is the suggested count)
+ *  and may evaluate between them. `fn` (may be NULL) reports progress:
+ *  the sessions explored and then the training steps (`total` = sessions +
  *  opts->train_steps); `loss` is NaN while exploring, then the running
  *  mean critic loss of the round's steps. Returning non-zero stops the
  *  round with RMTL_ESTATE before it deploys: the log keeps the sessions
  *  played, the steps taken stay taken, and the served policy is unchanged.
- *  Errors otherwise as rmtl_fusion_round(). [per-object] on f and env */
-RMTL_API int rmtl_fusion_round_v2(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
-                                  const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn,
-                                  void *payload);
+ *  RMTL_EINVAL when the env's dims, task count or shown-list length
+ *  (sim.top_l, which must equal fusion.top_l) do not fit the fusion;
+ *  errors of the scorer, the simulator or training stop the round (the
+ *  log keeps what was collected). [per-object] on f and env */
+RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
+                               const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn,
+                               void *payload);
+
+/** Off-policy evaluation: estimates the mean request reward that the
+ *  policy `target` serves (its deployed actor or fixed action) would earn
+ *  on the requests of `logged`'s offline log, from the logged lists and
+ *  their known Plackett–Luce propensities (fusion.explore: plackett_luce).
+ *  Target and behaviour are both read as PL policies over each request's
+ *  logged candidates at the log's fusion.explore_temperature τ_b; slot k's
+ *  reward is weighted by the prefix ratio Π_{i≤k} π(s_i | s_<i)/μ(s_i | s_<i)
+ *  (unbiased for rewards that depend on the shown prefix, such as a
+ *  position-based click model). DR adds `logged`'s item critics
+ *  (fusion.objective: list) as the model. Intervals are normal, from the
+ *  requests' influence terms. docs/fusion.md "Off-policy evaluation".
+ *  RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims or a log
+ *  explored with uniform action noise. [thread-safe] */
+RMTL_API int rmtl_fusion_ope(rmtl_fusion_estimate *out, const rmtl_fusion *target,
+                             const rmtl_fusion *logged);
 
 /** Plays sessions 0 .. opts->sessions-1 of the stream opts->seed
  *  (rmtl_env_sim_evaluate: every policy evaluated with a seed meets the

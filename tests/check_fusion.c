@@ -423,7 +423,8 @@ END_TEST
 START_TEST(test_explore)
 {
     for (int user = 0; user < 2; user++) {
-        rmtl_fusion *f = fx_fusion(user ? SMALL_F("granularity: user,") : SMALL);
+        rmtl_fusion *f = fx_fusion(user ? SMALL_F("granularity: user, explore: uniform,")
+                                        : SMALL_F("explore: uniform,"));
         fx_request r;
         enum { N = 300 };
         fx_request_make(&r, f, N, 4);
@@ -548,8 +549,8 @@ START_TEST(test_train_learns_best_action)
 {
     rmtl_fusion *f = fx_fusion(
         "model: {tasks: [click]}\n"
-        "fusion: {formula: sum, actor_hidden: [16], critic_hidden: [32, 32], critic_groups: 1,"
-        " critic_ensemble: 2, reward_coef: [1], reward_group: [0], gamma: 0, kappa: 0, eta: 0,"
+        "fusion: {formula: sum, objective: pair, actor_hidden: [16], critic_hidden: [32, 32],"
+        " critic_groups: 1, critic_ensemble: 2, reward_coef: [1], reward_group: [0], gamma: 0, kappa: 0, eta: 0,"
         " actor_lr: 0.001, critic_lr: 0.01, tau: 0.05,"
         " state: {user_dim: 2, item_dim: 2, context_dim: 0, scores: false}}\n"
         "runtime: {threads: 1, seed: 3}\n");
@@ -736,6 +737,134 @@ START_TEST(test_gauc)
 }
 END_TEST
 
+/* Plackett–Luce exploration (the default): the actions are the served
+ * policy's, the trust box surrounds them, and `fused` holds F_b/τ_b plus
+ * Gumbel noise, so that its top l is a PL sample of softmax(F_b/τ_b). */
+START_TEST(test_explore_plackett_luce)
+{
+    rmtl_fusion *f = fx_fusion(SMALL_F("explore_temperature: 0.25,"));
+    fx_request r;
+    enum { N = 50 };
+    fx_request_make(&r, f, N, 4);
+    float base[N], mu[4 * N], key[N], act[4 * N], lo[4 * N], hi[4 * N];
+    ck_assert_int_eq(rmtl_fuse_scores_batch(f, NULL, &r.req, base, N, mu, 4 * N), RMTL_OK);
+    uint64_t st = 5;
+    ck_assert_int_eq(rmtl_fusion_explore(f, NULL, &r.req, &st, key, act, lo, hi, N), RMTL_OK);
+    ck_assert_mem_eq(act, mu, sizeof mu);
+    for (size_t i = 0; i < 4 * N; i++) {
+        ck_assert_float_eq_tol(lo[i], mu[i] - 0.15f, 1e-6f);
+        ck_assert_float_eq_tol(hi[i], mu[i] + 0.15f, 1e-6f);
+    }
+    /* key − F_b/τ_b is Gumbel(0, 1): mean 0.5772, variance π²/6, over many draws */
+    double sum = 0, sum2 = 0;
+    size_t n = 0;
+    for (int d = 0; d < 200; d++) {
+        ck_assert_int_eq(rmtl_fusion_explore(f, NULL, &r.req, &st, key, act, lo, hi, N), RMTL_OK);
+        for (size_t i = 0; i < N; i++, n++) {
+            double g = (double)key[i] - (double)base[i] / 0.25;
+            sum += g;
+            sum2 += g * g;
+        }
+    }
+    double mean = sum / (double)n, var = sum2 / (double)n - mean * mean;
+    ck_assert_msg(fabs(mean - 0.5772) < 0.03 && fabs(var - 1.6449) < 0.1, "mean %g var %g", mean,
+                  var);
+    fx_request_free(&r);
+    rmtl_fusion_free(f);
+}
+END_TEST
+
+/* A version-1 batch (no candidate fields) still trains, list objective or
+ * pair, exactly as a version-2 batch whose new fields are NULL; the same
+ * seed and batches give the same actor (determinism). */
+START_TEST(test_train_batch_version_1)
+{
+    for (int obj = 0; obj < 2; obj++) {
+        const char *cfg = obj ? SMALL_F("objective: pair,") : SMALL;
+        rmtl_fusion *f1 = fx_fusion(cfg), *f2 = fx_fusion(cfg), *f3 = fx_fusion(cfg);
+        fx_batch b;
+        fx_batch_make(&b, f1, 3, 3, 4, 5);
+        /* a version-1 struct: the same leading fields, nothing after reward */
+        struct v1 {
+            uint32_t version;
+            size_t requests;
+            const size_t *rows, *next_rows;
+            size_t n_rows, state_dim;
+            const float *state;
+            size_t tasks;
+            const float *scores;
+            size_t action_dim;
+            const float *action, *box_lo, *box_hi;
+            size_t reward_dim;
+            const float *reward;
+        } old = {1, b.b.requests, b.b.rows, b.b.next_rows, b.b.n_rows, b.b.state_dim,
+                 b.b.state, b.b.tasks, b.b.scores, b.b.action_dim, b.b.action, b.b.box_lo,
+                 b.b.box_hi, b.b.reward_dim, b.b.reward};
+        for (int step = 0; step < 5; step++) {
+            rmtl_fusion_stats s1 = RMTL_FUSION_STATS_INIT, s2 = RMTL_FUSION_STATS_INIT;
+            ck_assert_msg(rmtl_fusion_train_step(f1, (const rmtl_fusion_batch *)(void *)&old,
+                                                 &s1) == RMTL_OK, "%s", rmtl_last_error());
+            ck_assert_int_eq(rmtl_fusion_train_step(f2, &b.b, &s2), RMTL_OK);
+            ck_assert_int_eq(rmtl_fusion_train_step(f3, &b.b, NULL), RMTL_OK);
+            ck_assert(isfinite(s1.actor_loss) && isfinite(s1.critic_loss));
+            ck_assert_double_eq(s1.actor_loss, s2.actor_loss);
+            ck_assert_double_eq(s1.critic_loss, s2.critic_loss);
+        }
+        float probe[12] = {0.1f, 0.2f, -0.3f, 0.4f, 0.5f, -0.6f, 0.7f, 0.8f, -0.9f, 0.1f, 0.2f,
+                           0.3f}, p[2] = {0.3f, 0.6f}, y[3], a[3][4];
+        rmtl_fusion *fs[3] = {f1, f2, f3};
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(rmtl_fusion_deploy(fs[k]), RMTL_OK);
+            ck_assert_int_eq(rmtl_fuse_scores(&y[k], fs[k], probe, 12, p, 2, a[k], 4), RMTL_OK);
+        }
+        ck_assert_mem_eq(a[0], a[1], sizeof a[0]);
+        ck_assert_mem_eq(a[1], a[2], sizeof a[0]);
+        fx_batch_free(&b);
+        rmtl_fusion_free(f1);
+        rmtl_fusion_free(f2);
+        rmtl_fusion_free(f3);
+    }
+}
+END_TEST
+
+/* Version-2 fields are checked: a candidate range outside the rows, a
+ * non-positive weight, a NaN behaviour score. */
+START_TEST(test_train_bad_candidates)
+{
+    rmtl_fusion *f = fx_fusion(SMALL);
+    fx_batch b;
+    fx_batch_make(&b, f, 2, 2, 3, 1);
+    size_t B = b.b.requests, cand[2 * 8], none[2 * 8];
+    float w[2 * 8], beh[64];
+    ck_assert_uint_le(B, 8);
+    ck_assert_uint_le(b.b.n_rows, 64);
+    for (size_t r = 0; r < B; r++) {
+        cand[2 * r] = 0;
+        cand[2 * r + 1] = b.b.n_rows;
+        none[2 * r] = none[2 * r + 1] = 0;
+        w[2 * r] = w[2 * r + 1] = 2.0f;
+    }
+    for (size_t i = 0; i < b.b.n_rows; i++)
+        beh[i] = 0.1f * (float)i;
+    rmtl_fusion_batch q = b.b;
+    q.cand_rows = cand;
+    q.next_cand_rows = none;
+    q.cand_weight = w;
+    q.behaviour = beh;
+    ck_assert_msg(rmtl_fusion_train_step(f, &q, NULL) == RMTL_OK, "%s", rmtl_last_error());
+    cand[1] = b.b.n_rows + 1;
+    ck_assert_error(rmtl_fusion_train_step(f, &q, NULL), RMTL_EINVAL, "cand_rows");
+    cand[1] = b.b.n_rows;
+    w[0] = 0.0f;
+    ck_assert_error(rmtl_fusion_train_step(f, &q, NULL), RMTL_EINVAL, "cand_weight");
+    w[0] = 2.0f;
+    beh[2] = NAN;
+    ck_assert_error(rmtl_fusion_train_step(f, &q, NULL), RMTL_ENUMERIC, "behaviour[2]");
+    fx_batch_free(&b);
+    rmtl_fusion_free(f);
+}
+END_TEST
+
 Suite *rmtl_test_fusion_suite(void)
 {
     Suite *s = suite_create("fusion");
@@ -752,6 +881,9 @@ Suite *rmtl_test_fusion_suite(void)
     tcase_add_test(tc, test_train_then_deploy);
     tcase_add_test(tc, test_train_bad_batch);
     tcase_add_test(tc, test_train_learns_best_action);
+    tcase_add_test(tc, test_explore_plackett_luce);
+    tcase_add_test(tc, test_train_batch_version_1);
+    tcase_add_test(tc, test_train_bad_candidates);
     tcase_add_test(tc, test_save_load);
     tcase_add_test(tc, test_gauc);
     suite_add_tcase(s, tc);

@@ -52,6 +52,11 @@ static double evaluate(const rmtl_fusion *f, rmtl_env *env, uint64_t seed)
 START_TEST(test_round_logs_trains_and_deploys)
 {
     setup s = make(NETS("pair"));
+    if (_i == 1) { /* with the off-policy gate (without: always deploys) */
+        rmtl_fusion_free(s.f);
+        ck_assert_int_eq(rmtl_config_set_bool(s.cfg, "fusion.ope_gate", 1), RMTL_OK);
+        ck_assert_int_eq(rmtl_fusion_create(&s.f, s.cfg), RMTL_OK);
+    }
     fx_request r;
     fx_request_make(&r, s.f, 40, 1);
     float before[40], after[40];
@@ -60,7 +65,7 @@ START_TEST(test_round_logs_trains_and_deploys)
     o.sessions = 20;
     o.train_steps = 5;
     rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
-    ck_assert_msg(rmtl_fusion_round(&st, s.f, s.env, &o) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_msg(rmtl_fusion_round(&st, s.f, s.env, &o, NULL, NULL) == RMTL_OK, "%s", rmtl_last_error());
     ck_assert_uint_eq(st.explore.sessions, 20);
     ck_assert_uint_ge(st.explore.requests, 20);
     ck_assert_uint_eq(st.explore.impressions, 5 * st.explore.requests); /* top_l 5 */
@@ -71,9 +76,23 @@ START_TEST(test_round_logs_trains_and_deploys)
     ck_assert_uint_eq(st.train.steps, 5);
     ck_assert(isfinite(st.train.critic_loss) && isfinite(st.train.actor_loss));
     ck_assert_int_eq(rmtl_fuse_scores_batch(s.f, NULL, &r.req, after, 40, NULL, 0), RMTL_OK);
-    ck_assert(memcmp(before, after, sizeof before) != 0); /* deployed */
+    ck_assert_int_eq(st.gated, _i == 1);
+    if (_i == 1) {
+        /* the gate: deploy iff the new lower bound beats the explorer */
+        ck_assert_uint_eq(st.ope_new.requests, st.explore.requests);
+        ck_assert_uint_eq(st.ope_deployed.requests, st.explore.requests);
+        ck_assert(isfinite(st.ope_new.dr) && st.ope_new.dr_lo <= st.ope_new.dr &&
+                  st.ope_new.dr <= st.ope_new.dr_hi);
+        /* on its own log the explorer's weights are 1: SNIPS is the mean reward */
+        ck_assert_double_eq_tol(st.ope_deployed.snips,
+                                st.explore.reward_mean / st.explore.length_mean, 1e-6);
+        ck_assert_int_eq(st.deployed, st.ope_new.dr_lo > st.ope_deployed.dr);
+    } else {
+        ck_assert_int_eq(st.deployed, 1);
+    }
+    ck_assert_int_eq(memcmp(before, after, sizeof before) != 0, st.deployed);
     /* a second round appends to the log */
-    ck_assert_int_eq(rmtl_fusion_round(&st, s.f, s.env, &o), RMTL_OK);
+    ck_assert_int_eq(rmtl_fusion_round(&st, s.f, s.env, &o, NULL, NULL), RMTL_OK);
     ck_assert_uint_eq(fx_info(s.f).steps, 10);
     ck_assert_uint_gt(st.log_requests, st.explore.requests);
     fx_request_free(&r);
@@ -128,7 +147,7 @@ START_TEST(test_policies_beat_random_ranking)
     for (int g = 0; g < 2; g++) {
         setup s = make(grans[g]);
         for (int round = 0; round < 2; round++)
-            ck_assert_int_eq(rmtl_fusion_round(NULL, s.f, s.env, &o), RMTL_OK);
+            ck_assert_int_eq(rmtl_fusion_round(NULL, s.f, s.env, &o, NULL, NULL), RMTL_OK);
         double rl = evaluate(s.f, s.env, EVAL);
         ck_assert_msg(rl > 1.3 * random, "%s: %g vs random %g", g ? "pair" : "user", rl, random);
         /* MTF-GAUC of click on the log: better than chance */
@@ -164,9 +183,9 @@ START_TEST(test_bad_setups)
     ck_assert_int_eq(rmtl_fusion_create(&other, c), RMTL_OK);
     ck_assert_int_eq(rmtl_fusion_evaluate(&st, other, s.env, &o), RMTL_EINVAL);
     ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "user/item/context dims 16/16/4"));
-    ck_assert_int_eq(rmtl_fusion_round(NULL, other, s.env, &o), RMTL_EINVAL);
+    ck_assert_int_eq(rmtl_fusion_round(NULL, other, s.env, &o, NULL, NULL), RMTL_EINVAL);
     double g;
-    rmtl_fusion_round(NULL, s.f, s.env, &o);
+    rmtl_fusion_round(NULL, s.f, s.env, &o, NULL, NULL);
     ck_assert_int_eq(rmtl_fusion_log_gauc(&g, other, s.f), RMTL_EINVAL);
     rmtl_fusion_free(other);
     rmtl_config_free(c);
@@ -180,7 +199,7 @@ START_TEST(test_bad_setups)
     /* a scorer's error stops the run with its code */
     o.scorer = failing_scorer;
     ck_assert_int_eq(rmtl_fusion_evaluate(&st, s.f, s.env, &o), RMTL_ENUMERIC);
-    ck_assert_int_eq(rmtl_fusion_round(NULL, s.f, s.env, &o), RMTL_ENUMERIC);
+    ck_assert_int_eq(rmtl_fusion_round(NULL, s.f, s.env, &o, NULL, NULL), RMTL_ENUMERIC);
     o.scorer = NULL;
     o.version = 9;
     ck_assert_int_eq(rmtl_fusion_evaluate(&st, s.f, s.env, &o), RMTL_EINVAL);
@@ -197,7 +216,7 @@ Suite *rmtl_test_fusion_sim_suite(void)
     Suite *s = suite_create("fusion_sim");
     TCase *tc = tcase_create("fusion_sim");
     tcase_set_timeout(tc, 900);
-    tcase_add_test(tc, test_round_logs_trains_and_deploys);
+    tcase_add_loop_test(tc, test_round_logs_trains_and_deploys, 0, 2);
     tcase_add_test(tc, test_evaluate_is_deterministic);
     tcase_add_test(tc, test_policies_beat_random_ranking);
     tcase_add_test(tc, test_bad_setups);

@@ -1,5 +1,5 @@
 /* Progress callbacks of the long calls: rmtl_dataset_load(),
- * rmtl_agent_train() and rmtl_fusion_round_v2(). Each reports a growing
+ * rmtl_agent_train() and rmtl_fusion_round(). Each reports a growing
  * `done` against a fixed total, ends with done == total, and cancels
  * with RMTL_ESTATE, leaving its object consistent. Small data: fast. */
 #include <check.h>
@@ -325,15 +325,15 @@ START_TEST(test_fusion_round_reports)
     recorder r;
     memset(&r, 0, sizeof r);
     rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT, st2 = RMTL_FUSION_ROUND_STATS_INIT;
-    ck_assert_msg(rmtl_fusion_round_v2(&st, f, env, &o, record, &r) == RMTL_OK, "%s",
+    ck_assert_msg(rmtl_fusion_round(&st, f, env, &o, record, &r) == RMTL_OK, "%s",
                   rmtl_last_error());
     assert_progressed(&r, 20, 20);
     for (size_t i = 0; i < 20; i++) {
         ck_assert_uint_eq(r.done[i], i + 1);
         ck_assert(i < 12 ? isnan(r.loss[i]) : isfinite(r.loss[i]));
     }
-    /* the same round as rmtl_fusion_round() */
-    ck_assert_int_eq(rmtl_fusion_round(&st2, g, env2, &o), RMTL_OK);
+    /* the same round without progress */
+    ck_assert_int_eq(rmtl_fusion_round(&st2, g, env2, &o, NULL, NULL), RMTL_OK);
     ck_assert_uint_eq(st.explore.requests, st2.explore.requests);
     ck_assert(st.train.critic_loss == st2.train.critic_loss);
     rmtl_fusion_free(g);
@@ -362,8 +362,8 @@ START_TEST(test_fusion_round_cancel)
     memset(&r, 0, sizeof r);
     r.stop_at = 13; /* 10 sessions, then 3 steps */
     rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
-    ck_assert_int_eq(rmtl_fusion_round_v2(&st, f, env, &o, record, &r), RMTL_ESTATE);
-    ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "rmtl_fusion_round_v2: cancelled"));
+    ck_assert_int_eq(rmtl_fusion_round(&st, f, env, &o, record, &r), RMTL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "rmtl_fusion_round: cancelled"));
     ck_assert_uint_eq(st.train.steps, 0); /* stats written on success only */
     rmtl_fusion_info in = fx_info(f);
     ck_assert_uint_eq(in.steps, 3);
@@ -373,9 +373,9 @@ START_TEST(test_fusion_round_cancel)
     /* the log kept the sessions: GAUC on it works; another round goes on */
     double gauc;
     ck_assert_int_eq(rmtl_fusion_log_gauc(&gauc, f, f), RMTL_OK);
-    ck_assert_int_eq(rmtl_fusion_round_v2(&st, f, env, &o, NULL, NULL), RMTL_OK);
+    ck_assert_int_eq(rmtl_fusion_round(&st, f, env, &o, NULL, NULL), RMTL_OK);
     ck_assert_uint_eq(fx_info(f).steps, 9);
-    ck_assert_int_eq(rmtl_fusion_round_v2(&st, f, env, NULL, NULL, NULL), RMTL_EINVAL);
+    ck_assert_int_eq(rmtl_fusion_round(&st, f, env, NULL, NULL, NULL), RMTL_EINVAL);
     fx_request_free(&q);
     rmtl_fusion_free(f);
     rmtl_env_free(env);

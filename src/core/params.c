@@ -10,6 +10,8 @@ const char *const rmtl__arch_names[RMTL__ARCH_COUNT] = {
 const char *const rmtl__reward_names[RMTL__REWARD_COUNT] = {"bce", "abs"};
 const char *const rmtl__granularity_names[RMTL__GRAN_COUNT] = {"pair", "user"};
 const char *const rmtl__formula_names[RMTL__FORMULA_COUNT] = {"product", "sum"};
+const char *const rmtl__explore_names[RMTL__EXPLORE_COUNT] = {"plackett_luce", "uniform"};
+const char *const rmtl__objective_names[RMTL__OBJECTIVE_COUNT] = {"list", "pair"};
 const char *const rmtl__blis_arch_names[RMTL__BLIS_COUNT] = {"auto", "skx", "zen3", "haswell",
                                                              "generic"};
 
@@ -130,13 +132,37 @@ const struct rmtl__param_desc rmtl__param_table[] = {
     P_DBL(fusion.box_beta, 5.0, 0.0, 1e3, 0,
           "growth rate beta of the penalty and discount outside the trust box"),
     P_DBL(fusion.kappa, 0.5, 0.0, 1e6, 0, "weight of the ensemble-disagreement (std) penalty"),
-    P_INT(fusion.top_l, 5, 1, 1000, "items shown per request, whose rewards are summed"),
+    P_INT(fusion.top_l, 5, 1, 1000,
+          "shown-list length l: the slots of list training; rounds require sim.top_l = l"),
     P_INT(fusion.rounds, 5, 1, 1000, "explore / train / deploy rounds of progressive training"),
     P_INT(fusion.batch_size, 256, 1, BATCH_MAX, "requests per fusion update"),
     P_DLIST(fusion.reward_coef, 1, 16, -1e6, 1e6,
             "reward coefficient c_i of each behaviour (click, conversion, ...)", 1.0, 5.0),
     P_ILIST(fusion.reward_group, 1, 16, 0, 15,
             "critic group of each reward part, one entry per fusion.reward_coef", 0, 1),
+    P_CHOICE(fusion.explore, RMTL__EXPLORE_PL, rmtl__explore_names,
+             "behaviour policy: plackett_luce = sample the shown list from softmax(F_b / "
+             "explore_temperature), uniform = per-pair action noise U(-rho, rho)"),
+    P_DBL(fusion.explore_temperature, 0.05, 0.0, 1e3, MINO,
+          "temperature tau_b of the Plackett-Luce behaviour policy over the fused scores"),
+    P_INT(fusion.log_candidates, 20, 0, 100000,
+          "unshown candidates logged per request (a uniform sample, weight (n-l)/m); 0 = all"),
+    P_CHOICE(fusion.objective, RMTL__OBJECTIVE_LIST, rmtl__objective_names,
+             "list = item-value critics and a Plackett-Luce actor over every logged candidate, "
+             "pair = per-pair Q(s, a) critics and actor of the shown pairs"),
+    P_DBL(fusion.position_decay, 0.3, 0.0, 10.0, 0,
+          "examination e_k = (1 + k)^-decay of shown position k (list objective)"),
+    P_DBL(fusion.temperature, 0.05, 0.0, 1e3, MINO,
+          "final temperature tau of the actor's Plackett-Luce ranking distribution"),
+    P_INT(fusion.temperature_steps, 2000, 0, INT64_C(1000000000),
+          "steps over which tau falls geometrically from 10 tau to tau; 0 = constant"),
+    P_DBL(fusion.kl_beta, 0.1, 0.0, 1e6, 0,
+          "weight of KL(actor || behaviour) of the first-slot distributions (list objective)"),
+    P_DBL(fusion.anchor, 0.01, 0.0, 1e6, 0,
+          "weight of the anchor of each request's mean action to the behaviour's"),
+    P_BOOL(fusion.ope_gate, 0,
+           "rounds deploy only when the off-policy lower bound of the request value beats the "
+           "deployed policy's"),
     P_INT(fusion.state.user_dim, 16, 0, WIDTH_MAX, "user features in the fusion state"),
     P_INT(fusion.state.item_dim, 16, 0, WIDTH_MAX,
           "item features in the fusion state (pair granularity)"),

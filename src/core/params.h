@@ -45,6 +45,8 @@ enum rmtl__arch {
 enum rmtl__reward { RMTL__REWARD_BCE, RMTL__REWARD_ABS, RMTL__REWARD_COUNT };
 enum rmtl__granularity { RMTL__GRAN_PAIR, RMTL__GRAN_USER, RMTL__GRAN_COUNT };
 enum rmtl__formula { RMTL__FORMULA_PRODUCT, RMTL__FORMULA_SUM, RMTL__FORMULA_COUNT };
+enum rmtl__explore { RMTL__EXPLORE_PL, RMTL__EXPLORE_UNIFORM, RMTL__EXPLORE_COUNT };
+enum rmtl__objective { RMTL__OBJECTIVE_LIST, RMTL__OBJECTIVE_PAIR, RMTL__OBJECTIVE_COUNT };
 enum rmtl__blis_arch {
     RMTL__BLIS_AUTO,
     RMTL__BLIS_SKX,
@@ -58,6 +60,8 @@ extern const char *const rmtl__arch_names[RMTL__ARCH_COUNT];
 extern const char *const rmtl__reward_names[RMTL__REWARD_COUNT];
 extern const char *const rmtl__granularity_names[RMTL__GRAN_COUNT];
 extern const char *const rmtl__formula_names[RMTL__FORMULA_COUNT];
+extern const char *const rmtl__explore_names[RMTL__EXPLORE_COUNT];
+extern const char *const rmtl__objective_names[RMTL__OBJECTIVE_COUNT];
 extern const char *const rmtl__blis_arch_names[RMTL__BLIS_COUNT];
 
 /* Field names follow the keys: `rl.critic.bottom` is p.rl.critic.bottom.
@@ -137,6 +141,16 @@ struct rmtl__settings {
         int64_t batch_size;
         rmtl__dlist reward_coef;
         rmtl__ilist reward_group;
+        int explore;    /* enum rmtl__explore */
+        double explore_temperature;
+        int64_t log_candidates;
+        int objective;  /* enum rmtl__objective */
+        double position_decay;
+        double temperature;
+        int64_t temperature_steps;
+        double kl_beta;
+        double anchor;
+        int ope_gate;
         struct {
             int64_t user_dim;
             int64_t item_dim;

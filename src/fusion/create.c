@@ -30,6 +30,7 @@ int rmtl__fusion_dims(rmtl_fusion *f)
     f->in_pair = o->pair ? f->item_dim + f->score_in : 0;
     f->in_act = f->in_req + f->in_pair;
     f->in_crit = f->in_act + f->A;
+    f->in_item = f->user_dim + f->ctx_dim + f->item_dim + f->T;
     f->rho = (float)o->explore_width;
     /* The single-pair path keeps two layers and the pair input on the
      * stack; these bounds make that safe for any config. */
@@ -93,11 +94,13 @@ int rmtl__fusion_build(rmtl_fusion *f)
     for (size_t i = 0; i < nq; i++) {
         char name[64];
         snprintf(name, sizeof name, "critic.%zu.%zu", i / f->M, i % f->M);
-        rc = rmtl__mlp_init(&f->critic[i], &f->critic_ps, name, f->in_crit, cw, nc, 1, 0.0f,
-                            &init);
+        /* objective list: action-free item values, two heads (immediate,
+         * continuation); pair: Q(s, a) */
+        size_t in = o->list ? f->in_item : f->in_crit, out = o->list ? 2 : 1;
+        rc = rmtl__mlp_init(&f->critic[i], &f->critic_ps, name, in, cw, nc, out, 0.0f, &init);
         if (!rc)
-            rc = rmtl__mlp_init(&f->critic_t[i], &f->critic_tps, name, f->in_crit, cw, nc, 1,
-                                0.0f, &scratch);
+            rc = rmtl__mlp_init(&f->critic_t[i], &f->critic_tps, name, in, cw, nc, out, 0.0f,
+                                &scratch);
         if (rc)
             return rc;
     }

@@ -4,6 +4,7 @@
  * staged, so a failing call writes nothing. */
 #include "fusion/ctx.h"
 #include "fusion/fusion.h"
+#include "fusion/plackett_luce.h"
 
 #include "core/internal.h"
 
@@ -219,9 +220,16 @@ static int rmtl__fuse_batch(const char *fn, const rmtl_fusion *f, rmtl_ctx *ctx,
         for (size_t r = 1; !rc && r < n; r++)
             memcpy(act + r * A, act, A * sizeof *act);
     }
-    /* exploration: one draw per pair, or per request at user granularity */
+    /* exploration: one draw per pair, or per request at user granularity;
+     * Plackett–Luce exploration keeps the actions and perturbs the ranking */
+    int pl = f->o.explore_pl;
     size_t draws = f->gran == RMTL_FUSION_PAIR ? n : 1;
-    for (size_t r = 0; !rc && noise && r < n; r++) {
+    for (size_t r = 0; !rc && noise && pl && r < n; r++)
+        for (size_t k = 0; k < A; k++) {
+            lo[r * A + k] = act[r * A + k] - f->rho;
+            hi[r * A + k] = act[r * A + k] + f->rho;
+        }
+    for (size_t r = 0; !rc && noise && !pl && r < n; r++) {
         if (r < draws)
             rmtl__fuse_explore_one(f, noise, act + r * A, lo + r * A, hi + r * A);
         else {
@@ -232,6 +240,9 @@ static int rmtl__fuse_batch(const char *fn, const rmtl_fusion *f, rmtl_ctx *ctx,
     }
     for (size_t r = 0; !rc && r < n; r++)
         res[r] = rmtl__fusion_formula(f->formula, f->T, req->scores + r * f->T, act + r * A);
+    /* F_b/τ_b + Gumbel: its top l is a PL sample of softmax(F_b/τ_b) */
+    for (size_t r = 0; !rc && noise && pl && r < n; r++)
+        res[r] = (float)((double)res[r] / f->o.explore_temperature + rmtl__pl_gumbel(noise));
     if (!rc) {
         memcpy(fused, res, n * sizeof *res);
         if (act_out)

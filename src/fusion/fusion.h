@@ -34,7 +34,8 @@ struct rmtl_fusion {
     size_t score_in;                /* T when the scores are in the state, else 0 */
     size_t state_dim;               /* public pair features: user + item + context */
     size_t in_req, in_pair, in_act; /* actor input: request part, pair part, total */
-    size_t in_crit;                 /* critic input: in_act + A */
+    size_t in_crit;                 /* critic input: in_act + A (objective pair) */
+    size_t in_item;                 /* item critic input: user + context + item + T (list) */
     int gran, formula;
     float lo[RMTL__FUSE_ACT_MAX], hi[RMTL__FUSE_ACT_MAX]; /* action bounds */
     float rho;                      /* fusion.explore_width */
@@ -93,5 +94,27 @@ int rmtl__fusion_check_batch(const rmtl_fusion *f, const rmtl_fusion_batch *b);
 int rmtl__fusion_critic_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss);
 int rmtl__fusion_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss,
                             rmtl_fusion_stats *st);
+
+/* List-aware training (fusion.objective: list, list_train.c): the item
+ * critics' loss and the Plackett–Luce actor's, as the two above. */
+int rmtl__fusion_list_critic_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss);
+int rmtl__fusion_list_actor_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, double *loss,
+                                 rmtl_fusion_stats *st);
+/* The item critics' input row [user; context; item; scores] of a pair. */
+void rmtl__fusion_item_row(const rmtl_fusion *f, const float *state, const float *scores,
+                           float *row);
+/* The actor's PL temperature τ at the handle's current step (annealed). */
+double rmtl__fusion_temperature(const rmtl_fusion *f);
+/* Off-policy estimates (ope.c) of the PL policy with fused scores `target`
+ * (one per log row of requests q0..q1-1, from the first row of q0) on
+ * f's log l: SNIPS; with critic (f itself under the list objective) DR. */
+int rmtl__fusion_ope_log(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
+                         size_t q0, size_t q1, const float *target, const rmtl_fusion *critic);
+int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
+                          size_t q0, size_t q1, const float *target);
+/* n size_t values from a float workspace (NULL on failure). */
+size_t *rmtl__fusion_ws_idx(rmtl__ws *ws, size_t n);
+/* A batch as version 2 (a version-1 batch's new fields read as NULL). */
+void rmtl__fusion_batch_v2(rmtl_fusion_batch *out, const rmtl_fusion_batch *b);
 
 #endif

@@ -16,9 +16,10 @@ void rmtl__flog_init(rmtl__flog *l, size_t S, size_t T, size_t A, size_t R)
 
 void rmtl__flog_free(rmtl__flog *l)
 {
-    void *p[] = {l->state,   l->scores,  l->action, l->lo,      l->hi,       l->reward,
-                 l->user,    l->begin,   l->end,    l->next,    l->b_state,  l->b_scores,
-                 l->b_action, l->b_lo,   l->b_hi,   l->b_reward, l->b_rows,  l->b_next};
+    void *p[] = {l->state,    l->scores, l->action, l->lo,       l->hi,      l->reward,
+                 l->user,     l->begin,  l->mid,    l->end,      l->weight,  l->next,
+                 l->b_state,  l->b_scores, l->b_action, l->b_lo, l->b_hi,    l->b_reward,
+                 l->b_rows,   l->b_next, l->b_cand, l->b_next_cand, l->b_weight};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         rmtl__free(p[i]);
     rmtl__flog_init(l, l->S, l->T, l->A, l->R);
@@ -73,19 +74,24 @@ static int rmtl__flog_reserve_reqs(rmtl__flog *l, size_t need)
     size_t n = l->reqs_cap ? l->reqs_cap * 2 : 64;
     while (n < need)
         n *= 2;
-    size_t c1 = l->reqs_cap, c2 = l->reqs_cap, c3 = l->reqs_cap;
+    size_t c1 = l->reqs_cap, c2 = l->reqs_cap, c3 = l->reqs_cap, c4 = l->reqs_cap;
+    size_t c5 = l->reqs_cap;
     int rc = rmtl__grow((void **)&l->begin, &c1, n, sizeof(size_t));
     if (!rc)
         rc = rmtl__grow((void **)&l->end, &c2, n, sizeof(size_t));
     if (!rc)
         rc = rmtl__grow((void **)&l->next, &c3, n, sizeof(int64_t));
     if (!rc)
+        rc = rmtl__grow((void **)&l->mid, &c4, n, sizeof(size_t));
+    if (!rc)
+        rc = rmtl__grow((void **)&l->weight, &c5, n, sizeof(float));
+    if (!rc)
         l->reqs_cap = n;
     return rc;
 }
 
 int rmtl__flog_add(rmtl__flog *l, size_t *req, int64_t prev, int64_t user, size_t n,
-                   const float *state, const float *scores, const float *action,
+                   size_t shown, float weight, const float *state, const float *scores, const float *action,
                    const float *lo, const float *hi, const float *reward)
 {
     int rc = rmtl__flog_reserve_rows(l, l->rows + n);
@@ -103,10 +109,13 @@ int rmtl__flog_add(rmtl__flog *l, size_t *req, int64_t prev, int64_t user, size_
     for (size_t i = 0; i < n; i++)
         l->user[r0 + i] = user;
     l->rows += n;
+    l->shown += shown;
     l->widest = n > l->widest ? n : l->widest;
     size_t k = l->reqs++;
     l->begin[k] = r0;
+    l->mid[k] = r0 + shown;
     l->end[k] = l->rows;
+    l->weight[k] = weight;
     l->next[k] = -1;
     if (prev >= 0)
         l->next[prev] = (int64_t)k;
@@ -150,10 +159,16 @@ int rmtl__flog_sample(rmtl__flog *l, rmtl__rng *rng, size_t count, rmtl_fusion_b
         l->b_cap = need;
     }
     if (count > l->b_req_cap) {
-        size_t c1 = l->b_req_cap, c2 = l->b_req_cap;
+        size_t c1 = 2 * l->b_req_cap, c2 = c1, c3 = c1, c4 = c1, c5 = c1;
         int rc = rmtl__grow((void **)&l->b_rows, &c1, 2 * count, sizeof(size_t));
         if (!rc)
             rc = rmtl__grow((void **)&l->b_next, &c2, 2 * count, sizeof(size_t));
+        if (!rc)
+            rc = rmtl__grow((void **)&l->b_cand, &c3, 2 * count, sizeof(size_t));
+        if (!rc)
+            rc = rmtl__grow((void **)&l->b_next_cand, &c4, 2 * count, sizeof(size_t));
+        if (!rc)
+            rc = rmtl__grow((void **)&l->b_weight, &c5, 2 * count, sizeof(float));
         if (rc)
             return rc;
         l->b_req_cap = count;
@@ -161,13 +176,23 @@ int rmtl__flog_sample(rmtl__flog *l, rmtl__rng *rng, size_t count, rmtl_fusion_b
     size_t at = 0;
     for (size_t i = 0; i < count; i++) {
         size_t k = (size_t)rmtl__rng_below(rng, l->reqs);
+        /* shown rows, then the unshown candidates, of k and of its next */
         l->b_rows[2 * i] = at;
+        l->b_rows[2 * i + 1] = at + (l->mid[k] - l->begin[k]);
+        l->b_cand[2 * i] = l->b_rows[2 * i + 1];
         at += rmtl__flog_copy(l, k, at);
-        l->b_rows[2 * i + 1] = at;
+        l->b_cand[2 * i + 1] = at;
+        l->b_weight[2 * i] = l->weight[k];
+        l->b_weight[2 * i + 1] = 1.0f;
         l->b_next[2 * i] = l->b_next[2 * i + 1] = at;
+        l->b_next_cand[2 * i] = l->b_next_cand[2 * i + 1] = at;
         if (l->next[k] >= 0) {
-            at += rmtl__flog_copy(l, (size_t)l->next[k], at);
-            l->b_next[2 * i + 1] = at;
+            size_t nk = (size_t)l->next[k];
+            l->b_next[2 * i + 1] = at + (l->mid[nk] - l->begin[nk]);
+            l->b_next_cand[2 * i] = l->b_next[2 * i + 1];
+            at += rmtl__flog_copy(l, nk, at);
+            l->b_next_cand[2 * i + 1] = at;
+            l->b_weight[2 * i + 1] = l->weight[nk];
         }
     }
     rmtl_fusion_batch v = RMTL_FUSION_BATCH_INIT;
@@ -185,6 +210,9 @@ int rmtl__flog_sample(rmtl__flog *l, rmtl__rng *rng, size_t count, rmtl_fusion_b
     v.box_hi = l->b_hi;
     v.reward_dim = l->R;
     v.reward = l->b_reward;
+    v.cand_rows = l->b_cand;
+    v.next_cand_rows = l->b_next_cand;
+    v.cand_weight = l->b_weight;
     *b = v;
     return 0;
 }

@@ -40,6 +40,16 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
         o->reward_coef[i] = p->fusion.reward_coef.v[i];
         o->reward_group[i] = (size_t)p->fusion.reward_group.v[i];
     }
+    o->explore_pl = p->fusion.explore == RMTL__EXPLORE_PL;
+    o->explore_temperature = p->fusion.explore_temperature;
+    o->log_candidates = (size_t)p->fusion.log_candidates;
+    o->list = p->fusion.objective == RMTL__OBJECTIVE_LIST;
+    o->position_decay = p->fusion.position_decay;
+    o->temperature = p->fusion.temperature;
+    o->temperature_steps = (uint64_t)p->fusion.temperature_steps;
+    o->kl_beta = p->fusion.kl_beta;
+    o->anchor = p->fusion.anchor;
+    o->ope_gate = p->fusion.ope_gate;
     o->user_dim = (size_t)p->fusion.state.user_dim;
     o->item_dim = (size_t)p->fusion.state.item_dim;
     o->context_dim = (size_t)p->fusion.state.context_dim;

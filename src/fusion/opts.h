@@ -24,6 +24,13 @@ typedef struct rmtl__fopts {
     double reward_coef[RMTL__FOPT_CAP];
     size_t reward_group[RMTL__FOPT_CAP], n_reward;
     size_t user_dim, item_dim, context_dim;
+    int explore_pl;                   /* fusion.explore == plackett_luce */
+    double explore_temperature;
+    size_t log_candidates;
+    int list;                         /* fusion.objective == list */
+    double position_decay, temperature, kl_beta, anchor;
+    uint64_t temperature_steps;
+    int ope_gate;
     int scores;                       /* fusion.state.scores */
     rmtl__hp_optim optim;             /* optim.* (lr unused: fusion.*_lr) */
     rmtl__hp_runtime rt;              /* runtime.* */

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +23,14 @@ typedef struct rmtl__fsim {
     rmtl_ctx *ctx;
     size_t n; /* candidates */
     float *scores, *fused, *act, *lo, *hi, *items, *user, *context;
+    size_t *unshown;     /* candidate indices not shown at a step */
+    unsigned char *mark;
 } rmtl__fsim;
 
 static void rmtl__fsim_free(rmtl__fsim *s)
 {
-    void *p[] = {s->scores, s->fused, s->act, s->lo, s->hi, s->items, s->user, s->context};
+    void *p[] = {s->scores, s->fused, s->act, s->lo, s->hi, s->items, s->user, s->context,
+                 s->unshown, s->mark};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         rmtl__free(p[i]);
     rmtl_ctx_free(s->ctx);
@@ -69,8 +73,10 @@ static int rmtl__fsim_init(rmtl__fsim *s, const char *fn, const rmtl_fusion *f,
     s->items = rmtl__mallocarray(n, (f->item_dim + 1) * sizeof(float));
     s->user = rmtl__mallocarray(f->user_dim + 1, sizeof(float));
     s->context = rmtl__mallocarray(f->ctx_dim + 1, sizeof(float));
+    s->unshown = rmtl__mallocarray(n + 1, sizeof(size_t));
+    s->mark = rmtl__mallocarray(n + 1, 1);
     if (!s->scores || !s->fused || !s->act || !s->lo || !s->hi || !s->items || !s->user ||
-        !s->context) {
+        !s->context || !s->unshown || !s->mark) {
         rmtl__fsim_free(s);
         return rmtl__error(RMTL_ENOMEM, "%s: out of memory", fn);
     }
@@ -189,12 +195,32 @@ static int rmtl__fsim_session(rmtl__fsim *s, rmtl_fusion *f, rmtl_env *env, rmtl
                                       s->n)) ||
             (rc = rmtl_env_sim_step(&fb, env, s->fused, req.n)))
             return rc;
-        /* the shown pairs, in the log's column blocks */
-        size_t l = fb.n_shown;
-        float *bs = rows, *bp = bs + l * S, *ba = bp + l * T, *bl = ba + l * A, *bh = bl + l * A;
-        float *br = bh + l * A;
-        for (size_t j = 0; j < l; j++) {
-            size_t c = fb.shown[j];
+        /* the shown pairs, then (list objective) a uniform sample of m of
+         * the unshown candidates, in the log's column blocks */
+        size_t l = fb.n_shown, nu = req.n - l, m = 0;
+        if (f->o.list && nu) {
+            size_t *idx = s->unshown, w = 0;
+            for (size_t c = 0; c < req.n; c++)
+                s->mark[c] = 0;
+            for (size_t j = 0; j < l; j++)
+                s->mark[fb.shown[j]] = 1;
+            for (size_t c = 0; c < req.n; c++)
+                if (!s->mark[c])
+                    idx[w++] = c;
+            m = f->o.log_candidates && f->o.log_candidates < nu ? f->o.log_candidates : nu;
+            for (size_t j = 0; j < m && m < nu; j++) { /* partial Fisher–Yates */
+                size_t r = j + (size_t)(rmtl__splitmix64(&f->noise) % (nu - j));
+                size_t t = idx[j];
+                idx[j] = idx[r];
+                idx[r] = t;
+            }
+        }
+        size_t nr = l + m;
+        float *bs = rows, *bp = bs + nr * S, *ba = bp + nr * T, *bl = ba + nr * A;
+        float *bh = bl + nr * A, *br = bh + nr * A;
+        memset(br, 0, nr * R * sizeof *br);
+        for (size_t j = 0; j < nr; j++) {
+            size_t c = j < l ? fb.shown[j] : s->unshown[j - l];
             float *st_row = bs + j * S;
             memcpy(st_row, s->user, U * sizeof(float));
             memcpy(st_row + U, s->items + c * I, I * sizeof(float));
@@ -203,12 +229,15 @@ static int rmtl__fsim_session(rmtl__fsim *s, rmtl_fusion *f, rmtl_env *env, rmtl
             memcpy(ba + j * A, s->act + c * A, A * sizeof(float));
             memcpy(bl + j * A, s->lo + c * A, A * sizeof(float));
             memcpy(bh + j * A, s->hi + c * A, A * sizeof(float));
+            if (j >= l)
+                continue;
             memcpy(br + j * R, fb.behaviours + j * fb.tasks, R * sizeof(float));
             for (size_t k = 0; k < R; k++)
                 st->rate[k] += fb.behaviours[j * fb.tasks + k];
         }
         size_t k;
-        if ((rc = rmtl__flog_add(&f->log, &k, prev, user, l, bs, bp, ba, bl, bh, br)))
+        float weight = m ? (float)((double)nu / (double)m) : 1.0f;
+        if ((rc = rmtl__flog_add(&f->log, &k, prev, user, nr, l, weight, bs, bp, ba, bl, bh, br)))
             return rc;
         prev = (int64_t)k;
         length++;
@@ -220,16 +249,57 @@ static int rmtl__fsim_session(rmtl__fsim *s, rmtl_fusion *f, rmtl_env *env, rmtl
     return 0;
 }
 
-/* rmtl_fusion_round() and its progress variant: sessions explored, then
- * training steps, count as the units of progress. */
+/* Off-policy estimates, on requests q0..q1-1 of the log, of the actor
+ * under training (a) and of the served policy that explored them (b). */
+static int rmtl__fsim_gate(rmtl_fusion *f, size_t q0, size_t q1, rmtl_fusion_estimate *a,
+                           rmtl_fusion_estimate *b)
+{
+    const rmtl__flog *l = &f->log;
+    size_t r0 = l->begin[q0], n = l->end[q1 - 1] - r0, A = f->A, in = f->in_act;
+    float *ta = rmtl__mallocarray(n + 1, sizeof *ta), *tb = rmtl__mallocarray(n + 1, sizeof *tb);
+    float *x = rmtl__mallocarray(n + 1, in * sizeof *x), *z = rmtl__mallocarray(n + 1,
+                                                                                  A * sizeof *z);
+    int rc = ta && tb && x && z ? 0 : rmtl__error(RMTL_ENOMEM, "fusion: out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t row = r0 + i;
+        rmtl__fusion_state_row(f, l->state + row * l->S, l->scores + row * l->T, x + i * in);
+        rc = rmtl_fuse_scores(&tb[i], f, l->state + row * l->S, l->S, l->scores + row * l->T,
+                              l->T, NULL, 0);
+    }
+    if (!rc) {
+        /* at user granularity the actor input is the request part only,
+         * the same for every row of a request */
+        rmtl__ws ws;
+        rmtl__ws_init(&ws, f->o.rt.threads);
+        rc = rmtl__mlp_predict(&f->actor, &ws, n, x, in, z, A);
+        rmtl__ws_free(&ws);
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        float a_i[RMTL__FUSE_ACT_MAX];
+        rmtl__fusion_squash(f, z + i * A, a_i);
+        ta[i] = rmtl__fusion_formula(f->formula, f->T, l->scores + (r0 + i) * l->T, a_i);
+    }
+    if (!rc)
+        rc = rmtl__fusion_ope_both(a, f, l, q0, q1, ta);
+    if (!rc)
+        rc = rmtl__fusion_ope_both(b, f, l, q0, q1, tb);
+    void *p[] = {ta, tb, x, z};
+    for (size_t i = 0; i < 4; i++)
+        rmtl__free(p[i]);
+    return rc;
+}
+
+/* rmtl_fusion_round(): sessions explored, then training steps, count as
+ * the units of progress. */
 static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
                               const rmtl_fusion_sim_opts *opts, const char *fn,
                               rmtl_progress_fn pfn, void *payload)
 {
     RMTL__CHECK_ARG(f, "f");
     RMTL__CHECK_ARG(opts, "opts");
-    if (out && out->version != RMTL_FUSION_ROUND_STATS_VERSION)
+    if (out && out->version != 1 && out->version != RMTL_FUSION_ROUND_STATS_VERSION)
         return rmtl__error(RMTL_EINVAL, "%s: unknown stats version %u", fn, (unsigned)out->version);
+    size_t q0 = f->log.reqs;
     rmtl__fsim s;
     size_t sessions;
     int rc = rmtl__fsim_init(&s, fn, f, env, opts, &sessions);
@@ -237,8 +307,14 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
         return rc;
     rmtl_sim_info in = RMTL_SIM_INFO_INIT;
     rmtl_env_sim_info(&in, env);
+    if (in.top_l != f->o.top_l) {
+        rmtl__fsim_free(&s);
+        return rmtl__error(RMTL_EINVAL, "%s: the simulator shows %zu items per request "
+                           "(sim.top_l), the fusion expects %zu (fusion.top_l)", fn, in.top_l,
+                           f->o.top_l);
+    }
     size_t w = f->state_dim + f->T + 3 * f->A + f->R;
-    float *rows = rmtl__mallocarray(in.top_l + 1, w * sizeof(float));
+    float *rows = rmtl__mallocarray(in.candidates + 1, w * sizeof(float));
     if (!rows) {
         rmtl__fsim_free(&s);
         return rmtl__error(RMTL_ENOMEM, "%s: out of memory", fn);
@@ -262,8 +338,15 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
         if (!rc)
             cancelled = rc = rmtl__progress_report(&prog, sessions + i + 1, loss / (double)(i + 1), 0);
     }
-    if (!rc)
+    int deploy = 1;
+    if (!rc && f->o.ope_gate && f->o.explore_pl && f->log.reqs > q0) {
+        rc = rmtl__fsim_gate(f, q0, f->log.reqs, &st.ope_new, &st.ope_deployed);
+        deploy = !rc && st.ope_new.dr_lo > st.ope_deployed.dr;
+        st.gated = 1;
+    }
+    if (!rc && deploy)
         rc = rmtl_fusion_deploy(f);
+    st.deployed = !rc && deploy;
     if (rc)
         return cancelled ? rc : rmtl__error_prefix(rc, "%s", fn);
     st.explore.reward_mean = acc.rm;
@@ -274,22 +357,19 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
         st.explore.rate[k] = st.explore.impressions ? st.explore.rate[k] /
                                                           (double)st.explore.impressions : 0.0;
     st.log_requests = f->log.reqs;
-    st.log_rows = f->log.rows;
-    if (out)
-        *out = st;
+    st.log_rows = f->log.shown;
+    if (out) {
+        uint32_t v = out->version;
+        memcpy(out, &st, v == 1 ? offsetof(rmtl_fusion_round_stats, deployed) : sizeof st);
+        out->version = v;
+    }
     return RMTL_OK;
 }
 
 int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
-                      const rmtl_fusion_sim_opts *opts)
+                      const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn, void *payload)
 {
-    return rmtl__fusion_round(out, f, env, opts, "rmtl_fusion_round", NULL, NULL);
-}
-
-int rmtl_fusion_round_v2(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl_env *env,
-                         const rmtl_fusion_sim_opts *opts, rmtl_progress_fn fn, void *payload)
-{
-    return rmtl__fusion_round(out, f, env, opts, "rmtl_fusion_round_v2", fn, payload);
+    return rmtl__fusion_round(out, f, env, opts, "rmtl_fusion_round", fn, payload);
 }
 
 /* --- MTF-GAUC on the offline log --------------------------------------------- */
@@ -307,18 +387,24 @@ int rmtl_fusion_log_gauc(double *gauc, const rmtl_fusion *f, const rmtl_fusion *
     if (l->S != f->state_dim || l->T != f->T)
         return rmtl__error(RMTL_EINVAL, "%s: the log has state %zu and %zu tasks, the fusion "
                            "%zu and %zu", fn, l->S, l->T, f->state_dim, f->T);
+    /* the impressions: the shown rows of every request */
     float *score = rmtl__mallocarray(l->rows, sizeof *score);
     float *label = rmtl__mallocarray(l->rows, sizeof *label);
-    int rc = score && label ? 0 : rmtl__error(RMTL_ENOMEM, "%s: out of memory", fn);
-    for (size_t i = 0; !rc && i < l->rows; i++) {
-        rc = rmtl_fuse_scores(&score[i], f, l->state + i * l->S, l->S, l->scores + i * l->T,
-                              l->T, NULL, 0);
-        label[i] = l->reward[i * l->R] > 0.5f ? 1.0f : 0.0f;
-    }
+    int64_t *user = rmtl__mallocarray(l->rows, sizeof *user);
+    int rc = score && label && user ? 0 : rmtl__error(RMTL_ENOMEM, "%s: out of memory", fn);
+    size_t n = 0;
+    for (size_t r = 0; !rc && r < l->reqs; r++)
+        for (size_t i = l->begin[r]; !rc && i < l->mid[r]; i++, n++) {
+            rc = rmtl_fuse_scores(&score[n], f, l->state + i * l->S, l->S, l->scores + i * l->T,
+                                  l->T, NULL, 0);
+            label[n] = l->reward[i * l->R] > 0.5f ? 1.0f : 0.0f;
+            user[n] = l->user[i];
+        }
     if (!rc)
-        rc = rmtl_fusion_gauc(gauc, l->user, score, label, l->rows);
+        rc = rmtl_fusion_gauc(gauc, user, score, label, n);
     rmtl__free(score);
     rmtl__free(label);
+    rmtl__free(user);
     return rc;
 }
 

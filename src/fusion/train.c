@@ -16,6 +16,7 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 /* std over the ensemble as sqrt(var + eps) (ours): differentiable where
@@ -53,7 +54,7 @@ double rmtl__fusion_box_discount(size_t A, const float *a, const float *lo, cons
 int rmtl__fusion_check_batch(const rmtl_fusion *f, const rmtl_fusion_batch *b)
 {
     static const char fn[] = "rmtl_fusion_train_step";
-    if (b->version != RMTL_FUSION_BATCH_VERSION)
+    if (b->version != 1 && b->version != RMTL_FUSION_BATCH_VERSION)
         return rmtl__error(RMTL_EINVAL, "%s: unknown batch version %u", fn, (unsigned)b->version);
     if (b->requests == 0 || b->n_rows == 0)
         return rmtl__error(RMTL_EINVAL, "%s: the batch is empty (%zu requests, %zu rows)", fn,
@@ -87,6 +88,23 @@ int rmtl__fusion_check_batch(const rmtl_fusion *f, const rmtl_fusion_batch *b)
             return rmtl__error(RMTL_EINVAL, "%s: request %zu's next rows [%zu, %zu) are not a "
                                "range of the %zu rows", fn, r, n0, n1, b->n_rows);
     }
+    for (size_t r = 0; b->version >= 2 && r < b->requests; r++)
+        for (int nx = 0; nx < 2; nx++) {
+            const size_t *c = nx ? b->next_cand_rows : b->cand_rows;
+            if (c && !(c[2 * r] <= c[2 * r + 1] && c[2 * r + 1] <= b->n_rows))
+                return rmtl__error(RMTL_EINVAL, "%s: request %zu's %scand_rows [%zu, %zu) are "
+                                   "not a range of the %zu rows", fn, r, nx ? "next_" : "",
+                                   c[2 * r], c[2 * r + 1], b->n_rows);
+            if (b->cand_weight && !(b->cand_weight[2 * r + (size_t)nx] > 0.0f &&
+                                    isfinite(b->cand_weight[2 * r + (size_t)nx])))
+                return rmtl__error(RMTL_EINVAL, "%s: cand_weight[%zu][%d] = %g is not a "
+                                   "positive finite weight", fn, r, nx,
+                                   (double)b->cand_weight[2 * r + (size_t)nx]);
+        }
+    for (size_t k = 0; b->version >= 2 && b->behaviour && k < b->n_rows; k++)
+        if (!isfinite(b->behaviour[k]))
+            return rmtl__error(RMTL_ENUMERIC, "%s: batch behaviour[%zu] is %s", fn, k,
+                               isnan(b->behaviour[k]) ? "NaN" : "infinite");
     struct {
         const char *name;
         const float *x;
@@ -112,8 +130,16 @@ int rmtl__fusion_check_batch(const rmtl_fusion *f, const rmtl_fusion_batch *b)
     return 0;
 }
 
-/* size_t arrays from a float workspace. */
-static size_t *rmtl__ws_idx(rmtl__ws *ws, size_t n)
+void rmtl__fusion_batch_v2(rmtl_fusion_batch *out, const rmtl_fusion_batch *b)
+{
+    rmtl_fusion_batch v = RMTL_FUSION_BATCH_INIT;
+    /* a version-1 caller's struct ends before the version-2 fields */
+    memcpy(&v, b, b->version >= 2 ? sizeof v : offsetof(rmtl_fusion_batch, cand_rows));
+    v.version = RMTL_FUSION_BATCH_VERSION;
+    *out = v;
+}
+
+size_t *rmtl__fusion_ws_idx(rmtl__ws *ws, size_t n)
 {
     return (size_t *)(void *)rmtl__ws_alloc(ws, n * (sizeof(size_t) / sizeof(float)) + 1);
 }
@@ -134,8 +160,8 @@ static int rmtl__fusion_units(const rmtl_fusion *f, rmtl__ws *ws, const rmtl_fus
         size_t len = range[2 * r + 1] - range[2 * r];
         u->n += pair ? len : len > 0;
     }
-    u->row = rmtl__ws_idx(ws, u->n);
-    u->req = rmtl__ws_idx(ws, u->n);
+    u->row = rmtl__fusion_ws_idx(ws, u->n);
+    u->req = rmtl__fusion_ws_idx(ws, u->n);
     if (!u->row || !u->req)
         return RMTL_ENOMEM;
     size_t k = 0;
@@ -375,17 +401,24 @@ int rmtl_fusion_train_step(rmtl_fusion *f, const rmtl_fusion_batch *batch,
     int rc = rmtl__fusion_check_batch(f, batch);
     if (rc)
         return rc;
+    rmtl_fusion_batch v2;
+    rmtl__fusion_batch_v2(&v2, batch);
+    batch = &v2;
     rmtl_fusion_stats st = RMTL_FUSION_STATS_INIT;
-    if ((rc = rmtl__fusion_critic_grad(f, batch, &st.critic_loss)) ||
+    int list = f->o.list;
+    if ((rc = (list ? rmtl__fusion_list_critic_grad : rmtl__fusion_critic_grad)(
+             f, batch, &st.critic_loss)) ||
         (rc = rmtl__gx_reduce(&f->gx, &f->critic_ps, batch->requests, &st.critic_loss, 1,
                               "critics")) ||
         (rc = rmtl__adam_step(&f->critic_opt, &f->ws.rt, &f->critic_ps, NULL)))
         return rmtl__error_prefix(rc, "%s: critics", fn);
-    if (!(rc = rmtl__fusion_actor_grad(f, batch, &st.actor_loss, &st))) {
-        /* the actor's loss terms are means over its units */
+    if (!(rc = (list ? rmtl__fusion_list_actor_grad : rmtl__fusion_actor_grad)(
+              f, batch, &st.actor_loss, &st))) {
+        /* the actor's loss terms are means over its units (list: requests) */
         double means[4] = {st.actor_loss, st.q, st.q_std, st.penalty};
-        rc = rmtl__gx_reduce(&f->gx, &f->actor_ps, rmtl__fusion_units_count(f, batch), means, 4,
-                             "actor");
+        rc = rmtl__gx_reduce(&f->gx, &f->actor_ps,
+                             list ? batch->requests : rmtl__fusion_units_count(f, batch), means,
+                             4, "actor");
         st.actor_loss = means[0], st.q = means[1], st.q_std = means[2], st.penalty = means[3];
     }
     if (rc || (rc = rmtl__adam_step(&f->actor_opt, &f->ws.rt, &f->actor_ps, NULL)))

@@ -350,10 +350,10 @@ static void check_critic_grad(const char *cfg)
     prob_free(&p);
 }
 
-START_TEST(test_critic_gradient_pair) { check_critic_grad(FX_SMALL_CFG("pair")); }
+START_TEST(test_critic_gradient_pair) { check_critic_grad(FX_SMALL_CFG_WITH("pair", " objective: pair,")); }
 END_TEST
 
-START_TEST(test_critic_gradient_user) { check_critic_grad(FX_SMALL_CFG("user")); }
+START_TEST(test_critic_gradient_user) { check_critic_grad(FX_SMALL_CFG_WITH("user", " objective: pair,")); }
 END_TEST
 
 /* ---- actor --------------------------------------------------------------- */
@@ -457,10 +457,10 @@ static void check_actor_grad(const char *cfg)
     prob_free(&p);
 }
 
-START_TEST(test_actor_gradient_pair) { check_actor_grad(FX_SMALL_CFG("pair")); }
+START_TEST(test_actor_gradient_pair) { check_actor_grad(FX_SMALL_CFG_WITH("pair", " objective: pair,")); }
 END_TEST
 
-START_TEST(test_actor_gradient_user) { check_actor_grad(FX_SMALL_CFG("user")); }
+START_TEST(test_actor_gradient_user) { check_actor_grad(FX_SMALL_CFG_WITH("user", " objective: pair,")); }
 END_TEST
 
 START_TEST(test_box_functions)

@@ -11,9 +11,11 @@
 /* A small fusion of `gran` ("pair" or "user") that exercises every term:
  * 2 tasks, 2 critic groups of 3, the trust box, the φ discount; one thread.
  * Gradient checks and the distributed tests share it. */
-#define FX_SMALL_CFG(gran)                                                                  \
+#define FX_SMALL_CFG(gran) FX_SMALL_CFG_WITH(gran, "")
+/* The same with more fusion settings, e.g. " objective: pair," */
+#define FX_SMALL_CFG_WITH(gran, more)                                                        \
     "model: {tasks: [a, b]}\n"                                                               \
-    "fusion: {granularity: " gran ", actor_hidden: [6, 5], critic_hidden: [5, 4],"           \
+    "fusion: {granularity: " gran "," more " actor_hidden: [6, 5], critic_hidden: [5, 4],"           \
     " critic_groups: 2, critic_ensemble: 3, reward_coef: [1, 5, 2], reward_group: [0, 1, 1],"\
     " gamma: 0.9, box_beta: 3, eta: 0.7, kappa: 0.6, explore_width: 0.1,"                    \
     " state: {user_dim: 2, item_dim: 2, context_dim: 1}}\n"                                   \
