@@ -13,7 +13,10 @@ from conftest import FUSION_WORLD, SMALL, make_dataset, needs_numpy
 SKIP = {"close", "load", "save", "log", "log_random", "train", "round", "cem", "evaluate",
         "fill_random", "fill_actor", "train_epoch"}  # slow, or write files
 HANDLE_CLASSES = ("Config", "Dataset", "Model", "Fusion", "Env", "Replay", "Critic", "Actor",
-                  "Agent", "SimEnv", "Ctx")
+                  "Agent", "SimEnv", "Ctx", "Encoder")
+CSV = "color,size,click\nred,1.5,1\nblue,,0\ngreen,-2,1\nred,0.25,0\n"
+CSV_SCHEMA = {"columns": {"color": "categorical", "size": "numerical",
+                          "click": {"role": "label", "threshold": 0.5}}}
 
 
 @needs_numpy
@@ -29,10 +32,13 @@ def test_random_calls_never_crash(seed):
     rb = rmtl.Replay.for_env(env, 100, 1)
     rb.fill_random(env, 100)
     agent, ctx = rmtl.Agent(cfg, model), rmtl.Ctx()
-    live = (cfg, fcfg, ds, model, fus, sim, env, rb, agent, ctx)
+    raw_ds = rmtl.Dataset.from_buffer(CSV, schema=CSV_SCHEMA)
+    raw_model = rmtl.Model(cfg, raw_ds)
+    enc = rmtl.Encoder(raw_model)
+    live = (cfg, fcfg, ds, model, fus, sim, env, rb, agent, ctx, raw_ds, raw_model, enc)
 
     def garbage(depth=0):
-        k = rnd.randrange(13)
+        k = rnd.randrange(14)
         if k == 0:
             return None
         if k == 1:
@@ -59,6 +65,10 @@ def test_random_calls_never_crash(seed):
             return nrs.random(rnd.randrange(1, 50), dtype=np.float32)
         if k == 10:
             return nrs.random((300, 40), dtype=np.float32)[:, ::3]
+        if k == 12:  # raw rows for an encoder: right or wrong widths, odd text
+            return [[rnd.choice(["red", "", " 3.5 ", "abc", "1e999", "nan", "x" * 300])
+                     for _ in range(rnd.choice([1, 2, 2, 3]))]
+                    for _ in range(rnd.randrange(0, 6))]
         if k == 11:
             return {"rows": [[0, 1]], "next_rows": [[1, 1]], "cat": [[1, 1]]}
         return rnd.choice([True, False, 0, 5, 100])
@@ -84,5 +94,5 @@ def test_random_calls_never_crash(seed):
             pass
         assert not any(h.closed for h in live), name
     assert calls > 20  # some calls got through to C
-    for h in (ctx, agent, rb, env, sim, fus, model, ds, fcfg, cfg):
+    for h in (enc, raw_model, raw_ds, ctx, agent, rb, env, sim, fus, model, ds, fcfg, cfg):
         h.close()

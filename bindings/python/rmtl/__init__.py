@@ -29,7 +29,8 @@ from ._lib import EFORMAT, EINVAL, EIO, ENOMEM, ENUMERIC, ERROR, ESTATE, EVERSIO
     LIBRARY_PATH, LOG_FN as _LOG_FN, MISSING as _MISSING, OK, RmtlError, lib as _clib  # noqa: F401
 from ._progress import Progress
 from .config import Config
-from .data import Dataset, Layout, auc, gauc, logloss, session_logloss
+from .data import Dataset, Encoded, Layout, auc, gauc, logloss, session_logloss
+from .encoder import Encoder
 from .fusion import Fusion, PAIR, PRODUCT, SUM, USER
 from .model import Ctx, Model
 from .rl import Actor, Agent, Critic, Env, Replay, loss_weights
@@ -47,7 +48,8 @@ __all__ = [
     "__version__", "version", "build_info", "set_log_callback", "HAVE_NUMPY", "LIBRARY_PATH",
     "RmtlError", "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "EFORMAT", "EVERSION", "ECONFIG",
     "ESTATE", "ENUMERIC", "LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG",
-    "Progress", "Config", "Dataset", "Layout", "Ctx", "Model",
+    "Progress", "Config", "Dataset", "Layout", "Ctx", "Model", "Encoder", "Encoded",
+    "usable_cpus",
     "Env", "Replay", "Critic", "Actor", "Agent", "loss_weights",
     "SimEnv", "Fusion", "PAIR", "USER", "PRODUCT", "SUM",
     "auc", "logloss", "session_logloss", "gauc",
@@ -63,6 +65,14 @@ def version() -> str:
 def build_info() -> str:
     """One line describing the library build and the BLIS in use."""
     return _clib.rmtl_build_info().decode()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask capped by its
+    cgroup's CPU quota (at least 1) — what `runtime.threads: 0` resolves
+    to. With other busy processes on the machine, give each handle fewer
+    threads than this (BLIS threads spin at barriers)."""
+    return int(_clib.rmtl_usable_cpus())
 
 
 _log_keep = None

@@ -201,6 +201,7 @@ SIGNATURES = {
     "rmtl_error_clear": (None, []),
     "rmtl_set_log_callback": (None, [LOG_FN, _P]),
     "rmtl_free": (None, [_P]),
+    "rmtl_usable_cpus": (_I, []),
     # config
     "rmtl_config_create": (_I, [_PP]),
     "rmtl_config_clone": (_I, [_PP, _P]),
@@ -222,6 +223,7 @@ SIGNATURES = {
     "rmtl_config_dump": (_I, [_PP, _PSZ, _P]),
     # dataset
     "rmtl_dataset_load_schema_string": (_I, [_PP, _S, _S, _SZ, _S, _P]),
+    "rmtl_dataset_load_buffer": (_I, [_PP, _P, _SZ, _S, _S, _SZ, _P]),
     "rmtl_dataset_from_arrays": (_I, [_PP, _SZ, _SZ, _P, _P, _SZ, _P, _SZ, _P, _P]),
     "rmtl_dataset_free": (None, [_P]),
     "rmtl_dataset_rows": (_SZ, [_P]),
@@ -248,6 +250,13 @@ SIGNATURES = {
     "rmtl_model_create": (_I, [_PP, _P, _P]),
     "rmtl_model_clone": (_I, [_PP, _P]),
     "rmtl_model_free": (None, [_P]),
+    # encoder (raw feature text -> a model's input batch)
+    "rmtl_encoder_create": (_I, [_PP, _P, _P, _SZ]),
+    "rmtl_encoder_free": (None, [_P]),
+    "rmtl_encoder_n_columns": (_SZ, [_P]),
+    "rmtl_encoder_column_name": (_S, [_P, _SZ]),
+    "rmtl_encode_rows": (_I, [POINTER(Batch_), _P, _P, _P, _SZ, _SZ]),
+    "rmtl_encode_columns": (_I, [POINTER(Batch_), _P, _P, _P, _SZ, _SZ]),
     "rmtl_model_num_tasks": (_SZ, [_P]),
     "rmtl_model_task_name": (_S, [_P, _SZ]),
     "rmtl_model_num_params": (_SZ, [_P]),
@@ -324,6 +333,8 @@ SIGNATURES = {
     "rmtl_agent_load_buffer": (_I, [_PP, _P, _SZ]),
     # fusion
     "rmtl_fusion_create": (_I, [_PP, _P]),
+    "rmtl_fusion_create_for_model": (_I, [_PP, _P, _P]),
+    "rmtl_fusion_check_model": (_I, [_P, _P]),
     "rmtl_fusion_free": (None, [_P]),
     "rmtl_fusion_describe": (_I, [POINTER(FusionInfo_), _P]),
     "rmtl_fusion_set_fixed": (_I, [_P, _P, _SZ]),

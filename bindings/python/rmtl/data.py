@@ -2,7 +2,6 @@
 
 import json
 import os
-import tempfile
 from collections import namedtuple
 from ctypes import byref, c_double, c_void_p
 from typing import Dict, List, Mapping, Sequence, Tuple, Union
@@ -13,11 +12,16 @@ from ._lib import Batch_, Handle, check, decode, dataset_load, expect, lib, \
     path_arg, str_arg, using
 from ._progress import ProgressCall
 
-__all__ = ["Dataset", "Layout", "auc", "logloss", "session_logloss", "gauc"]
+__all__ = ["Dataset", "Encoded", "Layout", "auc", "logloss", "session_logloss", "gauc"]
 
 Layout = namedtuple("Layout", "n_cat n_num n_tasks vocab_sizes")
 Layout.__doc__ = """The input layout of a dataset or model: categorical fields,
 numerical features, tasks and each field's vocabulary size."""
+
+Encoded = namedtuple("Encoded", "cat num")
+Encoded.__doc__ = """Rows encoded by an Encoder: `cat` rows × n_cat int32 ids and `num`
+rows × n_num standardised float32 values (numpy arrays, or flat
+array.array without numpy). Model.predict(encoded) takes it as it is."""
 
 
 def layout_of(ptr):
@@ -90,19 +94,43 @@ class Dataset(Handle):
 
     @classmethod
     def from_buffer(cls, data: Union[bytes, str], schema=None, reference=None) -> "Dataset":
-        """As load() from CSV text or bytes in memory (plain or gzip),
-        through a temporary file."""
+        """As load() from CSV text (str) or bytes in memory (plain or
+        gzip), read by rmtl_dataset_load_buffer() with the same rules,
+        numbers and errors as the file (no temporary file). `schema` (a
+        YAML file path, YAML text or a dict) for a training split, or a
+        `reference` (a Dataset, or a Model whose schema is used)."""
+        from .model import Model
         if isinstance(data, str):
             data = data.encode("utf-8")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        elif isinstance(data, memoryview):
+            data = data.tobytes()
+        if not isinstance(data, (bytes, bytearray)):
             raise TypeError("data must be bytes or str, not %s" % type(data).__name__)
-        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="rmtl-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            return cls.load(tmp, schema=schema, reference=reference)
-        finally:
-            os.unlink(tmp)
+        if not data:
+            raise ValueError("data is empty")
+        data = bytes(data)
+        ref = expect(reference, (Dataset, Model), "reference", allow_none=True)
+        if isinstance(ref, Model):
+            ref = ref.schema
+        if (schema is None) == (ref is None):
+            raise ValueError("give a schema (training split) or a reference (other splits), "
+                             "not %s" % ("both" if ref is not None else "neither"))
+        text = name = None
+        if schema is not None:
+            spath, text = _schema_text(schema)
+            if spath is not None:
+                try:
+                    with open(spath, "rb") as f:
+                        text = f.read()
+                except OSError as e:
+                    raise OSError(e.errno, "schema %s: %s" % (os.fsdecode(spath), e.strerror))
+                if not text:
+                    raise ValueError("schema %s is empty" % os.fsdecode(spath))
+        out = c_void_p()
+        with using(ref) as (r,):
+            check(lib.rmtl_dataset_load_buffer(byref(out), data, len(data), name, text,
+                                               len(text) if text else 0, r))
+        return cls._wrap(out.value)
 
     @classmethod
     def from_pandas(cls, df, schema=None, reference=None) -> "Dataset":
@@ -111,7 +139,7 @@ class Dataset(Handle):
         each column's role for a training split; `reference` (a Dataset or
         Model) reuses its vocabularies for other splits. Categorical
         values are matched by their text, so a column keeps its ids across
-        frames. Goes through a temporary CSV file."""
+        frames. Goes through the frame's CSV text in memory (from_buffer)."""
         if not (hasattr(df, "to_csv") and hasattr(df, "columns")):
             raise TypeError("df must be a pandas DataFrame, not %s" % type(df).__name__)
         if len(df.columns) == 0 or len(df) == 0:
@@ -119,13 +147,7 @@ class Dataset(Handle):
         for c in df.columns:
             if not isinstance(c, str):
                 raise TypeError("df's column names must be str, not %s" % type(c).__name__)
-        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="rmtl-")
-        os.close(fd)
-        try:
-            df.to_csv(tmp, index=False)
-            return cls.load(tmp, schema=schema, reference=reference)
-        finally:
-            os.unlink(tmp)
+        return cls.from_buffer(df.to_csv(index=False), schema=schema, reference=reference)
 
     @classmethod
     def from_arrays(cls, cat, vocab_sizes: Sequence[int], num=None, labels=None,

@@ -10,7 +10,7 @@ from ._lib import FusionBatch_, FusionCemOpts_, FusionInfo_, FusionRequest_, \
     create, expect, fusion_round, lib, using
 from ._progress import ProgressCall
 from .config import as_config
-from .model import Ctx, ctx_arg
+from .model import Ctx, Model, ctx_arg
 from .sim import PyCallback, SimEnv, sim_stats
 
 __all__ = ["Fusion"]
@@ -46,6 +46,29 @@ class Fusion(Checkpointed):
         obj = cls.__new__(cls)
         Handle.__init__(obj, ptr)
         return obj
+
+    @classmethod
+    def for_model(cls, config, model: Model) -> "Fusion":
+        """A fusion that serves the scores of `model`: as Fusion(config)
+        with T and the task names taken from the model (its checkpoints
+        keep them). A config that sets model.tasks must name the model's
+        tasks in its order (RmtlError ECONFIG otherwise)."""
+        expect(model, Model, "model")
+        cfg, made = as_config(config)
+        try:
+            with using(cfg, model) as (c, m):
+                return cls._wrap(create(lib.rmtl_fusion_create_for_model, c, m))
+        finally:
+            if made:
+                cfg.close()
+
+    def check_model(self, model: Model) -> None:
+        """Checks that this fusion fuses the scores `model` predicts: the
+        same tasks, same names, same order (e.g. after loading both from
+        checkpoints for serving). RmtlError EINVAL naming both otherwise."""
+        expect(model, Model, "model")
+        with using(self, model) as (h, m):
+            check(lib.rmtl_fusion_check_model(h, m))
 
     @property
     def info(self) -> Dict[str, int]:

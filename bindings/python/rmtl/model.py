@@ -7,7 +7,7 @@ from . import _arrays
 from ._lib import Checkpointed, Handle, check, create, decode, expect, lib, using
 from ._progress import ProgressCall
 from .config import as_config
-from .data import Dataset, Layout, layout_of, make_batch
+from .data import Dataset, Encoded, Layout, layout_of, make_batch
 
 __all__ = ["Ctx", "Model"]
 
@@ -119,10 +119,15 @@ class Model(Checkpointed):
         """Probabilities, rows × tasks (numpy float32, or a flat
         array.array without numpy), of a Dataset of the model's layout, of
         a pandas DataFrame with the schema's raw columns (read through
-        Dataset.from_pandas with this model as the reference), or of arrays:
-        ``predict(cat=ids, num=values)`` (rows × n_cat int ids, rows × n_num
-        floats). Releases the GIL while it runs."""
+        Dataset.from_pandas with this model as the reference), of an
+        Encoded (Encoder.encode()), or of arrays: ``predict(cat=ids,
+        num=values)`` (rows × n_cat int ids, rows × n_num floats). Releases
+        the GIL while it runs."""
         ctx = ctx_arg(ctx)
+        if isinstance(data, Encoded):
+            if cat is not None or num is not None:
+                raise ValueError("give an Encoded or cat/num arrays, not both")
+            data, cat, num = None, data.cat, data.num
         if hasattr(data, "to_csv") and hasattr(data, "columns"):
             with Dataset.from_pandas(data, reference=self) as ds:
                 return self.predict(ds, ctx=ctx)
@@ -136,6 +141,17 @@ class Model(Checkpointed):
         with using(self, ctx, *[k for k in keep if isinstance(k, Handle)], mut=ctx) as ps:
             check(lib.rmtl_model_predict(ps[0], ps[1], byref(b), ptr, b.rows * T))
         return out
+
+    def predict_raw(self, rows, columns=None, ctx: Optional[Ctx] = None):
+        """Probabilities, rows × tasks, of raw feature values (the text CSV
+        cells hold): ``Encoder(self, columns).predict(self, rows, ctx)``.
+        `rows` is a list of rows of str, a 2-D numpy array of str or a
+        DataFrame (see Encoder.encode()); `columns` names a row's values
+        (None: the schema's feature columns in CSV order). Bit for bit
+        what predicting the same rows loaded from a CSV gives. A serving
+        loop keeps one Encoder instead of building one per call."""
+        from .encoder import predict_raw
+        return predict_raw(self, rows, columns, ctx)
 
     def evaluate(self, data: Dataset, ctx: Optional[Ctx] = None) -> Dict[str, List[float]]:
         """{'auc', 'logloss', 'session_logloss'}: one value per task on a
