@@ -52,7 +52,8 @@ def _shard(part, parts):
     part = _arrays.integer(part, "part", 0, _U32_MAX)
     parts = _arrays.integer(parts, "parts", 0, _U32_MAX)
     if part >= max(parts, 1):
-        raise ValueError("part is %d: it must be below parts (%d)" % (part, max(parts, 1)))
+        raise ValueError("part is %d but parts is %d: part must be below parts (0 of 0 or "
+                         "0 of 1 is the whole file)" % (part, parts))
     return part, parts
 
 
