@@ -13,7 +13,7 @@ from conftest import FUSION_WORLD, SMALL, make_dataset, needs_numpy
 SKIP = {"close", "load", "save", "log", "log_random", "train", "round", "cem", "evaluate",
         "fill_random", "fill_actor", "train_epoch"}  # slow, or write files
 HANDLE_CLASSES = ("Config", "Dataset", "Model", "Fusion", "Env", "Replay", "Critic", "Actor",
-                  "Agent", "SimEnv", "Ctx", "Encoder")
+                  "Agent", "SimEnv", "Ctx", "Encoder", "DatasetStream")
 CSV = "color,size,click\nred,1.5,1\nblue,,0\ngreen,-2,1\nred,0.25,0\n"
 CSV_SCHEMA = {"columns": {"color": "categorical", "size": "numerical",
                           "click": {"role": "label", "threshold": 0.5}}}
@@ -21,7 +21,7 @@ CSV_SCHEMA = {"columns": {"color": "categorical", "size": "numerical",
 
 @needs_numpy
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_calls_never_crash(seed):
+def test_random_calls_never_crash(seed, tmp_path):
     import numpy as np
     rnd = random.Random(seed)
     nrs = np.random.default_rng(seed)
@@ -35,7 +35,9 @@ def test_random_calls_never_crash(seed):
     raw_ds = rmtl.Dataset.from_buffer(CSV, schema=CSV_SCHEMA)
     raw_model = rmtl.Model(cfg, raw_ds)
     enc = rmtl.Encoder(raw_model)
-    live = (cfg, fcfg, ds, model, fus, sim, env, rb, agent, ctx, raw_ds, raw_model, enc)
+    ds.save(str(tmp_path / "ds.rmtlds"))
+    stream = rmtl.DatasetStream(str(tmp_path / "ds.rmtlds"), buffer_rows=64, chunk_rows=16)
+    live = (cfg, fcfg, ds, model, fus, sim, env, rb, agent, ctx, raw_ds, raw_model, enc, stream)
 
     def garbage(depth=0):
         k = rnd.randrange(14)
@@ -94,5 +96,5 @@ def test_random_calls_never_crash(seed):
             pass
         assert not any(h.closed for h in live), name
     assert calls > 20  # some calls got through to C
-    for h in (enc, raw_model, raw_ds, ctx, agent, rb, env, sim, fus, model, ds, fcfg, cfg):
+    for h in (stream, enc, raw_model, raw_ds, ctx, agent, rb, env, sim, fus, model, ds, fcfg, cfg):
         h.close()

@@ -29,9 +29,9 @@ from ._lib import EFORMAT, EINVAL, EIO, ENOMEM, ENUMERIC, ERROR, ESTATE, EVERSIO
     LIBRARY_PATH, LOG_FN as _LOG_FN, MISSING as _MISSING, OK, RmtlError, lib as _clib  # noqa: F401
 from ._progress import Progress
 from .config import Config
-from .data import Dataset, Encoded, Layout, auc, gauc, logloss, session_logloss
+from .data import Dataset, DatasetStream, Encoded, Layout, auc, gauc, logloss, session_logloss
 from .encoder import Encoder
-from .fusion import Fusion, PAIR, PRODUCT, SUM, USER
+from .fusion import Fusion, OpeEstimate, PAIR, PRODUCT, SUM, USER
 from .model import Ctx, Model
 from .rl import Actor, Agent, Critic, Env, Replay, loss_weights
 from .sim import SimEnv
@@ -48,10 +48,10 @@ __all__ = [
     "__version__", "version", "build_info", "set_log_callback", "HAVE_NUMPY", "LIBRARY_PATH",
     "RmtlError", "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "EFORMAT", "EVERSION", "ECONFIG",
     "ESTATE", "ENUMERIC", "LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG",
-    "Progress", "Config", "Dataset", "Layout", "Ctx", "Model", "Encoder", "Encoded",
+    "Progress", "Config", "Dataset", "DatasetStream", "Layout", "Ctx", "Model", "Encoder", "Encoded",
     "usable_cpus",
     "Env", "Replay", "Critic", "Actor", "Agent", "loss_weights",
-    "SimEnv", "Fusion", "PAIR", "USER", "PRODUCT", "SUM",
+    "SimEnv", "Fusion", "OpeEstimate", "PAIR", "USER", "PRODUCT", "SUM",
     "auc", "logloss", "session_logloss", "gauc",
     "train", "early_stopping", "log_evaluation", "EarlyStop", "CallbackEnv",
 ]

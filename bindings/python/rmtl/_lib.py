@@ -117,9 +117,19 @@ class SimStats_(Structure):
                 ("length_mean", c_double), ("length_std", c_double), ("rate", c_double * 3)]
 
 
+class FusionEstimate_(Structure):
+    """rmtl_fusion_estimate, layout version 1."""
+    _fields_ = [("version", c_uint32), ("requests", c_size_t), ("snips", c_double),
+                ("snips_lo", c_double), ("snips_hi", c_double), ("dr", c_double),
+                ("dr_lo", c_double), ("dr_hi", c_double), ("ess", c_double)]
+
+
 class FusionRoundStats_(Structure):
+    """rmtl_fusion_round_stats, layout version 2 (version 1 stops at train)."""
     _fields_ = [("version", c_uint32), ("explore", SimStats_), ("log_requests", c_size_t),
-                ("log_rows", c_size_t), ("train", FusionStats_)]
+                ("log_rows", c_size_t), ("train", FusionStats_), ("deployed", c_int),
+                ("gated", c_int), ("ope_new", FusionEstimate_),
+                ("ope_deployed", FusionEstimate_)]
 
 
 class FusionSimOpts_(Structure):
@@ -181,6 +191,12 @@ LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 POLICY_FN = CFUNCTYPE(c_int, c_void_p, POINTER(SimRequest_), c_void_p)
 SCORER_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, POINTER(SimRequest_), c_void_p)
 
+class LoadOptions_(Structure):
+    """rmtl_load_options (include/rmtl.h), layout version 1."""
+    _fields_ = [("version", c_uint32), ("threads", c_int), ("progress", PROGRESS_FN),
+                ("payload", c_void_p), ("part", c_uint32), ("parts", c_uint32)]
+
+
 _PP = POINTER(c_void_p)
 _SZ = c_size_t
 _I = c_int
@@ -222,6 +238,7 @@ SIGNATURES = {
     "rmtl_config_validate": (_I, [_P]),
     "rmtl_config_dump": (_I, [_PP, _PSZ, _P]),
     # dataset
+    "rmtl_dataset_load": (_I, [_PP, _S, _S, _P, POINTER(LoadOptions_)]),
     "rmtl_dataset_load_schema_string": (_I, [_PP, _S, _S, _SZ, _S, _P]),
     "rmtl_dataset_load_buffer": (_I, [_PP, _P, _SZ, _S, _S, _SZ, _P]),
     "rmtl_dataset_from_arrays": (_I, [_PP, _SZ, _SZ, _P, _P, _SZ, _P, _SZ, _P, _P]),
@@ -239,6 +256,14 @@ SIGNATURES = {
     "rmtl_dataset_batch": (_I, [POINTER(Batch_), _P, _SZ, _SZ]),
     "rmtl_dataset_shuffle": (_I, [_P, _U64]),
     "rmtl_dataset_split_sessions": (_I, [_PP, _PP, _PP, _P, c_double, c_double, _U64]),
+    # dataset cache and streaming
+    "rmtl_dataset_save": (_I, [_P, _S]),
+    "rmtl_dataset_load_cache": (_I, [_PP, _S, POINTER(LoadOptions_)]),
+    "rmtl_dataset_stream_open": (_I, [_PP, _S, _SZ, _SZ, _U64]),
+    "rmtl_dataset_stream_next": (_I, [_PP, _P]),
+    "rmtl_dataset_stream_schema": (_P, [_P]),
+    "rmtl_dataset_stream_rows": (_SZ, [_P]),
+    "rmtl_dataset_stream_free": (None, [_P]),
     # metrics
     "rmtl_auc": (_I, [_PD, _P, _P, _SZ, _SZ]),
     "rmtl_logloss": (_I, [_PD, _P, _P, _SZ, _SZ]),
@@ -350,6 +375,7 @@ SIGNATURES = {
     "rmtl_fusion_load_buffer": (_I, [_PP, _P, _SZ]),
     "rmtl_fusion_evaluate": (_I, [POINTER(SimStats_), _P, _P, POINTER(FusionSimOpts_)]),
     "rmtl_fusion_log_gauc": (_I, [_PD, _P, _P]),
+    "rmtl_fusion_ope": (_I, [POINTER(FusionEstimate_), _P, _P]),
     "rmtl_fusion_cem": (_I, [_PD, _P, _P, POINTER(FusionCemOpts_)]),
 }
 
@@ -377,21 +403,19 @@ def _bind_folded(base, args):
     return None
 
 
-class LoadOptions_(Structure):
-    """rmtl_load_options (include/rmtl.h), layout version 1."""
-    _fields_ = [("version", c_uint32), ("threads", c_int), ("progress", PROGRESS_FN),
-                ("payload", c_void_p), ("part", c_uint32), ("parts", c_uint32)]
+def load_options(progress_fn=None, payload=None, threads=0, part=0, parts=0):
+    """The rmtl_load_options of rmtl_dataset_load() and
+    rmtl_dataset_load_cache(): a progress callback (a PROGRESS_FN or None),
+    a thread count (0: the usable CPUs) and a shard `part` of `parts`
+    (0 of 0: the whole file), all checked by the caller."""
+    return LoadOptions_(1, threads, progress_fn if progress_fn is not None else PROGRESS_FN(),
+                        payload, part, parts)
 
 
-lib.rmtl_dataset_load.restype = c_int
-lib.rmtl_dataset_load.argtypes = [_PP, _S, _S, _P, POINTER(LoadOptions_)]
-
-
-def dataset_load(out, path, schema_path, reference, progress_fn, payload, threads=0):
-    """rmtl_dataset_load with its options built from a progress callback
-    (a PROGRESS_FN or None) and a thread count (0: the usable CPUs)."""
-    opts = LoadOptions_(1, threads, progress_fn if progress_fn is not None else PROGRESS_FN(),
-                        payload, 0, 0)
+def dataset_load(out, path, schema_path, reference, progress_fn, payload, threads=0, part=0,
+                 parts=0):
+    """rmtl_dataset_load with its options (load_options)."""
+    opts = load_options(progress_fn, payload, threads, part, parts)
     return lib.rmtl_dataset_load(out, path, schema_path, reference, byref(opts))
 
 

@@ -8,11 +8,11 @@ from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 from . import _arrays
 from ._arrays import matrix, vector
-from ._lib import Batch_, Handle, check, decode, dataset_load, expect, lib, \
-    path_arg, str_arg, using
+from ._lib import Batch_, Handle, check, create, decode, dataset_load, expect, lib, \
+    load_options, path_arg, str_arg, using
 from ._progress import ProgressCall
 
-__all__ = ["Dataset", "Encoded", "Layout", "auc", "logloss", "session_logloss", "gauc"]
+__all__ = ["Dataset", "DatasetStream", "Encoded", "Layout", "auc", "logloss", "session_logloss", "gauc"]
 
 Layout = namedtuple("Layout", "n_cat n_num n_tasks vocab_sizes")
 Layout.__doc__ = """The input layout of a dataset or model: categorical fields,
@@ -42,6 +42,21 @@ def _schema_text(schema):
     return path_arg(schema, "schema"), None
 
 
+_U32_MAX = (1 << 32) - 1
+_INT_MAX = (1 << 31) - 1
+
+
+def _shard(part, parts):
+    """(part, parts) checked: 0 of 0 or 0 of 1 is the whole file, else
+    0 <= part < parts."""
+    part = _arrays.integer(part, "part", 0, _U32_MAX)
+    parts = _arrays.integer(parts, "parts", 0, _U32_MAX)
+    if part >= max(parts, 1):
+        raise ValueError("part is %d but parts is %d: part must be below parts (0 of 0 or "
+                         "0 of 1 is the whole file)" % (part, parts))
+    return part, parts
+
+
 class Dataset(Handle):
     """Impressions in the layout models train on: categorical ids (int32,
     0 = unknown), standardised numerical features, 0/1 labels per task and
@@ -62,12 +77,19 @@ class Dataset(Handle):
         return obj
 
     @classmethod
-    def load(cls, csv_path, schema=None, reference=None, progress=None) -> "Dataset":
+    def load(cls, csv_path, schema=None, reference=None, progress=None, threads: int = 0,
+             part: int = 0, parts: int = 0) -> "Dataset":
         """Loads a CSV file (plain or gzip). The training split takes a
         `schema` (a YAML file path, YAML text or a dict; it builds the
         vocabularies and normalisation); other splits take a `reference`
         (a Dataset, or a Model whose schema is used) and reuse them.
-        `progress(p)` sees the bytes read; a truthy return cancels."""
+        `progress(p)` sees the bytes read; a truthy return cancels.
+        `threads` parse a plain file in byte ranges (0: the usable CPUs;
+        the result does not depend on it). `part` of `parts` (> 1) reads
+        only the rows starting in that byte range of a plain file (one
+        worker's shard; the parts hold each row exactly once): it needs a
+        `reference`. Schema text or a dict takes neither progress nor
+        threads."""
         from .model import Model
         path = path_arg(csv_path, "csv_path")
         ref = expect(reference, (Dataset, Model), "reference", allow_none=True)
@@ -76,21 +98,51 @@ class Dataset(Handle):
         if (schema is None) == (ref is None):
             raise ValueError("give a schema (training split) or a reference (other splits), "
                              "not %s" % ("both" if ref is not None else "neither"))
+        threads = _arrays.integer(threads, "threads", 0, _INT_MAX)
+        part, parts = _shard(part, parts)
+        if parts > 1 and ref is None:
+            raise ValueError("parts > 1 needs a reference: a training split (schema) builds "
+                             "its vocabularies from the whole file")
         pc = ProgressCall(progress)
         out = c_void_p()
         with using(ref) as (r,):
             if schema is None:
-                pc.check(dataset_load(byref(out), path, None, r, pc.cfn, None))
+                pc.check(dataset_load(byref(out), path, None, r, pc.cfn, None, threads, part,
+                                      parts))
             else:
                 spath, text = _schema_text(schema)
                 if spath is not None:
-                    pc.check(dataset_load(byref(out), path, spath, None, pc.cfn, None))
+                    pc.check(dataset_load(byref(out), path, spath, None, pc.cfn, None, threads))
                 else:
-                    if progress is not None:
-                        raise ValueError("progress needs a schema file, not schema text")
+                    if progress is not None or threads:
+                        raise ValueError("progress and threads need a schema file, not "
+                                         "schema text")
                     check(lib.rmtl_dataset_load_schema_string(byref(out), path, text,
                                                               len(text), b"<python>", None))
         return cls._wrap(out.value)
+
+    @classmethod
+    def load_cache(cls, path, part: int = 0, parts: int = 0) -> "Dataset":
+        """Loads a dataset cache file written by save(): memory-mapped,
+        every CRC and value checked, so its rows, schema, vocabularies and
+        normalisation are bit-identical to the saved dataset's. `part` of
+        `parts` (> 1) holds rows [rows·part/parts, rows·(part+1)/parts)
+        only, and only their blocks are read (one worker's shard). A
+        damaged or truncated file is RmtlError EFORMAT, one from a newer
+        librmtl EVERSION, an unreadable one EIO."""
+        p = path_arg(path, "path")
+        part, parts = _shard(part, parts)
+        opts = load_options(part=part, parts=parts)
+        return cls._wrap(create(lib.rmtl_dataset_load_cache, p, byref(opts)))
+
+    def save(self, path) -> None:
+        """Writes the dataset (rows, schema, vocabularies, normalisation,
+        sessions) as a dataset cache file, replaced atomically: reloading
+        it with load_cache() skips CSV parsing, and DatasetStream streams
+        it. RmtlError EIO naming the path when it cannot be written."""
+        p = path_arg(path, "path")
+        with using(self) as (h,):
+            check(lib.rmtl_dataset_save(h, p))
 
     @classmethod
     def from_buffer(cls, data: Union[bytes, str], schema=None, reference=None) -> "Dataset":
@@ -307,6 +359,74 @@ class Dataset(Handle):
         lay = self.layout
         return "rows=%d n_cat=%d n_num=%d tasks=%s" % (self.rows, lay.n_cat, lay.n_num,
                                                       self.task_names)
+
+
+class DatasetStream(Handle):
+    """An epoch over a dataset cache file (Dataset.save) larger than
+    memory: the file is read block by block through a shuffle buffer of
+    `buffer_rows` rows, and each chunk of up to `chunk_rows` rows is drawn
+    uniformly from the buffer. Memory stays below about
+    buffer_rows + chunk_rows + 65,536 rows, whatever the file's size.
+    Epoch e is shuffled with `seed` + e, the same on every platform.
+
+    Iterating yields the chunks up to the end of the current epoch, each a
+    new Dataset that the caller owns (close it, or drop it); iterating
+    again runs the next epoch::
+
+        with rmtl.DatasetStream("train.rmtlds", buffer_rows=1 << 20,
+                                chunk_rows=1 << 16, seed=1) as stream:
+            model = rmtl.Model(cfg, stream.schema)
+            for epoch in range(3):
+                for chunk in stream:
+                    with chunk:
+                        model.train_epoch(chunk)
+
+    A damaged block found while streaming is RmtlError EFORMAT. A stream
+    is used by one call at a time (RuntimeError from another thread)."""
+
+    _free = "rmtl_dataset_stream_free"
+
+    def __init__(self, path, buffer_rows: int, chunk_rows: int, seed: int = 0):
+        p = path_arg(path, "path")
+        b = _arrays.integer(buffer_rows, "buffer_rows", 1)
+        c = _arrays.integer(chunk_rows, "chunk_rows", 1)
+        sd = _arrays.integer(seed, "seed", 0, (1 << 64) - 1)
+        super().__init__(create(lib.rmtl_dataset_stream_open, p, b, c, sd))
+
+    @property
+    def rows(self) -> int:
+        """Rows of the file: an epoch's rows."""
+        with using(self) as (h,):
+            return lib.rmtl_dataset_stream_rows(h)
+
+    def __len__(self):
+        return self.rows
+
+    @property
+    def schema(self) -> Dataset:
+        """The file's schema as an empty, read-only Dataset borrowed from
+        the stream: the training set to create a Model with, or the
+        `reference` of Dataset.load()."""
+        with using(self) as (h,):
+            return Dataset._wrap(lib.rmtl_dataset_stream_schema(h), owner=self)
+
+    def next_chunk(self):
+        """The next chunk of the epoch (a Dataset the caller owns), or None
+        when the epoch is over (the next call starts the next epoch)."""
+        out = c_void_p()
+        with using(self, mut=self) as (h,):
+            check(lib.rmtl_dataset_stream_next(byref(out), h))
+        return Dataset._wrap(out.value) if out.value else None
+
+    def __iter__(self):
+        while True:
+            chunk = self.next_chunk()
+            if chunk is None:
+                return
+            yield chunk
+
+    def _describe(self):
+        return "rows=%d" % self.rows
 
 
 def make_batch(lay, data=None, cat=None, num=None, labels=None, weights=None,

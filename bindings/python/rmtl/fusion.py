@@ -1,11 +1,12 @@
 """Enhanced-state multi-task fusion (rmtl_fusion)."""
 
+from collections import namedtuple
 from ctypes import byref, c_double, c_float as _arrays_float, c_uint64
 from typing import Dict, Optional, Sequence, Tuple
 
 from . import _arrays
 from ._arrays import matrix, vector
-from ._lib import FusionBatch_, FusionCemOpts_, FusionInfo_, FusionRequest_, \
+from ._lib import FusionBatch_, FusionCemOpts_, FusionEstimate_, FusionInfo_, FusionRequest_, \
     FusionRoundStats_, FusionSimOpts_, FusionStats_, Checkpointed, Handle, SimStats_, check, \
     create, expect, fusion_round, lib, using
 from ._progress import ProgressCall
@@ -13,10 +14,25 @@ from .config import as_config
 from .model import Ctx, Model, ctx_arg
 from .sim import PyCallback, SimEnv, sim_stats
 
-__all__ = ["Fusion"]
+__all__ = ["Fusion", "OpeEstimate"]
 
 PAIR, USER = 0, 1
 PRODUCT, SUM = 0, 1
+
+
+OpeEstimate = namedtuple("OpeEstimate",
+                         "requests snips snips_lo snips_hi dr dr_lo dr_hi ess")
+OpeEstimate.__doc__ = """An off-policy estimate of a policy's mean request reward
+(rmtl_fusion_estimate): the logged `requests` used; `snips`
+(self-normalised inverse propensity scoring) and `dr` (doubly robust: the
+item critics' model plus the weighted residuals; equal to snips without
+item critics), each with its 95% interval (`*_lo`, `*_hi`); `ess`, the
+effective sample size of the last slot's weights."""
+
+
+def _estimate(e):
+    return OpeEstimate(e.requests, e.snips, e.snips_lo, e.snips_hi, e.dr, e.dr_lo, e.dr_hi,
+                       e.ess)
 
 
 def _stats(s):
@@ -236,13 +252,17 @@ class Fusion(Checkpointed):
         """One progressive-training round in the simulator: explore
         `sessions` sessions (0: sim.sessions), `train_steps` updates, deploy.
         `scorer(request) -> n × T scores` stands for the host's MTL model
-        (default: the simulator's true probabilities)."""
+        (default: the simulator's true probabilities). Returns the
+        round's stats; "deployed" says whether it deployed its actor, and
+        with fusion.ope_gate ("gated" True) "ope_new" and "ope_deployed"
+        are the OpeEstimates the gate compared (else None)."""
         expect(env, SimEnv, "env")
         o, cb = self._opts(sessions, 0, train_steps, scorer)
         pc = ProgressCall(progress)
-        st = FusionRoundStats_(version=1)
+        st = FusionRoundStats_(version=2)
         st.explore.version = 1
         st.train.version = 1
+        st.ope_new.version = st.ope_deployed.version = 1
         with using(self, env, mut=(self, env)) as (h, e):
             rc = fusion_round(byref(st), h, e, byref(o), pc.cfn, None)
         if cb is not None and cb.exc is not None:
@@ -251,7 +271,10 @@ class Fusion(Checkpointed):
         return {"explore": sim_stats(st.explore), "log_requests": st.log_requests,
                 "log_rows": st.log_rows, "critic_loss": st.train.critic_loss,
                 "actor_loss": st.train.actor_loss, "steps": st.train.steps,
-                "train": _stats(st.train)}
+                "train": _stats(st.train), "deployed": bool(st.deployed),
+                "gated": bool(st.gated),
+                "ope_new": _estimate(st.ope_new) if st.gated else None,
+                "ope_deployed": _estimate(st.ope_deployed) if st.gated else None}
 
     def evaluate(self, env: SimEnv, sessions: int, seed: int = 0, scorer=None):
         """The served policy on sessions 0..sessions-1 of the stream `seed`
@@ -272,6 +295,21 @@ class Fusion(Checkpointed):
         with using(self, logged) as (h, l_):
             check(lib.rmtl_fusion_log_gauc(byref(g), h, l_))
         return g.value
+
+    def ope(self, logged: "Fusion") -> OpeEstimate:
+        """Off-policy evaluation: the mean request reward that this policy
+        (its deployed actor or fixed action) would earn on the requests of
+        `logged`'s offline log (collected by its rounds with
+        fusion.explore: plackett_luce), from the logged lists' known
+        Plackett-Luce propensities; `logged` may be this fusion. Returns
+        an OpeEstimate (SNIPS and doubly robust, with 95% intervals).
+        RmtlError ESTATE for an empty log, EINVAL for other dims or a log
+        explored with uniform action noise."""
+        expect(logged, Fusion, "logged")
+        e = FusionEstimate_(version=1)
+        with using(self, logged) as (h, l_):
+            check(lib.rmtl_fusion_ope(byref(e), h, l_))
+        return _estimate(e)
 
     def cem(self, env: SimEnv, iterations: int = 10, population: int = 16, elite: int = 4,
             sessions: int = 0, seed: int = 0, scorer=None) -> float:
