@@ -180,8 +180,14 @@ static int rmtl__s_open(rmtl_dataset_stream *s)
     s->blk = p;
     if ((uint64_t)len != s->na * nblk * 4)
         return rmtl__error(RMTL_EFORMAT, "%s: dataset cache: bad 'DBLK' section", s->path);
+    /* A block never holds more rows than the file: size the buffer by the
+     * rows (bounded by the sections' lengths, so by the file's size), not
+     * by the header's block size alone (a damaged header asked for 9 GB:
+     * fuzz_cache). */
+    size_t blk_rows = s->L.block < s->L.rows ? (size_t)s->L.block
+                                             : (s->L.rows ? (size_t)s->L.rows : 1);
     for (size_t i = 0; i < s->na; i++) {
-        s->a[i].block = rmtl__mallocarray(s->L.block, s->a[i].width ? s->a[i].width : 1);
+        s->a[i].block = rmtl__mallocarray(blk_rows, s->a[i].width ? s->a[i].width : 1);
         s->a[i].buf = rmtl__mallocarray(s->buffer_rows, s->a[i].width ? s->a[i].width : 1);
         if (!s->a[i].block || !s->a[i].buf)
             return rmtl__error(RMTL_ENOMEM, "%s: out of memory for the stream's buffers",
