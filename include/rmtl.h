@@ -272,7 +272,7 @@ typedef struct rmtl_load_options {
                                   or 0 of 1: the whole file); needs a reference */
 } rmtl_load_options;
 #define RMTL_LOAD_OPTIONS_VERSION 1u /* layout version of rmtl_load_options */
-#define RMTL_LOAD_OPTIONS_INIT {RMTL_LOAD_OPTIONS_VERSION, 0, NULL, NULL, 0, 0}
+#define RMTL_LOAD_OPTIONS_INIT {RMTL_LOAD_OPTIONS_VERSION, 0, NULL, NULL, 0, 0} /* the defaults, version set */
 
 /** Loads a CSV file (plain or gzip, recognised by content) with the
  *  schema in the YAML file `schema_path` (training split: builds
@@ -346,7 +346,7 @@ RMTL_API int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
  * Seeded: epoch e uses seed + e, the same on every platform. A stream is
  * [per-object].
  */
-typedef struct rmtl_dataset_stream rmtl_dataset_stream;
+typedef struct rmtl_dataset_stream rmtl_dataset_stream; /* a cache file read in shuffled chunks */
 /** Opens `cache_path` (written by rmtl_dataset_save()) for streaming; its
  *  header and small sections are read and CRC-checked now, the rows as
  *  they are streamed (block CRCs, values as rmtl_dataset_load_cache()).
@@ -1753,11 +1753,11 @@ typedef struct rmtl_fusion_estimate {
     size_t requests;    /* logged requests used                              */
     double snips;       /* self-normalised inverse propensity scoring        */
     double snips_lo;    /* its 95% confidence interval                       */
-    double snips_hi;
+    double snips_hi;    /* (upper end)                                       */
     double dr;          /* doubly robust (the item critics' model plus the
                            weighted residuals; = snips without item critics) */
     double dr_lo;       /* its 95% confidence interval                       */
-    double dr_hi;
+    double dr_hi;       /* (upper end)                                       */
     double ess;         /* effective sample size of the last slot's weights  */
 } rmtl_fusion_estimate;
 #define RMTL_FUSION_ESTIMATE_VERSION 1u /* layout version of rmtl_fusion_estimate in this header */
