@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/refshape.h"
+
 #include "data/dataset.h"
 #include "rmtl.h"
 
@@ -233,17 +235,11 @@ static int try_pandas(const char *py, const char *csv, char *buf, size_t cap)
     }
     close(fd[1]);
     size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd[0], buf + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(fd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    int st = bench_child_output(pid, fd[0], buf, cap, &n, NULL);
     char *nl = strchr(buf, '\n');
     if (nl)
         *nl = '\0';
-    if (!WIFEXITED(st))
+    if (st == -1 || !WIFEXITED(st))
         return -1;
     return WEXITSTATUS(st) == 0 && buf[0] == '{' ? 0 : WEXITSTATUS(st);
 }
@@ -366,15 +362,9 @@ static void in_child(job *j, int *first)
     close(fd[1]);
     char buf[2048];
     size_t n = 0;
-    ssize_t r;
-    while (n + 1 < sizeof buf && (r = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(fd[0]);
-    int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    wait4(pid, &st, 0, &ru);
+    bench_child_output(pid, fd[0], buf, sizeof buf, &n, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
                  (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
     printf("%s\n  {\"kind\":\"%s\",\"threads\":%d,%s,\"peak_rss_mib\":%.1f,"

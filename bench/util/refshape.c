@@ -1,4 +1,5 @@
 /* See refshape.h. */
+#define _DEFAULT_SOURCE /* wait4 (bench_child_output) */
 #include "util/refshape.h"
 
 #include <stdint.h>
@@ -112,6 +113,19 @@ double bench_model_macs(const rmtl_model *m)
     return macs;
 }
 
+int bench_child_output(int pid, int fd, char *out, size_t cap, size_t *n, struct rusage *ru)
+{
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = read(fd, out + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(fd);
+    *n = got;
+    int st = 0;
+    return wait4((pid_t)pid, &st, 0, ru) == (pid_t)pid ? st : -1;
+}
+
 /* Runs fn(j, out, cap) in a child and copies its text output into out.
  * 0 on success. */
 static int bench_in_child(void (*fn)(const struct bench_job *j, char *out, size_t cap),
@@ -133,14 +147,8 @@ static int bench_in_child(void (*fn)(const struct bench_job *j, char *out, size_
     }
     close(fd[1]);
     size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    close(fd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0 ? 0 : -1;
+    int st = bench_child_output(pid, fd[0], out, cap, &n, NULL);
+    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && n > 0 ? 0 : -1;
 }
 
 int bench_run_archs(const char *name, int argc, char **argv,

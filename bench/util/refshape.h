@@ -34,6 +34,14 @@ struct bench_job {
  * (all when none) and 1 and 2 threads, runs measure() in a child process,
  * so each has its own peak RSS and its own BLIS threads, and prints one
  * JSON object {"bench": name, ..., "results": [what measure() wrote]}. */
+/* Reads a child's output from `fd` (the read end of its pipe) until end
+ * of file into out (NUL-terminated, at most cap - 1 bytes), closes fd and
+ * reaps `pid`, with its resource use in *ru when ru is not NULL. Returns
+ * the wait status, or -1 when the child could not be reaped. *n gets the
+ * bytes read. */
+struct rusage;
+int bench_child_output(int pid, int fd, char *out, size_t cap, size_t *n, struct rusage *ru);
+
 int bench_run_archs(const char *name, int argc, char **argv,
                     void (*measure)(const struct bench_job *j, char *out, size_t cap));
 
