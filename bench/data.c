@@ -16,12 +16,14 @@
  *               a bounded shuffle buffer
  *
  * Measurements are interleaved (pandas, reference, t1, t2, repeated
- * --repeat times) so that other load on the machine hits each alike; speed
- * is quoted as ratios to pandas measured in the same run. One JSON object
- * on stdout.
+ * --repeat times, 3 by default) so that other load on the machine hits each
+ * alike; speed is quoted as ratios of measurements made next to each other
+ * (the summary: per repeat and their median), memory as peak RSS over the
+ * data the dataset holds (packed arrays + vocabularies). One JSON object on
+ * stdout.
  *
  *   data [--rows N] [--seed S] [--repeat R] [--dir DIR] [--buffer-rows B]
- *        [--keep]
+ *        [--clean]
  *
  * The CSV (about 143 bytes a row: 2,000,000 rows by default, ~287 MB) is
  * kept in DIR (default $TMPDIR or /tmp) between runs unless it is absent;
@@ -29,6 +31,7 @@
  */
 #define _DEFAULT_SOURCE /* wait4 */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,13 +345,40 @@ static void run_job(job *j)
         run_load(j);
 }
 
+/* The number after "key": in a child's JSON text, or NaN. */
+static double field(const char *buf, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(buf, k);
+    return p ? strtod(p + strlen(k), NULL) : NAN;
+}
+
+/* What the summary needs of one measurement. */
+typedef struct outcome {
+    double seconds, peak_mib, packed_mib, vocab_mib;
+} outcome;
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* Runs j in a child; appends {"kind":..,"threads":..,<child's text>,
  * "peak_rss_mib":..} to the JSON list. */
-static void in_child(job *j, int *first)
+static outcome in_child(job *j, int *first)
 {
     int fd[2];
+    outcome o = {NAN, NAN, NAN, NAN};
     if (pipe(fd))
-        return;
+        return o;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -373,13 +403,18 @@ static void in_child(job *j, int *first)
            (double)ru.ru_maxrss / 1024.0, cpu);
     *first = 0;
     fflush(stdout);
+    buf[n < sizeof buf ? n : sizeof buf - 1] = '\0';
+    o.seconds = n ? field(buf, "seconds") : NAN;
+    o.packed_mib = field(buf, "packed_mib"), o.vocab_mib = field(buf, "vocab_mib");
+    o.peak_mib = (double)ru.ru_maxrss / 1024.0;
+    return o;
 }
 
 int main(int argc, char **argv)
 {
     size_t rows = 2000000, buffer_rows = 1 << 18;
     uint64_t seed = 24;
-    int repeat = 1, clean = 0;
+    int repeat = 3, clean = 0;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc)
@@ -431,13 +466,21 @@ int main(int argc, char **argv)
            rmtl_build_info(), rows, (unsigned long long)seed, (long long)st.st_size, gen,
            buffer_rows);
     int first = 1;
+    double *ratio = calloc(3 * (size_t)repeat, sizeof *ratio), mem = 0.0;
+    if (!ratio)
+        return 1;
     for (int r = 0; r < repeat; r++) {
         job js[] = {{"pandas", 0, csv, schema, cache, buffer_rows, NULL, 0},
                     {"reference", 1, csv, schema, cache, buffer_rows, NULL, 0},
                     {"csv", 1, csv, schema, cache, buffer_rows, NULL, 0},
                     {"csv", 2, csv, schema, cache, buffer_rows, NULL, 0}};
+        outcome o[4];
         for (size_t k = 0; k < sizeof js / sizeof *js; k++)
-            in_child(&js[k], &first);
+            o[k] = in_child(&js[k], &first);
+        ratio[r] = o[0].seconds / o[2].seconds;              /* pandas / 1 thread */
+        ratio[repeat + r] = o[2].seconds / o[3].seconds;     /* 1 thread / 2 threads */
+        for (int k = 2; k < 4; k++) /* peak RSS over the data it holds */
+            mem = fmax(mem, o[k].peak_mib / (o[k].packed_mib + o[k].vocab_mib));
     }
     job after[] = {{"cache_save", 2, csv, schema, cache, buffer_rows, NULL, 0},
                    {"cache_load", 1, csv, schema, cache, buffer_rows, NULL, 0},
@@ -445,7 +488,14 @@ int main(int argc, char **argv)
                    {"stream", 1, csv, schema, cache, buffer_rows, NULL, 0}};
     for (size_t k = 0; k < sizeof after / sizeof *after; k++)
         in_child(&after[k], &first);
-    printf("\n]}\n");
+    /* the targets' ratios, each from measurements made next to each other */
+    printf("\n],\"summary\":{\"repeats\":%d,\"csv_1_thread_over_pandas\":[", repeat);
+    for (int i = 0; i < 2 * repeat; i++)
+        printf("%s%.3f", i == repeat ? "],\"csv_2_threads_over_1\":[" : i ? "," : "", ratio[i]);
+    printf("],\"median_csv_1_thread_over_pandas\":%.3f,\"median_csv_2_threads_over_1\":%.3f,"
+           "\"max_peak_rss_over_packed_plus_vocab\":%.3f}}\n",
+           median(ratio, repeat), median(ratio + repeat, repeat), mem);
+    free(ratio);
     if (clean) {
         remove(csv);
         remove(cache);

@@ -4,12 +4,15 @@
  * The data rows are cut into byte ranges at line starts, one per thread.
  * A first pass counts each range's newlines (an upper bound of its rows),
  * so every range writes its rows straight into one set of arrays at its own
- * offset. Each thread interns categorical text into vocabularies of its
- * own; afterwards they are merged into the first range's in range order,
- * which is the order of first appearance in the file, so ids do not depend
- * on the thread count; numerical moments are computed afterwards in row
- * order (load.c). The arrays end up holding exactly what the reference
- * reader (csv.c + load.c) leaves.
+ * offset. Each thread codes categorical values on its own (rmtl__seen:
+ * label-encoded integers by value in a dense table, other text in a table
+ * of its own); then the threads build the vocabularies, a field each at a
+ * time, from the ranges' values in range order, which is the order of
+ * first appearance in the file, so ids do not depend on the thread count;
+ * then each thread rewrites its rows' codes as vocabulary indices, and
+ * computes the moments of some numerical columns, each in row order (as
+ * load.c does). The arrays end up holding exactly what the reference
+ * reader (csv.c + load.c) leaves, one step further on (load.h).
  *
  * The tokenizer handles the common dialect only: unquoted fields, LF or
  * CRLF, blank lines, spaces and tabs trimmed. Anything else (a quoted
@@ -41,16 +44,23 @@ enum {
     RMTL__DENSE_MAX = 1 << 22       /* integer values a dense table takes */
 };
 
-/* Label-encoded categorical values ("0", "17", "466321") skip hashing: a
- * dense table per field indexed by the value holds its intern index + 1
- * (low half) and its occurrences after the first (high half), 8 bytes a
- * value instead of a 16-byte slot at load factor 1/2, and found with no
- * string compare. The strings still go to the field's interner on first
- * sight, so the order of first appearance is the interner's. */
-typedef struct rmtl__dense {
-    uint64_t *v;
-    size_t cap;
-} rmtl__dense;
+/* Training: what one range has seen of one categorical field. Until the
+ * merge, cells hold codes: a label-encoded value ("0", "17", "466321": a
+ * canonical integer below RMTL__DENSE_MAX) is its own code and is counted
+ * in a dense table, with no hashing and no copy of its text (the text is
+ * the integer's); any other text is interned in the range's own table and
+ * has code RMTL__DENSE_MAX + its index. `order` lists the codes in order
+ * of first appearance in the range; the merge walks the ranges' lists in
+ * range order, the file's order of first appearance, so vocabulary ids do
+ * not depend on the thread count. */
+typedef struct rmtl__seen {
+    uint32_t *count;   /* dense values: occurrences, 0 = not seen */
+    size_t cap;        /* entries of count */
+    int32_t *order;    /* codes in order of first appearance */
+    size_t n, order_cap;
+    rmtl__intern text; /* the other texts */
+    int32_t *id;       /* from the merge: the vocabulary index of text entry e */
+} rmtl__seen;
 
 typedef struct rmtl__par rmtl__par;
 
@@ -60,8 +70,7 @@ typedef struct rmtl__range {
     size_t bound;    /* newlines in the range + 1: rows it may hold */
     size_t first;    /* its first row in L's arrays */
     size_t rows;     /* rows read */
-    rmtl__intern *vocab; /* training: per field; range 0 uses L->vocab */
-    rmtl__dense *dense;  /* training: per field */
+    rmtl__seen *seen;    /* training: per field */
     int64_t *dval;       /* per header column: the value's dense index, or -1 */
     rmtl__intern *ids;   /* session, user, item; range 0 uses L->ids */
     rmtl__intern own_ids[3];
@@ -91,6 +100,8 @@ struct rmtl__par {
     rmtl__progress *prog;
     uint64_t total;     /* progress: bytes of the file (of the shard) ... */
     uint64_t done0;     /* ... of which these (the header) precede the ranges */
+    size_t *owner;      /* training, per field: the range whose thread merges it */
+    uint32_t **dense_id; /* per field: vocabulary index + 1 of each dense value */
 };
 
 /* --- reading bytes ---------------------------------------------------------- */
@@ -202,34 +213,42 @@ static int64_t rmtl__dense_index(const char *s, size_t len)
     return v < RMTL__DENSE_MAX ? v : -1;
 }
 
-/* Makes room for index v (zeroed entries). */
-static int rmtl__dense_reserve(rmtl__dense *d, size_t v)
+/* Makes room for dense value v (zeroed entries). */
+static int rmtl__seen_reserve(rmtl__seen *sn, size_t v)
 {
-    if (v < d->cap)
+    if (v < sn->cap)
         return 0;
-    size_t cap = d->cap ? d->cap : 1024;
+    size_t cap = sn->cap ? sn->cap : 1024;
     while (cap <= v)
         cap *= 2;
     cap = cap > RMTL__DENSE_MAX ? RMTL__DENSE_MAX : cap;
-    uint64_t *p = rmtl__realloc(d->v, cap * sizeof *p);
+    uint32_t *p = rmtl__realloc(sn->count, cap * sizeof *p);
     if (!p)
         return RMTL_ENOMEM;
-    memset(p + d->cap, 0, (cap - d->cap) * sizeof *p);
-    d->v = p, d->cap = cap;
+    memset(p + sn->cap, 0, (cap - sn->cap) * sizeof *p);
+    sn->count = p, sn->cap = cap;
     return 0;
 }
 
-/* Adds the dense tables' counts to the interners' and frees the tables. */
-static void rmtl__dense_flush(rmtl__range *g, size_t n_cat)
+/* Appends a code first seen. */
+static int rmtl__seen_first(rmtl__seen *sn, int32_t code)
 {
-    for (size_t f = 0; g->dense && f < n_cat; f++) {
-        rmtl__dense *d = &g->dense[f];
-        for (size_t v = 0; v < d->cap; v++)
-            if (d->v[v])
-                g->vocab[f].count[(d->v[v] & 0xffffffffu) - 1] += d->v[v] >> 32;
-        rmtl__free(d->v);
-        d->v = NULL, d->cap = 0;
+    if (sn->n == sn->order_cap) {
+        size_t cap = sn->order_cap ? sn->order_cap * 2 : 256;
+        int32_t *p = rmtl__realloc(sn->order, cap * sizeof *p);
+        if (!p)
+            return RMTL_ENOMEM;
+        sn->order = p, sn->order_cap = cap;
     }
+    sn->order[sn->n++] = code;
+    return 0;
+}
+
+static void rmtl__seen_free(rmtl__seen *sn)
+{
+    rmtl__free(sn->count), rmtl__free(sn->order), rmtl__free(sn->id);
+    rmtl__intern_free(&sn->text);
+    memset(sn, 0, sizeof *sn);
 }
 
 static int rmtl__par_cat(rmtl__range *g, const rmtl__dscol *c, const char *s, size_t len,
@@ -244,30 +263,27 @@ static int rmtl__par_cat(rmtl__range *g, const rmtl__dscol *c, const char *s, si
         *cell = (int32_t)(rmtl__intern_find(L->meta->fields[c->field].values, s, len) + 1);
         return 0;
     }
-    size_t idx;
-    uint64_t *slot = NULL;
+    rmtl__seen *sn = &g->seen[c->field];
     if (dv >= 0) {
-        rmtl__dense *d = &g->dense[c->field];
-        if ((size_t)dv >= d->cap && rmtl__dense_reserve(d, (size_t)dv))
+        if ((size_t)dv >= sn->cap && rmtl__seen_reserve(sn, (size_t)dv))
             return RMTL_ENOMEM;
-        slot = &d->v[dv];
-        if (*slot) {
-            if ((*slot >> 32) == 0xffffffffu) { /* the high half is full: move it */
-                g->vocab[c->field].count[(*slot & 0xffffffffu) - 1] += *slot >> 32;
-                *slot &= 0xffffffffu;
-            }
-            *slot += (uint64_t)1 << 32;
-            *cell = (int32_t)(*slot & 0xffffffffu) - 1;
-            return 0;
-        }
+        uint32_t *k = &sn->count[dv];
+        if (*k == UINT32_MAX)
+            return RMTL__FALLBACK; /* the reference reader counts in size_t */
+        if (*k == 0 && rmtl__seen_first(sn, (int32_t)dv))
+            return RMTL_ENOMEM;
+        ++*k;
+        *cell = (int32_t)dv;
+        return 0;
     }
-    if (rmtl__intern_add(&g->vocab[c->field], s, len, &idx))
+    size_t n = sn->text.n, idx;
+    if (rmtl__intern_add(&sn->text, s, len, &idx))
         return RMTL_ENOMEM;
-    if (idx >= INT32_MAX - 1)
+    if (idx >= (size_t)INT32_MAX - RMTL__DENSE_MAX)
         return RMTL__FALLBACK; /* the reference reader names the column */
-    if (slot)
-        *slot = idx + 1;
-    *cell = (int32_t)idx;
+    if (sn->text.n > n && rmtl__seen_first(sn, (int32_t)(RMTL__DENSE_MAX + idx)))
+        return RMTL_ENOMEM;
+    *cell = (int32_t)(RMTL__DENSE_MAX + idx);
     return 0;
 }
 
@@ -299,13 +315,13 @@ static int rmtl__par_row(rmtl__range *g, size_t r)
         int32_t f = m->cols[k].field;
         int64_t dv = L->training ? rmtl__dense_index(g->fs[j], g->fl[j]) : -1;
         g->dval[j] = dv;
+        if (dv < 0)
+            rmtl__intern_prefetch(L->training ? &g->seen[f].text : m->fields[f].values,
+                                  g->fs[j], g->fl[j]);
 #if defined(__GNUC__) || defined(__clang__)
-        if (dv >= 0 && (size_t)dv < g->dense[f].cap)
-            __builtin_prefetch(&g->dense[f].v[dv]);
-        else
+        else if ((size_t)dv < g->seen[f].cap)
+            __builtin_prefetch(&g->seen[f].count[dv]);
 #endif
-            rmtl__intern_prefetch(L->training ? &g->vocab[f] : m->fields[f].values, g->fs[j],
-                                  g->fl[j]);
     }
     for (size_t j = 0, nh = g->P->nh; j < nh; j++) {
         if (L->colmap[j] < 0)
@@ -482,18 +498,22 @@ static int rmtl__par_lines(rmtl__range *g, const char *p, const char *end)
     return 0;
 }
 
-/* Counts the newlines of the range: its bound. */
+/* Counts the range's lines, blank ones included: its bound. Only the
+ * source's last line may lack its newline; every other range ends at a
+ * line start, so the rows sit end to end unless a blank line leaves a
+ * gap. */
 static int rmtl__par_count(rmtl__range *g)
 {
     rmtl__par *P = g->P;
-    size_t n = 1;
+    size_t n = 0;
     if (P->fd < 0) {
         const char *p = P->mem + g->lo, *end = P->mem + g->hi;
         while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
             n++, p++;
-        g->bound = n;
+        g->bound = n + (g->hi > g->lo && end[-1] != '\n');
         return 0;
     }
+    char last = '\n';
     for (uint64_t at = g->lo; at < g->hi;) {
         size_t want = g->hi - at < RMTL__PAR_BLOCK ? (size_t)(g->hi - at) : RMTL__PAR_BLOCK, got;
         int rc = rmtl__par_pread(P, g->buf, want, at, &got, &g->err);
@@ -504,9 +524,10 @@ static int rmtl__par_count(rmtl__range *g)
         for (const char *p = g->buf, *end = g->buf + got;
              (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
             n++;
+        last = g->buf[got - 1];
         at += got;
     }
-    g->bound = n;
+    g->bound = n + (last != '\n');
     return 0;
 }
 
@@ -552,16 +573,28 @@ static int rmtl__par_parse(rmtl__range *g)
 
 /* --- threads ---------------------------------------------------------------- */
 
+enum { RMTL__PHASE_COUNT, RMTL__PHASE_PARSE, RMTL__PHASE_MERGE, RMTL__PHASE_REMAP,
+       RMTL__PHASE_MOMENTS };
+
 typedef struct rmtl__par_job {
     rmtl__range *g;
-    int phase; /* 0: count, 1: parse */
+    int phase;
 } rmtl__par_job;
+
+static int rmtl__par_merge_fields(rmtl__range *g);
+static void rmtl__par_remap(rmtl__range *g);
+static void rmtl__par_moments(rmtl__range *g);
 
 static void rmtl__par_run(rmtl__range *g, int phase)
 {
-    int rc = phase == 0 ? rmtl__par_count(g) : rmtl__par_parse(g);
-    if (phase == 1)
-        rmtl__dense_flush(g, g->P->L->meta->n_cat);
+    int rc = 0;
+    switch (phase) {
+    case RMTL__PHASE_COUNT: rc = rmtl__par_count(g); break;
+    case RMTL__PHASE_PARSE: rc = rmtl__par_parse(g); break;
+    case RMTL__PHASE_MERGE: rc = rmtl__par_merge_fields(g); break;
+    case RMTL__PHASE_REMAP: rmtl__par_remap(g); break;
+    default: rmtl__par_moments(g); break;
+    }
     if (rc)
         atomic_store(&g->P->stop, 1);
     g->rc = rc;
@@ -612,63 +645,201 @@ static int rmtl__par_phase(rmtl__par *P, int phase)
 
 /* --- merging ---------------------------------------------------------------- */
 
-/* Adds the entries of `src` (with their counts) to `dst` in src's order;
- * map[e] is entry e's index in dst. */
-static int rmtl__par_merge(rmtl__intern *dst, rmtl__intern *src, size_t *map)
+/* The decimal text of v (< RMTL__DENSE_MAX: at most 7 digits). */
+static size_t rmtl__decimal(char *d, int32_t v)
 {
-    rmtl__intern_sync(src);
-    for (size_t e = 0; e < src->n; e++) {
-        size_t idx;
-        if (rmtl__intern_add(dst, rmtl__intern_str(src, e), rmtl__intern_len(src, e), &idx))
-            return RMTL_ENOMEM;
-        dst->count[idx] += src->count[e] - 1; /* (dst is synced by whoever reads it) */
-        map[e] = idx;
+    char t[8];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    for (size_t i = 0; i < n; i++)
+        d[i] = t[n - 1 - i];
+    return n;
+}
+
+/* Builds field f's vocabulary L->vocab[f] from every range's codes in
+ * range order (each value's count summed over the ranges), and the maps
+ * from codes to its indices: P->dense_id[f] for dense values, each
+ * range's seen[f].id for texts. Frees what the ranges no longer need. */
+static int rmtl__par_merge_field(rmtl__par *P, size_t f)
+{
+    rmtl__intern *V = &P->L->vocab[f];
+    size_t entries = 0, bytes = 0, cap = 0;
+    for (size_t k = 0; k < P->n_rg; k++) {
+        const rmtl__seen *sn = &P->rg[k].seen[f];
+        entries += sn->text.n; /* texts: at most these */
+        bytes += sn->text.arena_len;
+        cap = sn->cap > cap ? sn->cap : cap;
     }
+    for (size_t v = 0; v < cap; v++) /* dense values: exactly those seen */
+        for (size_t k = 0; k < P->n_rg; k++)
+            if (v < P->rg[k].seen[f].cap && P->rg[k].seen[f].count[v]) {
+                char d[8];
+                entries++, bytes += rmtl__decimal(d, (int32_t)v) + 1;
+                break;
+            }
+    if (rmtl__intern_reserve(V, entries, bytes)) /* sized once: no rehash on the way */
+        return RMTL_ENOMEM;
+    uint32_t *did = NULL;
+    if (cap && !(did = P->dense_id[f] = rmtl__mallocarray(cap, sizeof *did)))
+        return RMTL_ENOMEM;
+    if (did)
+        memset(did, 0, cap * sizeof *did); /* written before read: no zero-page faults */
+    for (size_t k = 0; k < P->n_rg; k++) {
+        rmtl__seen *sn = &P->rg[k].seen[f];
+        rmtl__intern_sync(&sn->text);
+        if (sn->text.n && !(sn->id = rmtl__mallocarray(sn->text.n, sizeof *sn->id)))
+            return RMTL_ENOMEM;
+        enum { AHEAD = 8 }; /* slots fetched ahead: the adds wait for memory together */
+        for (size_t i = 0; i < sn->n; i++) {
+            int32_t code = sn->order[i];
+            size_t idx, add;
+            if (i + AHEAD < sn->n) {
+                int32_t next = sn->order[i + AHEAD];
+                size_t e = (size_t)next - RMTL__DENSE_MAX;
+                char d[8];
+                if (next >= RMTL__DENSE_MAX)
+                    rmtl__intern_prefetch(V, rmtl__intern_str(&sn->text, e),
+                                          rmtl__intern_len(&sn->text, e));
+                else if (!did[next])
+                    rmtl__intern_prefetch(V, d, rmtl__decimal(d, next));
+            }
+            if (code < RMTL__DENSE_MAX && did[code]) {
+                V->count[did[code] - 1] += sn->count[code];
+                continue;
+            }
+            if (code < RMTL__DENSE_MAX) {
+                char d[8];
+                if (rmtl__intern_add(V, d, rmtl__decimal(d, code), &idx))
+                    return RMTL_ENOMEM;
+                did[code] = (uint32_t)idx + 1;
+                add = sn->count[code];
+            } else {
+                size_t e = (size_t)(code - RMTL__DENSE_MAX);
+                if (rmtl__intern_add(V, rmtl__intern_str(&sn->text, e),
+                                     rmtl__intern_len(&sn->text, e), &idx))
+                    return RMTL_ENOMEM;
+                sn->id[e] = (int32_t)idx;
+                add = sn->text.count[e];
+            }
+            V->count[idx] += add - 1; /* the add counted one (V is synced by its reader) */
+        }
+        rmtl__free(sn->count), rmtl__free(sn->order);
+        sn->count = NULL, sn->order = NULL, sn->cap = sn->n = 0;
+        rmtl__intern_free(&sn->text);
+    }
+    rmtl__intern_sync(V); /* here, on this field's thread */
     return 0;
 }
 
-/* Range k's rows: provisional indices of its own tables become indices of
- * range 0's (L's), and the rows move down to row `to` (blank lines and the
- * last line's missing newline leave gaps). */
+static int rmtl__par_merge_fields(rmtl__range *g)
+{
+    rmtl__par *P = g->P;
+    size_t me = (size_t)(g - P->rg);
+    for (size_t f = 0; f < P->L->meta->n_cat; f++)
+        if (P->owner[f] == me && !atomic_load(&P->stop)) {
+            int rc = rmtl__par_merge_field(P, f);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+/* Gives each field's merge to a thread: the largest first, each to the
+ * thread with the least work so far. */
+static void rmtl__par_owners(rmtl__par *P)
+{
+    size_t nc = P->L->meta->n_cat, load[RMTL__PAR_MAX_RANGES] = {0};
+    for (size_t f = 0; f < nc; f++)
+        P->owner[f] = SIZE_MAX;
+    for (size_t step = 0; step < nc; step++) {
+        size_t best = 0, work = 0;
+        int any = 0;
+        for (size_t f = 0; f < nc; f++) {
+            size_t w = 0;
+            for (size_t k = 0; k < P->n_rg && P->owner[f] == SIZE_MAX; k++)
+                w += P->rg[k].seen[f].n;
+            if (P->owner[f] == SIZE_MAX && (!any || w > work))
+                best = f, work = w, any = 1;
+        }
+        size_t t = 0;
+        for (size_t k = 1; k < P->n_rg; k++)
+            t = load[k] < load[t] ? k : t;
+        P->owner[best] = t;
+        load[t] += work;
+    }
+}
+
+/* Range g's cells: codes become vocabulary indices + 1 (0: missing), as
+ * rmtl__finish_vocab() expects with L->cat_final. */
+static void rmtl__par_remap(rmtl__range *g)
+{
+    const rmtl__par *P = g->P;
+    size_t nc = P->L->meta->n_cat;
+    for (size_t r = g->first; r < g->first + g->rows; r++) {
+        int32_t *cell = P->L->cat + r * nc;
+        for (size_t f = 0; f < nc; f++) {
+            int32_t code = cell[f];
+            cell[f] = code < 0                 ? 0
+                      : code < RMTL__DENSE_MAX ? (int32_t)P->dense_id[f][code]
+                                               : g->seen[f].id[code - RMTL__DENSE_MAX] + 1;
+        }
+    }
+}
+
+/* The numerical columns' moments, column k on thread k mod threads (each
+ * column's sum runs in row order, as the reference reader's). */
+static void rmtl__par_moments(rmtl__range *g)
+{
+    const rmtl__par *P = g->P;
+    rmtl__loader *L = P->L;
+    for (size_t k = (size_t)(g - P->rg); k < L->meta->n_num; k += P->n_rg)
+        rmtl__num_moments_column(L, k);
+}
+
+/* Range g's rows move down to row `to` (blank lines leave gaps), and the
+ * indices of its own id tables become range 0's (L's). */
 static int rmtl__par_fold(rmtl__par *P, rmtl__range *g, size_t to)
 {
     rmtl__loader *L = P->L;
     const rmtl__dsmeta *m = L->meta;
     size_t nc = m->n_cat, nn = m->n_num, nt = m->n_tasks;
-    size_t **map = rmtl__calloc(nc + 3, sizeof *map);
-    int rc = map ? 0 : RMTL_ENOMEM;
-    for (size_t f = 0; L->training && f < nc && !rc; f++) {
-        map[f] = rmtl__mallocarray(g->vocab[f].n + 1, sizeof **map);
-        rc = map[f] ? rmtl__par_merge(&L->vocab[f], &g->vocab[f], map[f]) : RMTL_ENOMEM;
-    }
+    size_t *map[3] = {NULL, NULL, NULL};
+    int rc = 0;
     for (size_t i = 0; i < 3 && !rc; i++) {
-        map[nc + i] = rmtl__mallocarray(g->ids[i].n + 1, sizeof **map);
-        rc = map[nc + i] ? rmtl__par_merge(&L->ids[i], &g->ids[i], map[nc + i]) : RMTL_ENOMEM;
+        if (!(map[i] = rmtl__mallocarray(g->ids[i].n + 1, sizeof **map)))
+            rc = RMTL_ENOMEM;
+        rmtl__intern_sync(&g->ids[i]);
+        for (size_t e = 0; !rc && e < g->ids[i].n; e++) {
+            rmtl__intern *dst = &L->ids[i], *src = &g->ids[i];
+            if (rmtl__intern_add(dst, rmtl__intern_str(src, e), rmtl__intern_len(src, e),
+                                 &map[i][e]))
+                rc = RMTL_ENOMEM;
+            else
+                dst->count[map[i][e]] += src->count[e] - 1; /* (dst is synced by its reader) */
+        }
     }
     for (size_t i = 0; i < g->rows && !rc; i++) {
         size_t src = g->first + i, dst = to + i;
-        int32_t *cs = L->cat + src * nc, *cd = L->cat + dst * nc;
-        for (size_t f = 0; f < nc; f++)
-            cd[f] = !L->training || cs[f] < 0 ? cs[f] : (int32_t)map[f][cs[f]];
-        if (src == dst)
-            goto ids;
-        if (nn)
-            memcpy(L->num + dst * nn, L->num + src * nn, nn * sizeof *L->num);
-        if (L->labels)
-            memcpy(L->labels + dst * nt, L->labels + src * nt, nt * sizeof *L->labels);
-        if (L->time)
-            L->time[dst] = L->time[src];
-    ids:
+        if (src != dst) {
+            memcpy(L->cat + dst * nc, L->cat + src * nc, nc * sizeof *L->cat);
+            if (nn)
+                memcpy(L->num + dst * nn, L->num + src * nn, nn * sizeof *L->num);
+            if (L->labels)
+                memcpy(L->labels + dst * nt, L->labels + src * nt, nt * sizeof *L->labels);
+            if (L->time)
+                L->time[dst] = L->time[src];
+        }
         if (L->has_session)
-            L->sess[dst] = (int64_t)map[nc + RMTL__ID_SESSION][L->sess[src]];
+            L->sess[dst] = (int64_t)map[RMTL__ID_SESSION][L->sess[src]];
         if (L->user)
-            L->user[dst] = L->user[src] < 0 ? -1 : (int64_t)map[nc + RMTL__ID_USER][L->user[src]];
+            L->user[dst] = L->user[src] < 0 ? -1 : (int64_t)map[RMTL__ID_USER][L->user[src]];
         if (L->item)
-            L->item[dst] = L->item[src] < 0 ? -1 : (int64_t)map[nc + RMTL__ID_ITEM][L->item[src]];
+            L->item[dst] = L->item[src] < 0 ? -1 : (int64_t)map[RMTL__ID_ITEM][L->item[src]];
     }
-    for (size_t f = 0; map && f < nc + 3; f++)
-        rmtl__free(map[f]);
-    rmtl__free(map);
+    for (size_t i = 0; i < 3; i++)
+        rmtl__free(map[i]);
     return rc ? rmtl__error(RMTL_ENOMEM, "%s: out of memory", rmtl__csv_name(L->csv)) : 0;
 }
 
@@ -720,22 +891,21 @@ static void rmtl__par_free(rmtl__par *P)
 {
     for (size_t k = 0; P->rg && k < P->n_rg; k++) {
         rmtl__range *g = &P->rg[k];
-        if (k > 0) {
-            for (size_t f = 0; g->vocab && f < P->L->meta->n_cat; f++)
-                rmtl__intern_free(&g->vocab[f]);
-            rmtl__free(g->vocab);
+        if (k > 0)
             for (int i = 0; i < 3; i++)
                 rmtl__intern_free(&g->own_ids[i]);
-        }
-        rmtl__dense_flush(g, 0);
-        for (size_t f = 0; g->dense && f < P->L->meta->n_cat; f++)
-            rmtl__free(g->dense[f].v);
-        rmtl__free(g->dense);
+        for (size_t f = 0; g->seen && f < P->L->meta->n_cat; f++)
+            rmtl__seen_free(&g->seen[f]);
+        rmtl__free(g->seen);
         rmtl__free(g->buf);
         rmtl__free(g->fs);
         rmtl__free(g->fl);
         rmtl__free(g->dval);
     }
+    for (size_t f = 0; P->dense_id && f < P->L->meta->n_cat; f++)
+        rmtl__free(P->dense_id[f]);
+    rmtl__free(P->dense_id);
+    rmtl__free(P->owner);
     rmtl__free(P->rg);
     rmtl__free(P->miss);
     if (P->fd >= 0)
@@ -751,6 +921,7 @@ static void rmtl__par_reset(rmtl__loader *L)
     L->cat = NULL, L->num = NULL, L->labels = NULL, L->sess = NULL;
     L->user = NULL, L->item = NULL, L->time = NULL;
     L->rows = L->cap = 0;
+    L->cat_final = L->moments_ready = 0;
     for (size_t f = 0; L->training && L->vocab && f < L->meta->n_cat; f++) {
         rmtl__intern_free(&L->vocab[f]);
         rmtl__intern_init(&L->vocab[f]);
@@ -816,28 +987,27 @@ static int rmtl__par_setup(rmtl__par *P, const rmtl_load_options *o, size_t min_
         if (!g->fs || !g->fl || !g->dval)
             return RMTL_ENOMEM;
         if (L->training &&
-            !(g->dense = rmtl__calloc(L->meta->n_cat ? L->meta->n_cat : 1, sizeof *g->dense)))
+            !(g->seen = rmtl__calloc(L->meta->n_cat ? L->meta->n_cat : 1, sizeof *g->seen)))
             return RMTL_ENOMEM;
+        for (size_t f = 0; g->seen && f < L->meta->n_cat; f++)
+            rmtl__intern_init(&g->seen[f].text);
         if (P->fd >= 0) {
             g->buf_cap = RMTL__PAR_BLOCK;
             if (!(g->buf = rmtl__malloc(g->buf_cap)))
                 return RMTL_ENOMEM;
         }
         if (k == 0) {
-            g->vocab = L->vocab;
             g->ids = L->ids;
             continue;
         }
         g->ids = g->own_ids;
         for (int i = 0; i < 3; i++)
             rmtl__intern_init(&g->own_ids[i]);
-        if (L->training) {
-            if (!(g->vocab = rmtl__calloc(L->meta->n_cat ? L->meta->n_cat : 1, sizeof *g->vocab)))
-                return RMTL_ENOMEM;
-            for (size_t f = 0; f < L->meta->n_cat; f++)
-                rmtl__intern_init(&g->vocab[f]);
-        }
     }
+    size_t nc = L->meta->n_cat ? L->meta->n_cat : 1;
+    if (L->training && (!(P->owner = rmtl__calloc(nc, sizeof *P->owner)) ||
+                        !(P->dense_id = rmtl__calloc(nc, sizeof *P->dense_id))))
+        return RMTL_ENOMEM;
     return 0;
 }
 
@@ -863,7 +1033,7 @@ int rmtl__csv_parallel(rmtl__loader *L, const char *path, const void *mem, size_
     }
     rc = rmtl__par_setup(&P, o, min_range ? min_range : RMTL__PAR_MIN_RANGE, &err);
     if (!rc)
-        rc = rmtl__par_phase(&P, 0);
+        rc = rmtl__par_phase(&P, RMTL__PHASE_COUNT);
     size_t bound = 0;
     for (size_t k = 0; !rc && k < P.n_rg; k++) {
         P.rg[k].first = bound;
@@ -872,12 +1042,22 @@ int rmtl__csv_parallel(rmtl__loader *L, const char *path, const void *mem, size_
     if (!rc)
         rc = rmtl__loader_reserve(L, bound ? bound : 1);
     if (!rc)
-        rc = rmtl__par_phase(&P, 1);
+        rc = rmtl__par_phase(&P, RMTL__PHASE_PARSE);
+    if (!rc && L->training) {
+        rmtl__par_owners(&P);
+        if (!(rc = rmtl__par_phase(&P, RMTL__PHASE_MERGE)))
+            rc = rmtl__par_phase(&P, RMTL__PHASE_REMAP);
+        L->cat_final = !rc;
+    }
     size_t rows = P.n_rg ? P.rg[0].rows : 0;
     for (size_t k = 1; !rc && k < P.n_rg; k++) {
         rc = rmtl__par_fold(&P, &P.rg[k], rows);
         rows += P.rg[k].rows;
     }
+    L->rows = rows;
+    if (!rc && L->training && rows)
+        rc = rmtl__par_phase(&P, RMTL__PHASE_MOMENTS);
+    L->moments_ready = !rc && L->training;
     if (rc == RMTL_ENOMEM && !*rmtl_last_error())
         rc = rmtl__error(RMTL_ENOMEM, "%s: out of memory", rmtl__csv_name(L->csv));
     if (rc == RMTL_EIO && err)

@@ -66,6 +66,9 @@ static size_t rmtl__probe(const rmtl__intern *t, const char *s, size_t len, uint
 
 void rmtl__intern_sync(rmtl__intern *t)
 {
+    if (!t->unsynced)
+        return; /* a table of millions of slots is not read for nothing */
+    t->unsynced = 0;
     for (size_t i = 0; i < t->nslots; i++) {
         rmtl__islot *sl = &t->slots[i];
         if (sl->e && sl->hits) {
@@ -97,9 +100,10 @@ int64_t rmtl__intern_find(const rmtl__intern *t, const char *s, size_t len)
 
 static int rmtl__rehash(rmtl__intern *t, size_t nslots)
 {
-    rmtl__islot *slots = rmtl__calloc(nslots, sizeof *slots);
+    rmtl__islot *slots = rmtl__mallocarray(nslots, sizeof *slots);
     if (!slots)
         return -1;
+    memset(slots, 0, nslots * sizeof *slots);
     rmtl__intern_sync(t); /* the hits live in the slots being replaced */
     rmtl__islot *old = t->slots;
     t->slots = slots, t->nslots = nslots;
@@ -114,14 +118,17 @@ static int rmtl__rehash(rmtl__intern *t, size_t nslots)
     return 0;
 }
 
-/* Makes room for one more entry of `len` bytes; allocation failures leave
- * the table as it was. */
-static int rmtl__reserve(rmtl__intern *t, size_t len)
+/* Makes room for `more` entries of `bytes` bytes in all (their NULs
+ * included) without another allocation; allocation failures leave the
+ * table as it was. */
+static int rmtl__grow(rmtl__intern *t, size_t more, size_t bytes)
 {
-    if (t->n >= UINT32_MAX - 1 || len >= SIZE_MAX / 4)
+    if (more > UINT32_MAX - 1 - t->n || bytes >= SIZE_MAX / 4)
         return -1;
-    if (t->n + 1 > t->cap) {
+    if (t->n + more > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
+        while (cap < t->n + more)
+            cap *= 2;
         size_t *off = rmtl__realloc(t->off, (cap + 1) * sizeof *off);
         if (!off)
             return -1;
@@ -131,9 +138,9 @@ static int rmtl__reserve(rmtl__intern *t, size_t len)
             return -1;
         t->count = count, t->cap = cap;
     }
-    if (len + 1 > t->arena_cap - t->arena_len) {
+    if (bytes > t->arena_cap - t->arena_len) {
         size_t cap = t->arena_cap ? t->arena_cap : 256;
-        while (len + 1 > cap - t->arena_len) {
+        while (bytes > cap - t->arena_len) {
             if (cap > SIZE_MAX / 4)
                 return -1;
             cap *= 2;
@@ -143,8 +150,18 @@ static int rmtl__reserve(rmtl__intern *t, size_t len)
             return -1;
         t->arena = a, t->arena_cap = cap;
     }
-    if ((t->n + 1) * 2 > t->nslots && rmtl__rehash(t, t->nslots ? t->nslots * 2 : 32))
+    size_t nslots = t->nslots ? t->nslots : 32;
+    while ((t->n + more) * 2 > nslots)
+        nslots *= 2;
+    if (nslots != t->nslots && rmtl__rehash(t, nslots))
         return -1;
+    return 0;
+}
+
+int rmtl__intern_reserve(rmtl__intern *t, size_t entries, size_t bytes)
+{
+    if (rmtl__grow(t, entries, bytes))
+        return rmtl__error(RMTL_ENOMEM, "out of memory interning strings");
     return 0;
 }
 
@@ -156,6 +173,7 @@ int rmtl__intern_add(rmtl__intern *t, const char *s, size_t len, size_t *idx)
         rmtl__islot *sl = &t->slots[slot];
         if (sl->e) {
             *idx = sl->e - 1;
+            t->unsynced = 1;
             if (++sl->hits == UINT32_MAX) {
                 t->count[*idx] += sl->hits;
                 sl->hits = 0;
@@ -163,7 +181,7 @@ int rmtl__intern_add(rmtl__intern *t, const char *s, size_t len, size_t *idx)
             return 0;
         }
     }
-    if (rmtl__reserve(t, len))
+    if (rmtl__grow(t, 1, len + 1))
         return rmtl__error(RMTL_ENOMEM, "out of memory interning strings");
     if (t->n == 0)
         t->off[0] = 0;

@@ -30,6 +30,7 @@ typedef struct rmtl__intern {
     size_t n, cap;
     rmtl__islot *slots;   /* open addressing */
     size_t nslots;        /* a power of two, or 0 */
+    int unsynced;         /* some slot holds hits */
 } rmtl__intern;
 
 void rmtl__intern_init(rmtl__intern *t);
@@ -38,6 +39,12 @@ void rmtl__intern_free(rmtl__intern *t);
 /* Finds `s` or appends it, adds one to its count and stores its index in
  * *idx. 0, or RMTL_ENOMEM (message set; the table is unchanged). */
 int rmtl__intern_add(rmtl__intern *t, const char *s, size_t len, size_t *idx);
+
+/* Makes room for `entries` more strings of `bytes` bytes in all (a NUL
+ * each included), so that many adds allocate nothing: a table built from
+ * a known set is sized once, not doubled and rehashed on the way. 0, or
+ * RMTL_ENOMEM (message set; the table is unchanged). */
+int rmtl__intern_reserve(rmtl__intern *t, size_t entries, size_t bytes);
 
 /* Fetches the slot of `s` into the cache ahead of an add or find of it:
  * a row's look-ups then wait for memory together, not one by one. */

@@ -366,6 +366,7 @@ static int rmtl__finish_vocab(rmtl__loader *L)
     size_t nc = m->n_cat;
     int32_t **map = rmtl__calloc(nc ? nc : 1, sizeof *map);
     int rc = map ? 0 : rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
+    int identity = 1; /* every field keeps every value */
     for (size_t k = 0; k < m->n_cols && !rc; k++) {
         const rmtl__dscol *c = &m->cols[k];
         if (c->field < 0)
@@ -390,6 +391,7 @@ static int rmtl__finish_vocab(rmtl__loader *L)
             fd->vocab = fd->values->n + 1;
             continue;
         }
+        identity = 0;
         rmtl__intern_init(fd->values);
         for (size_t e = 0; e < t->n && !rc; e++) {
             size_t idx = 0;
@@ -406,10 +408,13 @@ static int rmtl__finish_vocab(rmtl__loader *L)
         fd->vocab = fd->values->n + 1;
         rmtl__intern_free(t); /* before the next field's copy: one extra table at a time */
     }
-    for (size_t r = 0; r < L->rows && !rc; r++) {
+    /* cells become index + 1, 0 for missing or dropped values; the
+       parallel parser's (cat_final) are index + 1 already */
+    for (size_t r = 0; r < L->rows && !rc && !(L->cat_final && identity); r++) {
         int32_t *cell = &L->cat[r * nc];
         for (size_t f = 0; f < nc; f++)
-            cell[f] = cell[f] < 0 ? 0 : map[f][cell[f]];
+            cell[f] = L->cat_final ? (cell[f] ? map[f][cell[f] - 1] : 0)
+                                   : cell[f] < 0 ? 0 : map[f][cell[f]];
     }
     for (size_t f = 0; map && f < nc; f++)
         rmtl__free(map[f]);
@@ -420,25 +425,23 @@ static int rmtl__finish_vocab(rmtl__loader *L)
 /* Training: mean and std of each numerical column over its present
  * values, in row order (Welford: stable running mean and variance), so
  * every reader and thread count gives the same bits. */
-static void rmtl__num_moments(rmtl__loader *L)
+void rmtl__num_moments_column(rmtl__loader *L, size_t k)
 {
     rmtl__dsmeta *m = L->meta;
     size_t nn = m->n_num;
-    for (size_t k = 0; k < nn; k++) {
-        double mean = 0.0, m2 = 0.0;
-        size_t cnt = 0;
-        for (size_t r = 0; r < L->rows; r++) {
-            double x = L->num[r * nn + k];
-            if (isnan(x))
-                continue;
-            double d = x - mean;
-            mean += d / (double)++cnt;
-            m2 += d * (x - mean);
-        }
-        double var = cnt ? m2 / (double)cnt : 0.0;
-        m->nums[k].mean = cnt ? mean : 0.0;
-        m->nums[k].std = var > 0.0 ? sqrt(var) : 1.0;
+    double mean = 0.0, m2 = 0.0;
+    size_t cnt = 0;
+    for (size_t r = 0; r < L->rows; r++) {
+        double x = L->num[r * nn + k];
+        if (isnan(x))
+            continue;
+        double d = x - mean;
+        mean += d / (double)++cnt;
+        m2 += d * (x - mean);
     }
+    double var = cnt ? m2 / (double)cnt : 0.0;
+    m->nums[k].mean = cnt ? mean : 0.0;
+    m->nums[k].std = var > 0.0 ? sqrt(var) : 1.0;
 }
 
 /* Numerical columns -> standardised floats (training: stats from this
@@ -451,8 +454,8 @@ static int rmtl__finish_num(rmtl__loader *L, float **out)
     *out = NULL;
     if (nn == 0)
         return 0;
-    if (L->training)
-        rmtl__num_moments(L);
+    for (size_t k = 0; L->training && !L->moments_ready && k < nn; k++)
+        rmtl__num_moments_column(L, k);
     double *mean = rmtl__mallocarray(nn, 3 * sizeof *mean);
     unsigned char *bad = rmtl__calloc(nn, 1);
     if (!mean || !bad) {

@@ -22,7 +22,8 @@ typedef struct rmtl__loader {
     int has_session;
 
     size_t rows, cap;
-    int32_t *cat; /* training: provisional intern indices, -1 = missing */
+    int32_t *cat; /* training: provisional intern indices, -1 = missing;
+                     with cat_final, vocab indices + 1, 0 = missing */
     double *num;  /* raw values, NaN = missing */
     float *labels;
     int64_t *sess, *user, *item; /* intern indices, -1 = missing */
@@ -32,10 +33,16 @@ typedef struct rmtl__loader {
     rmtl__intern ids[3]; /* session, user, item texts */
     uint64_t reported;   /* progress reported so far: a fallback to the
                             reference reader continues from there */
+    int cat_final;       /* the parallel parser has remapped `cat` itself */
+    int moments_ready;   /* ... and computed meta->nums' mean and std */
 } rmtl__loader;
 
 enum { RMTL__ID_SESSION, RMTL__ID_USER, RMTL__ID_ITEM };
 
+
+/* Training: the mean and std of numerical column k over its present
+ * values, in row order, into L->meta->nums[k]. */
+void rmtl__num_moments_column(rmtl__loader *L, size_t k);
 
 /* Grows the row arrays to hold `cap` rows (cap >= L->rows). */
 int rmtl__loader_reserve(rmtl__loader *L, size_t cap);
@@ -49,7 +56,8 @@ int rmtl__loader_reserve(rmtl__loader *L, size_t cap);
  * path is NULL) into L, bound and with empty arrays, using
  * options->threads threads; only rows starting in the byte range of part
  * options->part of options->parts when parts > 1. The arrays then hold
- * exactly what the reference reader would leave. No thread gets fewer than
+ * exactly what the reference reader would leave, or (L->cat_final,
+ * L->moments_ready) the same one step further on. No thread gets fewer than
  * `min_range` bytes (0: 1 MiB; tests split small inputs with 1). 0,
  * RMTL__FALLBACK (L
  * left empty), or an error (ENOMEM, EIO, ESTATE when cancelled). */
