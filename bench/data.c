@@ -9,9 +9,9 @@
  *   reference   the simple streaming reader (the reference path)
  *   csv_t1/t2   rmtl_dataset_load() with 1 and 2 parser threads
  *   cache_save  rmtl_dataset_save() of the loaded dataset
- *   cache_load  rmtl_dataset_load_cache() (memory-mapped), twice (the
- *               second finds the file in the page cache), with a checksum
- *               of every array to compare with the CSV loads' 
+ *   cache_load  rmtl_dataset_load_cache() (memory-mapped; its checks on
+ *               1, then 2 threads), twice each, with a checksum of every
+ *               array to compare with the CSV loads' 
  *   stream      one epoch of rmtl_dataset_stream over the cache file with
  *               a bounded shuffle buffer
  *
@@ -288,8 +288,10 @@ static void run_cache_save(job *j)
 static void run_cache_load(job *j)
 {
     rmtl_dataset *ds = NULL;
+    rmtl_load_options o = RMTL_LOAD_OPTIONS_INIT;
+    o.threads = j->threads; /* the checks' threads */
     double t = now();
-    int rc = rmtl_dataset_load_cache(&ds, j->cache, NULL);
+    int rc = rmtl_dataset_load_cache(&ds, j->cache, &o);
     t = now() - t;
     if (rc) {
         snprintf(j->out, j->cap, "\"error\":\"%s\"", rmtl_last_error());
@@ -485,6 +487,8 @@ int main(int argc, char **argv)
     job after[] = {{"cache_save", 2, csv, schema, cache, buffer_rows, NULL, 0},
                    {"cache_load", 1, csv, schema, cache, buffer_rows, NULL, 0},
                    {"cache_load", 1, csv, schema, cache, buffer_rows, NULL, 0},
+                   {"cache_load", 2, csv, schema, cache, buffer_rows, NULL, 0},
+                   {"cache_load", 2, csv, schema, cache, buffer_rows, NULL, 0},
                    {"stream", 1, csv, schema, cache, buffer_rows, NULL, 0}};
     for (size_t k = 0; k < sizeof after / sizeof *after; k++)
         in_child(&after[k], &first);

@@ -232,6 +232,58 @@ START_TEST(test_cache_bad_files)
 }
 END_TEST
 
+/* A whole-file load checks blocks and values on the runtime's threads: the
+ * same file gives the same dataset, and a damaged one the same error (the
+ * first bad block's), whatever the thread count. 200,000 rows: 4 blocks. */
+START_TEST(test_cache_checks_ignore_threads)
+{
+    const char *schema, *csv = write_sessions_csv(200000, &schema);
+    rmtl_dataset *ds = NULL, *out = NULL;
+    ASSERT_OK(rmtl_dataset_load(&ds, csv, schema, NULL, NULL));
+    char path[4096];
+    snprintf(path, sizeof path, "%s", rmtl_tdata_write("blocks.rmtld", "", 0));
+    ASSERT_OK(rmtl_dataset_save(ds, path));
+    rmtl_load_options o = RMTL_LOAD_OPTIONS_INIT;
+    for (int t = 1; t <= 3; t++) {
+        o.threads = t;
+        ASSERT_OK(rmtl_dataset_load_cache(&out, path, &o));
+        assert_same_data(ds, out);
+        rmtl_dataset_free(out);
+    }
+    size_t len;
+    char *good = rmtl_tdata_read(path, &len);
+    ck_assert_ptr_nonnull(good);
+    int flips = 0;
+    for (size_t at = len / 2; at < len; at += len / 11 + 1) { /* the row arrays' far blocks */
+        good[at] ^= 0x10;
+        good[at / 3] ^= 0x10; /* and a second, earlier damage: the first one is named */
+        const char *p = rmtl_tdata_write("flip2.rmtld", good, len);
+        char first[512] = "";
+        int rc1 = 0;
+        for (int t = 1; t <= 3; t++) {
+            o.threads = t;
+            int rc = rmtl_dataset_load_cache(&out, p, &o);
+            ck_assert_ptr_null(out);
+            ck_assert_msg(rc == RMTL_EFORMAT || rc == RMTL_EVERSION, "byte %zu: rc %d", at, rc);
+            if (t == 1) {
+                rc1 = rc;
+                snprintf(first, sizeof first, "%s", rmtl_last_error());
+            } else {
+                ck_assert_int_eq(rc, rc1);
+                ck_assert_str_eq(rmtl_last_error(), first);
+            }
+        }
+        flips += strstr(first, "CRC mismatch in rows") != NULL;
+        good[at] ^= 0x10;
+        good[at / 3] ^= 0x10;
+    }
+    ck_assert_int_gt(flips, 0); /* some damage was found by the block checks */
+    free(good);
+    rmtl_dataset_free(ds);
+}
+END_TEST
+
+
 /* One row as a comparable record: its categorical ids and session. */
 typedef struct rowkey {
     int32_t cat[8];
@@ -424,6 +476,7 @@ Suite *rmtl_test_cache_suite(void)
     tcase_add_test(tc, test_cache_from_arrays_and_census);
     tcase_add_test(tc, test_cache_shards);
     tcase_add_test(tc, test_cache_bad_files);
+    tcase_add_test(tc, test_cache_checks_ignore_threads);
     tcase_add_test(tc, test_stream_epochs);
     tcase_add_test(tc, test_stream_trains_beyond_memory);
     suite_add_tcase(s, tc);

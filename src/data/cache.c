@@ -37,6 +37,9 @@
 #include "core/internal.h"
 #include "data/cache.h"
 #include "data/dataset.h"
+#include "nn/par.h"
+
+#include <stdatomic.h>
 
 #define RMTL__DSET_VERSION 1u
 
@@ -46,10 +49,13 @@ const uint32_t rmtl__cache_tags[RMTL__CACHE_N_TAGS] = {
     RMTL__TAG_DATA, RMTL__TAG_DSET, RMTL__TAG_DCAT, RMTL__TAG_DNUM, RMTL__TAG_DLAB,
     RMTL__TAG_DSID, RMTL__TAG_DTIM, RMTL__TAG_DUSR, RMTL__TAG_DITM, RMTL__TAG_DSOF,
     RMTL__TAG_DSRW, RMTL__TAG_DBLK};
-/* large sections whose CRC a shard leaves to the block CRCs */
+/* large sections whose CRC is left to the block CRCs: the row arrays
+ * (checked block by block, in parallel), and for a shard the session index
+ * too (it rebuilds its own) */
 static const uint32_t rmtl__cache_big[] = {RMTL__TAG_DCAT, RMTL__TAG_DNUM, RMTL__TAG_DLAB,
                                            RMTL__TAG_DSID, RMTL__TAG_DTIM, RMTL__TAG_DUSR,
                                            RMTL__TAG_DITM, RMTL__TAG_DSOF, RMTL__TAG_DSRW};
+enum { RMTL__CACHE_N_ROW_ARRAYS = 7 };
 
 /* The row arrays in DBLK order: tag, bytes per row, pointer. */
 typedef struct rmtl__carr {
@@ -260,12 +266,13 @@ static int rmtl__cache_blocks(const rmtl__cload *L, const unsigned char *blk, si
     return 0;
 }
 
-/* Every value of rows [0, ds->rows) of ds is one a dataset may hold. */
-int rmtl__cache_values(const rmtl__cload *L, const rmtl_dataset *ds, uint64_t first)
+/* Every value of rows [begin, end) of ds is one a dataset may hold. */
+static int rmtl__cache_values_in(const rmtl__cload *L, const rmtl_dataset *ds, uint64_t first,
+                                 size_t begin, size_t end)
 {
     const rmtl__dsmeta *m = ds->meta;
     size_t nc = m->n_cat, nn = m->n_num, nt = m->n_tasks;
-    for (size_t r = 0; r < ds->rows; r++) {
+    for (size_t r = begin; r < end; r++) {
         const int32_t *c = ds->cat + r * nc;
         for (size_t f = 0; f < nc; f++)
             if (c[f] < 0 || (size_t)c[f] >= m->fields[f].vocab)
@@ -286,6 +293,87 @@ int rmtl__cache_values(const rmtl__cload *L, const rmtl_dataset *ds, uint64_t fi
                              (unsigned long long)(first + r));
     }
     return 0;
+}
+
+int rmtl__cache_values(const rmtl__cload *L, const rmtl_dataset *ds, uint64_t first)
+{
+    return rmtl__cache_values_in(L, ds, first, 0, ds->rows);
+}
+
+/* --- checking a whole file on the runtime's threads ------------------------------- */
+
+/* Blocks (of L->block rows) are checked in parallel; each part notes the
+ * first bad block it finds, and the first bad one overall is checked again
+ * on the caller's thread for its message, so the error does not depend on
+ * the thread count. */
+typedef struct rmtl__cverify {
+    const rmtl__cload *L;
+    const unsigned char *blk; /* DBLK */
+    const rmtl__carr *a;      /* the arrays present, in DBLK order */
+    size_t na;
+    const rmtl_dataset *ds;
+    uint64_t r0, r1; /* the rows read */
+    atomic_size_t bad;   /* the first bad block, or SIZE_MAX */
+} rmtl__cverify;
+
+static void rmtl__cverify_bad(rmtl__cverify *v, size_t b)
+{
+    size_t cur = atomic_load(&v->bad);
+    while (b < cur && !atomic_compare_exchange_weak(&v->bad, &cur, b))
+        ;
+}
+
+static void rmtl__cverify_crc(void *ctx, size_t begin, size_t end)
+{
+    rmtl__cverify *v = ctx;
+    uint64_t b0 = v->r0 / v->L->block;
+    for (size_t b = begin; b < end && b < atomic_load(&v->bad); b++) {
+        uint64_t s = (b0 + b) * v->L->block, e = s + v->L->block;
+        s = s < v->r0 ? v->r0 : s, e = e > v->r1 ? v->r1 : e;
+        for (size_t k = 0; k < v->na; k++)
+            if (rmtl__cache_blocks(v->L, v->blk, k, &v->a[k], s, e)) {
+                rmtl__cverify_bad(v, b);
+                break;
+            }
+    }
+}
+
+static void rmtl__cverify_values(void *ctx, size_t begin, size_t end)
+{
+    rmtl__cverify *v = ctx;
+    size_t n = v->L->block;
+    for (size_t b = begin; b < end && b < atomic_load(&v->bad); b++) {
+        size_t s = b * n, e = s + n > v->ds->rows ? v->ds->rows : s + n;
+        if (rmtl__cache_values_in(v->L, v->ds, v->r0, s, e))
+            rmtl__cverify_bad(v, b);
+    }
+}
+
+/* The block CRCs of rows [r0, r1) of every array, then every value, on up
+ * to `threads` threads. */
+static int rmtl__cache_verify(const rmtl__cload *L, const unsigned char *blk,
+                              const rmtl__carr *a, size_t na, const rmtl_dataset *ds,
+                              uint64_t r0, uint64_t r1, int threads)
+{
+    rmtl__rt rt = {threads > 0 ? threads : rmtl_usable_cpus()};
+    rmtl__cverify v = {L, blk, a, na, ds, r0, r1, SIZE_MAX};
+    uint64_t b0 = r0 / L->block, b1 = r1 ? (r1 - 1) / L->block + 1 : b0;
+    size_t nb = (size_t)(b1 > b0 ? b1 - b0 : 0);
+    rmtl__par_for(&rt, nb, 1, rmtl__cverify_crc, &v);
+    size_t b = atomic_load(&v.bad);
+    if (b != SIZE_MAX) { /* again here, for the message */
+        uint64_t s = (b0 + b) * L->block, e = s + L->block;
+        s = s < r0 ? r0 : s, e = e > r1 ? r1 : e;
+        for (size_t k = 0; k < na; k++) {
+            int rc = rmtl__cache_blocks(L, blk, k, &a[k], s, e);
+            if (rc)
+                return rc;
+        }
+    }
+    nb = (ds->rows + L->block - 1) / L->block;
+    rmtl__par_for(&rt, nb, 1, rmtl__cverify_values, &v);
+    b = atomic_load(&v.bad);
+    return b == SIZE_MAX ? 0 : rmtl__cache_values_in(L, ds, r0, b * L->block, ds->rows);
 }
 
 static int rmtl__cache_index(const rmtl__cload *L, const rmtl_dataset *ds)
@@ -399,7 +487,8 @@ int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
     memcpy(known + 7, rmtl__cache_tags, sizeof rmtl__cache_tags);
     n_known += 7;
     rc = rmtl__ckpt_open_partial(&L.r, map, len, known, n_known, rmtl__cache_big,
-                                 shard ? sizeof rmtl__cache_big / sizeof *rmtl__cache_big : 0);
+                                 shard ? sizeof rmtl__cache_big / sizeof *rmtl__cache_big
+                                       : RMTL__CACHE_N_ROW_ARRAYS);
     if (rc) {
         rc = rmtl__error_prefix(rc, "%s", path);
         goto fail;
@@ -451,7 +540,9 @@ int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
     uint64_t nblk = (L.rows + L.block - 1) / L.block;
     if ((rc = rmtl__cache_sec(&L, RMTL__TAG_DBLK, na * nblk * 4, &blk)))
         goto fail;
-    for (size_t i = 0, k = 0; i < RMTL__N_ARRAYS; i++) {
+    rmtl__carr arrs[RMTL__N_ARRAYS];
+    size_t k = 0;
+    for (size_t i = 0; i < RMTL__N_ARRAYS; i++) {
         if (!arr[i].present) {
             char name[5];
             rmtl__ckpt_tag_str(arr[i].tag, name);
@@ -464,17 +555,14 @@ int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
         const void *base;
         if ((rc = rmtl__cache_sec(&L, arr[i].tag, L.rows * arr[i].width, &base)))
             goto fail;
-        rmtl__carr a = {arr[i].tag, arr[i].width, base};
-        if (shard && (rc = rmtl__cache_blocks(&L, blk, k, &a, r0, r1)))
-            goto fail;
-        k++;
+        arrs[k++] = (rmtl__carr){arr[i].tag, arr[i].width, base};
         *arr[i].dst = (char *)base + r0 * arr[i].width;
     }
     if (m->n_cat == 0 && !(ds->cat = rmtl__calloc(ds->rows ? ds->rows : 1, sizeof *ds->cat))) {
         rc = rmtl__error(RMTL_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = rmtl__cache_values(&L, ds, r0)))
+    if ((rc = rmtl__cache_verify(&L, blk, arrs, k, ds, r0, r1, o->threads)))
         goto fail;
     if (shard) { /* sessions of the shard's rows: rebuilt, the file's index is for all */
         ds->sess_off = rmtl__calloc(1, sizeof *ds->sess_off);

@@ -64,6 +64,14 @@ typedef struct rmtl__seen {
 
 typedef struct rmtl__par rmtl__par;
 
+/* A column's missing texts at a glance: bit n of `len` is set when one
+ * has length n (bit 63: 63 or more), bit b of `first` when one starts
+ * with byte b. Most fields ("0", "17", "0.25") fail one test or the other
+ * and skip comparing against the texts. */
+typedef struct rmtl__miss {
+    uint64_t len, first[4];
+} rmtl__miss;
+
 typedef struct rmtl__range {
     rmtl__par *P;
     uint64_t lo, hi; /* [lo, hi): line starts (or the source's end) */
@@ -92,8 +100,7 @@ struct rmtl__par {
     size_t nh;          /* header columns */
     atomic_int stop;    /* a range failed or the load was cancelled */
     locale_t loc;       /* the caller's (C numeric) locale, for strtod */
-    uint64_t *miss;     /* per meta column: bit n set when a missing text has
-                           length n (bit 63: length 63 or more) */
+    rmtl__miss *miss;   /* per meta column: what its missing texts look like */
     rmtl__range *rg;
     size_t n_rg;
     int cancelled;      /* the progress callback asked to stop */
@@ -329,8 +336,10 @@ static int rmtl__par_row(rmtl__range *g, size_t r)
         const rmtl__dscol *c = &m->cols[L->colmap[j]];
         const char *s = g->fs[j];
         size_t len = g->fl[j];
-        uint64_t mm = g->P->miss[L->colmap[j]];
-        int missing = ((len < 63 ? mm >> len : mm >> 63) & 1) && rmtl__in_set(&c->missing, s, len);
+        const rmtl__miss *mm = &g->P->miss[L->colmap[j]];
+        unsigned char b0 = len ? (unsigned char)s[0] : 0;
+        int missing = ((len < 63 ? mm->len >> len : mm->len >> 63) & 1) &&
+                      ((mm->first[b0 >> 6] >> (b0 & 63)) & 1) && rmtl__in_set(&c->missing, s, len);
         int rc = 0;
         double v;
         switch (c->role) {
@@ -956,8 +965,11 @@ static int rmtl__par_setup(rmtl__par *P, const rmtl_load_options *o, size_t min_
         return RMTL_ENOMEM;
     for (size_t k = 0; k < m->n_cols; k++)
         for (size_t i = 0; i < m->cols[k].missing.n; i++) {
-            size_t ml = strlen(m->cols[k].missing.v[i]);
-            P->miss[k] |= (uint64_t)1 << (ml < 63 ? ml : 63);
+            const char *t = m->cols[k].missing.v[i];
+            size_t ml = strlen(t);
+            unsigned char b0 = (unsigned char)t[0]; /* the NUL for "" */
+            P->miss[k].len |= (uint64_t)1 << (ml < 63 ? ml : 63);
+            P->miss[k].first[b0 >> 6] |= (uint64_t)1 << (b0 & 63);
         }
     size_t n = o->threads > 0 ? (size_t)o->threads : rmtl__par_default_threads();
     uint64_t span = hi - lo, most = span / min_range;

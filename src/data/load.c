@@ -373,9 +373,7 @@ static int rmtl__finish_vocab(rmtl__loader *L)
             continue;
         rmtl__dsfield *fd = &m->fields[c->field];
         rmtl__intern *t = &L->vocab[c->field];
-        int32_t *mp = map[c->field] = rmtl__mallocarray(t->n ? t->n : 1, sizeof *mp);
-        fd->values = rmtl__calloc(1, sizeof *fd->values);
-        if (!mp || !fd->values) {
+        if (!(fd->values = rmtl__calloc(1, sizeof *fd->values))) {
             rc = rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
             break;
         }
@@ -384,14 +382,17 @@ static int rmtl__finish_vocab(rmtl__loader *L)
         for (size_t e = 0; e < t->n; e++)
             kept += (int64_t)t->count[e] >= c->min_count;
         if (kept == t->n) { /* every value stays: the table becomes the vocabulary */
-            *fd->values = *t;
+            *fd->values = *t; /* (map[f] stays NULL: index e becomes e + 1) */
             rmtl__intern_init(t);
-            for (size_t e = 0; e < fd->values->n; e++)
-                mp[e] = (int32_t)e + 1;
             fd->vocab = fd->values->n + 1;
             continue;
         }
         identity = 0;
+        int32_t *mp = map[c->field] = rmtl__mallocarray(t->n ? t->n : 1, sizeof *mp);
+        if (!mp) {
+            rc = rmtl__error(RMTL_ENOMEM, "out of memory building vocabularies");
+            break;
+        }
         rmtl__intern_init(fd->values);
         for (size_t e = 0; e < t->n && !rc; e++) {
             size_t idx = 0;
@@ -412,9 +413,10 @@ static int rmtl__finish_vocab(rmtl__loader *L)
        parallel parser's (cat_final) are index + 1 already */
     for (size_t r = 0; r < L->rows && !rc && !(L->cat_final && identity); r++) {
         int32_t *cell = &L->cat[r * nc];
-        for (size_t f = 0; f < nc; f++)
-            cell[f] = L->cat_final ? (cell[f] ? map[f][cell[f] - 1] : 0)
-                                   : cell[f] < 0 ? 0 : map[f][cell[f]];
+        for (size_t f = 0; f < nc; f++) {
+            int32_t e = L->cat_final ? cell[f] - 1 : cell[f]; /* the index, -1: missing */
+            cell[f] = e < 0 ? 0 : map[f] ? map[f][e] : e + 1;
+        }
     }
     for (size_t f = 0; map && f < nc; f++)
         rmtl__free(map[f]);
