@@ -252,7 +252,8 @@ asan: deps
 
 # ThreadSanitizer (clang) over the public fusion suite. Its "threads" case
 # (8 threads sharing one handle, single-thread BLIS) and the encoder's
-# "small" case (4 threads sharing one encoder) run without suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
+# "small" case (4 threads sharing one encoder) and the parallel CSV parser
+# (its own C11 threads, 1 to 5) run without suppressions; the rest with tests/tsan.supp, which hides BLIS's OpenMP
 # threads (libgomp is not instrumented). For the same reason the library
 # is built without OpenMP here (OMP=): its own loops (src/nn/par.h) run
 # serially, and test_par checks them against the serial result instead.
@@ -260,7 +261,8 @@ asan: deps
 # linked into a shared library.
 tsan: deps
 	@$(MAKE) --no-print-directory O=build/tsan CC=clang OMP= CFLAGS='-O1 -g' \
-	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs
+	  SAN='-fsanitize=thread' build/tsan/tests/check_rmtl_objs build/tsan/tests/check_internal
+	CK_RUN_SUITE=csv_parallel TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/check_internal
 	CK_RUN_SUITE=fusion CK_RUN_CASE=threads TSAN_OPTIONS=halt_on_error=1 \
 	  build/tsan/tests/check_rmtl_objs
 	CK_RUN_SUITE=encoder CK_RUN_CASE=small TSAN_OPTIONS=halt_on_error=1 \
