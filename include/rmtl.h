@@ -346,7 +346,7 @@ RMTL_API int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
  * Seeded: epoch e uses seed + e, the same on every platform. A stream is
  * [per-object].
  */
-typedef struct rmtl_dataset_stream rmtl_dataset_stream; /* a cache file read in shuffled chunks */
+typedef struct rmtl_dataset_stream rmtl_dataset_stream; /* a cache or CSV file read in shuffled chunks */
 /** Opens `cache_path` (written by rmtl_dataset_save()) for streaming; its
  *  header and small sections are read and CRC-checked now, the rows as
  *  they are streamed (block CRCs, values as rmtl_dataset_load_cache()).
@@ -354,6 +354,25 @@ typedef struct rmtl_dataset_stream rmtl_dataset_stream; /* a cache file read in 
  *  RMTL_ENOMEM. */
 RMTL_API int rmtl_dataset_stream_open(rmtl_dataset_stream **out, const char *cache_path,
                                       size_t buffer_rows, size_t chunk_rows, uint64_t seed);
+/** Opens the CSV file `csv_path` for streaming with the schema and
+ *  vocabularies of `reference` (a dataset loaded from a CSV or a cache,
+ *  or rmtl_dataset_stream_schema() of another stream; values it has not
+ *  seen get id 0, as in a validation split; copied: it may be freed after
+ *  this call). Each epoch reads the file in parts of about buffer_rows
+ *  rows (at least 1 MiB; bytes a row estimated from the file's first 64
+ *  KiB), each loaded as a shard (rmtl_load_options.part/parts, on
+ *  options->threads threads; NULL: the defaults), through the same
+ *  shuffle buffer: memory is the buffer, one chunk and one part, whatever
+ *  the file's size. A file
+ *  larger than one part must be a plain CSV without quoted fields (as for
+ *  shards). rmtl_dataset_stream_rows() is 0 until an epoch has ended.
+ *  Errors: RMTL_EINVAL (a size 0, options with parts, a reference built
+ *  from arrays), RMTL_EIO, RMTL_EFORMAT (the first part's message, e.g.
+ *  a column missing from the header), RMTL_ENOMEM. */
+RMTL_API int rmtl_dataset_stream_open_csv(rmtl_dataset_stream **out, const char *csv_path,
+                                          const rmtl_dataset *reference,
+                                          const rmtl_load_options *options, size_t buffer_rows,
+                                          size_t chunk_rows, uint64_t seed);
 /** The next chunk of the epoch in `*chunk` (caller-owned; free it), or
  *  `*chunk` NULL when the epoch is over (the next call starts the next
  *  epoch). Errors: RMTL_EIO, RMTL_EFORMAT (damage found in a block),
@@ -362,7 +381,8 @@ RMTL_API int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream 
 /** The file's schema as a dataset without rows (borrowed from `s`): the
  *  layout to create a model with, or the reference of a CSV load. */
 RMTL_API const rmtl_dataset *rmtl_dataset_stream_schema(const rmtl_dataset_stream *s);
-/** Rows of the file (an epoch's rows). */
+/** Rows of the file (an epoch's rows; a CSV stream: 0 until an epoch has
+ *  ended). */
 RMTL_API size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s);
 /** Accepts NULL. */
 RMTL_API void rmtl_dataset_stream_free(rmtl_dataset_stream *s);

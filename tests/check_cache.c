@@ -367,6 +367,85 @@ START_TEST(test_stream_epochs)
 END_TEST
 
 /* Bytes of address space this process holds (/proc/self/statm), or 0. */
+/* A CSV stream: every row of the file once an epoch, with the reference's
+ * ids (as a load of the whole file with that reference), in parts. */
+static void cat_keys(const rmtl_dataset *ds, rowkey *out, size_t *n)
+{
+    size_t from = *n;
+    row_keys(ds, out, n);
+    for (size_t i = from; i < *n; i++)
+        out[i].sid = 0; /* a part's session ids are its own */
+}
+
+START_TEST(test_stream_csv)
+{
+    const char *schema, *csv = write_sessions_csv(90000, &schema); /* ~3 MB: 3 parts */
+    rmtl_dataset *ref = NULL, *all = NULL;
+    /* the vocabularies of the first 20,000 rows: later values are unseen */
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_ptr_nonnull(text = rmtl_tdata_read(csv, &len));
+    size_t cut = 0;
+    for (size_t lines = 0; cut < len && lines < 20001; cut++)
+        lines += text[cut] == '\n';
+    const char *small = rmtl_tdata_write("small.csv", text, cut);
+    free(text);
+    ASSERT_OK(rmtl_dataset_load(&ref, small, schema, NULL, NULL));
+    ASSERT_OK(rmtl_dataset_load(&all, csv, NULL, ref, NULL));
+    size_t rows = rmtl_dataset_rows(all), n = 0, chunks;
+    rowkey *want = calloc(rows, sizeof *want), *e1 = calloc(rows, sizeof *e1),
+           *again = calloc(rows, sizeof *again);
+    ck_assert(want && e1 && again);
+    cat_keys(all, want, &n);
+    rmtl_dataset_stream *st = NULL;
+    ASSERT_OK(rmtl_dataset_stream_open_csv(&st, csv, ref, NULL, 2000, 700, 5));
+    rmtl_dataset_free(ref); /* the stream keeps what it needs */
+    ck_assert_uint_eq(rmtl_dataset_stream_rows(st), 0); /* not known yet */
+    n = 0, chunks = 0;
+    for (rmtl_dataset *c; rmtl_dataset_stream_next(&c, st) == RMTL_OK && c; chunks++) {
+        ck_assert_uint_le(rmtl_dataset_rows(c), 700);
+        ck_assert_uint_eq(rmtl_dataset_n_cat(c), rmtl_dataset_n_cat(all));
+        cat_keys(c, e1, &n);
+        rmtl_dataset_free(c);
+    }
+    ck_assert_uint_eq(n, rows);
+    ck_assert_uint_eq(rmtl_dataset_stream_rows(st), rows);
+    ck_assert_uint_ge(chunks, rows / 700);
+    rmtl_dataset_stream_free(st);
+    /* the same seed, the same epoch */
+    rmtl_load_options o = RMTL_LOAD_OPTIONS_INIT;
+    o.threads = 2;
+    ASSERT_OK(rmtl_dataset_stream_open_csv(&st, csv, all, &o, 2000, 700, 5));
+    n = 0;
+    for (rmtl_dataset *c; rmtl_dataset_stream_next(&c, st) == RMTL_OK && c;) {
+        cat_keys(c, again, &n);
+        rmtl_dataset_free(c);
+    }
+    ck_assert_uint_eq(n, rows);
+    ck_assert(!memcmp(e1, again, rows * sizeof *e1));
+    rmtl_dataset_stream_free(st);
+    /* shuffled, and the same rows as the whole file's load */
+    ck_assert(memcmp(e1, want, rows * sizeof *e1) != 0);
+    qsort(want, rows, sizeof *want, cmp_rowkey);
+    qsort(e1, rows, sizeof *e1, cmp_rowkey);
+    ck_assert(!memcmp(want, e1, rows * sizeof *want));
+    /* errors: sizes, options with parts, a missing column, no file */
+    ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, csv, all, NULL, 0, 10, 1), RMTL_EINVAL);
+    o.parts = 2;
+    ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, csv, all, &o, 10, 10, 1), RMTL_EINVAL);
+    ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, csv, NULL, NULL, 10, 10, 1), RMTL_EINVAL);
+    const char *other = rmtl_tdata_write("other.csv", "a,b\n1,2\n", (size_t)-1);
+    ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, other, all, NULL, 10, 10, 1),
+                     RMTL_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(rmtl_last_error(), "missing from the header"));
+    ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, "/nonexistent.csv", all, NULL, 10, 10, 1),
+                     RMTL_EIO);
+    ck_assert_ptr_null(st);
+    free(want), free(e1), free(again);
+    rmtl_dataset_free(all);
+}
+END_TEST
+
 static size_t vm_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -377,6 +456,63 @@ static size_t vm_bytes(void)
         fclose(f);
     }
     return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* In a child: a model trains on the first chunk of a stream of `path` (a
+ * cache, or a CSV read with `ref`), then, with the address space capped at
+ * `cap` more bytes, on every other chunk of the epoch. */
+static void capped_epoch(const char *path, const rmtl_dataset *ref, size_t rows_want, size_t cap)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rmtl_dataset_stream *st = NULL;
+        rmtl_config *cfg = NULL;
+        rmtl_model *m = NULL;
+        rmtl_dataset *c = NULL;
+        double loss;
+        static const char net[] = "model: {arch: single_task, embed_dim: 2, bottom: [4], "
+                                  "tower: [2], dropout: 0}\nruntime: {threads: 1}\n";
+        rmtl_load_options o = RMTL_LOAD_OPTIONS_INIT;
+        o.threads = 1;
+        size_t vm0 = vm_bytes();
+        int ok = (ref ? rmtl_dataset_stream_open_csv(&st, path, ref, &o, 16384, 4096, 1)
+                      : rmtl_dataset_stream_open(&st, path, 16384, 4096, 1)) == RMTL_OK &&
+                 rmtl_config_create(&cfg) == RMTL_OK &&
+                 rmtl_config_load_string(cfg, net, sizeof net - 1, NULL) == RMTL_OK &&
+                 rmtl_model_create(&m, cfg, rmtl_dataset_stream_schema(st)) == RMTL_OK &&
+                 rmtl_dataset_stream_next(&c, st) == RMTL_OK && c &&
+                 rmtl_model_train_epoch(&loss, m, c, NULL, NULL) == RMTL_OK;
+        rmtl_dataset_free(c);
+        if (!ok)
+            _exit(2);
+        /* what the stream, the model and the first chunk took: bounded too
+           (a stream that read the whole file up front would fail here) */
+        if (vm_bytes() - vm0 > 4 * cap)
+            _exit(7);
+        /* from here the process may grow by `cap` bytes at most */
+        struct rlimit rl = {vm_bytes() + cap, vm_bytes() + cap};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(3);
+        size_t rows = 0;
+        for (;;) {
+            c = NULL;
+            if (rmtl_dataset_stream_next(&c, st) != RMTL_OK)
+                _exit(4);
+            if (!c)
+                break;
+            rows += rmtl_dataset_rows(c);
+            if (rmtl_model_train_epoch(&loss, m, c, NULL, NULL) != RMTL_OK)
+                _exit(5);
+            rmtl_dataset_free(c);
+        }
+        /* the first chunk was trained before the limit */
+        _exit(rows + 4096 == rows_want && loss == loss ? 0 : 6);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
 }
 
 /* A training epoch over a file four times larger than the memory the
@@ -422,48 +558,33 @@ START_TEST(test_stream_trains_beyond_memory)
     struct stat fst;
     ck_assert_int_eq(stat(path, &fst), 0);
     ck_assert_uint_ge((size_t)fst.st_size, 4 * (size_t)CAP); /* the file is 4x the cap */
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        rmtl_dataset_stream *st = NULL;
-        rmtl_config *cfg = NULL;
-        rmtl_model *m = NULL;
-        rmtl_dataset *c = NULL;
-        double loss;
-        static const char net[] = "model: {arch: single_task, embed_dim: 2, bottom: [4], "
-                                  "tower: [2], dropout: 0}\nruntime: {threads: 1}\n";
-        int ok = rmtl_dataset_stream_open(&st, path, 16384, 4096, 1) == RMTL_OK &&
-                 rmtl_config_create(&cfg) == RMTL_OK &&
-                 rmtl_config_load_string(cfg, net, sizeof net - 1, NULL) == RMTL_OK &&
-                 rmtl_model_create(&m, cfg, rmtl_dataset_stream_schema(st)) == RMTL_OK &&
-                 rmtl_dataset_stream_next(&c, st) == RMTL_OK && c &&
-                 rmtl_model_train_epoch(&loss, m, c, NULL, NULL) == RMTL_OK;
-        rmtl_dataset_free(c);
-        if (!ok)
-            _exit(2);
-        /* from here the process may grow by CAP bytes at most */
-        struct rlimit rl = {vm_bytes() + CAP, vm_bytes() + CAP};
-        if (setrlimit(RLIMIT_AS, &rl) != 0)
-            _exit(3);
-        size_t rows = 0;
-        for (;;) {
-            c = NULL;
-            if (rmtl_dataset_stream_next(&c, st) != RMTL_OK)
-                _exit(4);
-            if (!c)
-                break;
-            rows += rmtl_dataset_rows(c);
-            if (rmtl_model_train_epoch(&loss, m, c, NULL, NULL) != RMTL_OK)
-                _exit(5);
-            rmtl_dataset_free(c);
-        }
-        /* the first chunk was trained before the limit */
-        _exit(rows + 4096 == ROWS && loss == loss ? 0 : 6);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    capped_epoch(path, NULL, ROWS, CAP);
+}
+END_TEST
+
+/* The same over a CSV file four times larger than the cap, with a
+ * reference from its first rows. */
+START_TEST(test_stream_csv_trains_beyond_memory)
+{
+    if (!vm_bytes() || RMTL_TEST_ASAN)
+        return; /* no /proc, or ASan: skipped */
+    enum { ROWS = 1200000, CAP = 8 << 20 };
+    const char *schema, *csv = write_sessions_csv(ROWS, &schema);
+    struct stat fst;
+    ck_assert_int_eq(stat(csv, &fst), 0);
+    ck_assert_uint_ge((size_t)fst.st_size, 4 * (size_t)CAP);
+    size_t len;
+    char *text = rmtl_tdata_read(csv, &len);
+    ck_assert_ptr_nonnull(text);
+    size_t cut = 0;
+    for (size_t lines = 0; cut < len && lines < 5001; cut++)
+        lines += text[cut] == '\n';
+    const char *head = rmtl_tdata_write("head.csv", text, cut);
+    free(text);
+    rmtl_dataset *ref = NULL;
+    ASSERT_OK(rmtl_dataset_load(&ref, head, schema, NULL, NULL));
+    capped_epoch(csv, ref, ROWS, CAP);
+    rmtl_dataset_free(ref);
 }
 END_TEST
 
@@ -478,7 +599,9 @@ Suite *rmtl_test_cache_suite(void)
     tcase_add_test(tc, test_cache_bad_files);
     tcase_add_test(tc, test_cache_checks_ignore_threads);
     tcase_add_test(tc, test_stream_epochs);
+    tcase_add_test(tc, test_stream_csv);
     tcase_add_test(tc, test_stream_trains_beyond_memory);
+    tcase_add_test(tc, test_stream_csv_trains_beyond_memory);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,9 +11,16 @@
  * of the file (65,536 rows) and one chunk, whatever the file's size.
  *
  * Every section read is CRC-checked (the small ones whole, the row arrays
- * by their block CRCs) and every value as in cache.c. */
+ * by their block CRCs) and every value as in cache.c.
+ *
+ * A CSV source (rmtl_dataset_stream_open_csv) takes the place of the
+ * cache's blocks with parts of the file: byte ranges of about a buffer's
+ * worth of rows (at least 1 MiB), each loaded in turn as a shard with the
+ * reference's schema and vocabularies (rmtl_dataset_load with part/parts),
+ * so memory is the buffer, the chunk and one part. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,11 +31,16 @@
 #include "data/dataset.h"
 #include "core/rng.h"
 
+/* A CSV part holds about a buffer's worth of rows (estimated from the
+ * file's first lines), and at least RMTL__STREAM_PART_MIN bytes, the
+ * parallel parser's smallest range. */
+enum { RMTL__STREAM_PART_MIN = 1 << 20, RMTL__STREAM_HEAD = 1 << 16 };
+
 typedef struct rmtl__sarr {
     uint32_t tag;
     size_t width;   /* bytes a row */
     uint64_t off;   /* the section's offset in the file */
-    char *block;    /* the current block's rows */
+    char *block;    /* the current block's rows (a CSV source: the part's array) */
     char *buf;      /* the shuffle buffer's rows */
 } rmtl__sarr;
 
@@ -49,6 +61,12 @@ struct rmtl_dataset_stream {
     uint64_t blk_first;  /* the file row of the block's first row */
     size_t blk_rows;     /* rows in the current block (0: none read) */
     size_t fill;         /* rows in the buffer */
+    /* a CSV source: csv set; L.rows counts the rows once an epoch has read them all */
+    char *csv;
+    rmtl_load_options opts; /* the parts' loads: threads, and part/parts set per part */
+    uint32_t parts, part_next;
+    rmtl_dataset *cur;      /* the part being read: blocks point into it */
+    uint64_t csv_rows;      /* rows read this epoch */
 };
 
 static int rmtl__s_pread(rmtl_dataset_stream *s, void *dst, size_t n, uint64_t off)
@@ -201,9 +219,12 @@ void rmtl_dataset_stream_free(rmtl_dataset_stream *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->na; i++) {
-        rmtl__free(s->a[i].block);
+        if (!s->csv)
+            rmtl__free(s->a[i].block);
         rmtl__free(s->a[i].buf);
     }
+    rmtl_dataset_free(s->cur);
+    rmtl__free(s->csv);
     if (s->fd >= 0)
         close(s->fd);
     rmtl__ckpt_close(&s->L.r);
@@ -247,6 +268,157 @@ const rmtl_dataset *rmtl_dataset_stream_schema(const rmtl_dataset_stream *s)
 size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s)
 {
     return s ? (size_t)s->L.rows : 0;
+}
+
+/* --- a CSV source -------------------------------------------------------------------- */
+
+/* The arrays of `what` for `m`, in the cache's order (DBLK's). */
+static void rmtl__s_arrays(rmtl_dataset_stream *s, const rmtl__dsmeta *m, unsigned what)
+{
+    struct {
+        uint32_t tag;
+        size_t width;
+        int present;
+    } arr[RMTL__N_ARRAYS] = {{RMTL__TAG_DCAT, m->n_cat * 4, 1},
+                             {RMTL__TAG_DNUM, m->n_num * 4, m->n_num > 0},
+                             {RMTL__TAG_DLAB, m->n_tasks * 4, !!(what & RMTL__DS_LABELS)},
+                             {RMTL__TAG_DSID, 8, 1},
+                             {RMTL__TAG_DTIM, 8, !!(what & RMTL__DS_TIME)},
+                             {RMTL__TAG_DUSR, 8, !!(what & RMTL__DS_USER)},
+                             {RMTL__TAG_DITM, 8, !!(what & RMTL__DS_ITEM)}};
+    s->na = 0;
+    for (size_t i = 0; i < RMTL__N_ARRAYS; i++)
+        if (arr[i].present)
+            s->a[s->na++] = (rmtl__sarr){arr[i].tag, arr[i].width, 0, NULL, NULL};
+}
+
+static unsigned rmtl__s_what(const rmtl_dataset *ds)
+{
+    return (ds->labels ? RMTL__DS_LABELS : 0u) | (ds->time ? RMTL__DS_TIME : 0u) |
+           (ds->user ? RMTL__DS_USER : 0u) | (ds->item ? RMTL__DS_ITEM : 0u);
+}
+
+/* Loads the next part of the CSV that has rows as the current block: 0, or
+ * an error; s->cur is NULL when no part is left. */
+static int rmtl__s_csv_part(rmtl_dataset_stream *s)
+{
+    rmtl_dataset_free(s->cur);
+    s->cur = NULL;
+    s->blk_rows = 0;
+    while (!s->cur && s->part_next < s->parts) {
+        rmtl_load_options o = s->opts;
+        o.part = s->part_next++, o.parts = s->parts;
+        int rc = rmtl_dataset_load(&s->cur, s->csv, NULL, s->schema, &o);
+        if (rc)
+            return rc;
+        if (rmtl__s_what(s->cur) != s->L.what) {
+            rmtl_dataset_free(s->cur);
+            s->cur = NULL;
+            return rmtl__error(RMTL_EFORMAT, "%s: part %u of %u has other columns than the first",
+                               s->csv, o.part, o.parts);
+        }
+        if (s->cur->rows == 0) {
+            rmtl_dataset_free(s->cur);
+            s->cur = NULL;
+        }
+    }
+    if (!s->cur)
+        return 0;
+    for (size_t i = 0; i < s->na; i++) {
+        void *p = NULL;
+        switch (s->a[i].tag) {
+        case RMTL__TAG_DCAT: p = s->cur->cat; break;
+        case RMTL__TAG_DNUM: p = s->cur->num; break;
+        case RMTL__TAG_DLAB: p = s->cur->labels; break;
+        case RMTL__TAG_DSID: p = s->cur->session; break;
+        case RMTL__TAG_DTIM: p = s->cur->time; break;
+        case RMTL__TAG_DUSR: p = s->cur->user; break;
+        default: p = s->cur->item; break;
+        }
+        s->a[i].block = p;
+    }
+    s->blk_first = s->csv_rows, s->blk_rows = s->cur->rows;
+    return 0;
+}
+
+int rmtl_dataset_stream_open_csv(rmtl_dataset_stream **out, const char *csv_path,
+                                 const rmtl_dataset *reference, const rmtl_load_options *options,
+                                 size_t buffer_rows, size_t chunk_rows, uint64_t seed)
+{
+    RMTL__CHECK_ARG(out, "out");
+    *out = NULL;
+    RMTL__CHECK_ARG(csv_path, "csv_path");
+    RMTL__CHECK_ARG(reference, "reference");
+    static const rmtl_load_options defaults = RMTL_LOAD_OPTIONS_INIT;
+    const rmtl_load_options *o = options ? options : &defaults;
+    if (buffer_rows == 0 || chunk_rows == 0)
+        return rmtl__error(RMTL_EINVAL, "rmtl_dataset_stream_open_csv: buffer_rows and "
+                                        "chunk_rows must be >= 1");
+    if (o->version != RMTL_LOAD_OPTIONS_VERSION || o->parts > 1 || o->part != 0)
+        return rmtl__error(RMTL_EINVAL,
+                           "rmtl_dataset_stream_open_csv: bad options (version %u, part %u of "
+                           "%u: the stream cuts the parts itself)",
+                           o->version, o->part, o->parts);
+    struct stat st;
+    if (stat(csv_path, &st) != 0)
+        return rmtl__error(RMTL_EIO, "%s: %s", csv_path, strerror(errno));
+    rmtl_dataset_stream *s = rmtl__calloc(1, sizeof *s);
+    if (!s || !(s->path = rmtl__strdup(csv_path)) || !(s->csv = rmtl__strdup(csv_path))) {
+        if (s)
+            rmtl__free(s->path);
+        rmtl__free(s);
+        return rmtl__error(RMTL_ENOMEM, "out of memory");
+    }
+    s->fd = -1;
+    s->L.path = s->path;
+    s->buffer_rows = buffer_rows, s->chunk_rows = chunk_rows, s->seed = seed;
+    s->opts = *o;
+    s->opts.progress = NULL, s->opts.payload = NULL;
+    /* bytes a line, from the first lines of the file */
+    size_t got = 0, lines = 0;
+    char *head = rmtl__malloc(RMTL__STREAM_HEAD);
+    FILE *f = head ? fopen(csv_path, "rb") : NULL;
+    if (f) {
+        got = fread(head, 1, RMTL__STREAM_HEAD, f);
+        fclose(f);
+    }
+    for (size_t i = 0; i < got; i++)
+        lines += head[i] == '\n';
+    rmtl__free(head);
+    uint64_t line = lines > 1 ? got / lines : RMTL__STREAM_HEAD;
+    uint64_t part = line * buffer_rows > RMTL__STREAM_PART_MIN ? line * buffer_rows
+                                                                : RMTL__STREAM_PART_MIN;
+    uint64_t parts = (uint64_t)st.st_size / part + 1;
+    s->parts = parts > UINT32_MAX ? UINT32_MAX : (uint32_t)parts;
+    /* the first part: the columns every part must have, and a clear error now */
+    int rc = rmtl__dataset_new(&s->schema, reference->meta, 0, 0);
+    if (!rc) {
+        rmtl_load_options first = s->opts;
+        first.part = 0, first.parts = s->parts;
+        rc = s->parts > 1 ? rmtl_dataset_load(&s->cur, csv_path, NULL, reference, &first)
+                          : rmtl_dataset_load(&s->cur, csv_path, NULL, reference, &s->opts);
+    }
+    if (!rc) {
+        s->L.what = rmtl__s_what(s->cur);
+        rmtl_dataset_free(s->schema); /* again, with the arrays the CSV has */
+        s->schema = NULL;
+        rc = rmtl__dataset_new(&s->schema, reference->meta, 0, s->L.what);
+    }
+    if (!rc) {
+        rmtl__s_arrays(s, reference->meta, s->L.what);
+        for (size_t i = 0; i < s->na && !rc; i++)
+            if (!(s->a[i].buf = rmtl__mallocarray(buffer_rows, s->a[i].width ? s->a[i].width : 1)))
+                rc = rmtl__error(RMTL_ENOMEM, "%s: out of memory for the stream's buffers",
+                                 csv_path);
+    }
+    rmtl_dataset_free(s->cur); /* (each epoch loads its parts) */
+    s->cur = NULL;
+    if (rc) {
+        rmtl_dataset_stream_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 /* Reads the block holding file row `row`, checks its CRCs and values. */
@@ -305,6 +477,13 @@ static void rmtl__s_take(rmtl_dataset_stream *s, uint64_t row, size_t slot)
 /* The next file row into buffer slot `slot`: 1, or 0 at the end of the file. */
 static int rmtl__s_refill(rmtl_dataset_stream *s, size_t slot, int *rc)
 {
+    if (s->csv) {
+        if (s->blk_rows == 0 || s->csv_rows >= s->blk_first + s->blk_rows)
+            if ((*rc = rmtl__s_csv_part(s)) || !s->cur)
+                return 0;
+        rmtl__s_take(s, s->csv_rows++, slot);
+        return 1;
+    }
     if (s->next_row >= s->L.rows)
         return 0;
     if (s->blk_rows == 0 || s->next_row >= s->blk_first + s->blk_rows)
@@ -324,6 +503,7 @@ int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s)
         s->started = 1;
         rmtl__rng_seed(&s->rng, s->seed + 0x9e3779b97f4a7c15u * s->epoch, RMTL__STREAM_SAMPLE);
         s->next_row = 0, s->blk_rows = 0, s->fill = 0;
+        s->part_next = 0, s->csv_rows = 0;
         while (s->fill < s->buffer_rows && rmtl__s_refill(s, s->fill, &rc))
             s->fill++;
         if (rc)
@@ -332,16 +512,22 @@ int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s)
     if (s->fill == 0) { /* the epoch is over: the next call starts another */
         s->started = 0;
         s->epoch++;
+        if (s->csv) {
+            s->L.rows = s->csv_rows;
+            rmtl_dataset_free(s->cur);
+            s->cur = NULL;
+        }
         return 0;
     }
-    size_t n = s->chunk_rows;
-    if (s->L.rows - s->next_row + s->fill < n)
+    size_t n = s->chunk_rows; /* a CSV source: fewer when the buffer runs dry */
+    if (!s->csv && s->L.rows - s->next_row + s->fill < n)
         n = (size_t)(s->L.rows - s->next_row + s->fill);
     const rmtl__dsmeta *m = s->schema->meta;
     rmtl_dataset *ds = NULL;
     if ((rc = rmtl__dataset_new(&ds, (rmtl__dsmeta *)m, n, s->L.what)))
         return rc;
-    for (size_t r = 0; r < n; r++) {
+    size_t r = 0;
+    for (; r < n && s->fill > 0; r++) {
         size_t j = (size_t)rmtl__rng_below(&s->rng, s->fill);
         for (size_t i = 0; i < s->na; i++) {
             const rmtl__sarr *a = &s->a[i];
@@ -368,6 +554,7 @@ int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s)
                        s->a[i].width);
         }
     }
+    ds->rows = r;
     if ((rc = rmtl__dataset_index_sessions(ds))) {
         rmtl_dataset_free(ds);
         return rc;

@@ -261,3 +261,38 @@ def test_ope_gate_reports_estimates():
             new, dep = st["ope_new"], st["ope_deployed"]
             assert new.requests == dep.requests > 0
             assert st["deployed"] == (new.dr_lo > dep.dr)
+
+
+def _csv(path, rows):
+    with open(path, "w") as f:
+        f.write("a,b,x,click\n")
+        for i in range(rows):
+            f.write("%d,w%d,%.3f,%d\n" % (i % 17, (i * 7) % 5, (i % 100) / 50.0, i % 3 == 0))
+    return str(path)
+
+
+def test_stream_from_csv_every_row_once(tmp_path):
+    schema = {"default": "categorical",
+              "columns": {"x": "numerical", "click": {"role": "label", "threshold": 0.5}}}
+    csv = _csv(tmp_path / "big.csv", 3000)
+    with rmtl.Dataset.load(csv, schema=schema) as whole:
+        want = _rows(whole.to_arrays())
+        with rmtl.DatasetStream.from_csv(csv, whole, buffer_rows=256, chunk_rows=100,
+                                         seed=2, threads=1) as s:
+            assert s.rows == 0  # known once an epoch has ended
+            got = [r for c in s for r in _rows(c.to_arrays())]
+            assert s.rows == 3000 and s.schema.layout == whole.layout
+        # sessions are per part: compare the rest of each row
+        assert sorted(g[:3] for g in got) == sorted(w[:3] for w in want)
+        with rmtl.DatasetStream.from_csv(csv, whole, buffer_rows=256, chunk_rows=100,
+                                         seed=2) as s2:
+            again = [r for c in s2 for r in _rows(c.to_arrays())]
+        assert again == got  # seeded, whatever the thread count
+        with pytest.raises(TypeError, match="reference"):
+            rmtl.DatasetStream.from_csv(csv, "x", buffer_rows=10, chunk_rows=10)
+        with pytest.raises(OverflowError, match="chunk_rows"):
+            rmtl.DatasetStream.from_csv(csv, whole, buffer_rows=10, chunk_rows=0)
+        with pytest.raises(rmtl.RmtlError) as e:
+            rmtl.DatasetStream.from_csv(str(tmp_path / "none.csv"), whole, buffer_rows=10,
+                                        chunk_rows=10)
+        assert e.value.code == rmtl.EIO

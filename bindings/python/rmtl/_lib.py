@@ -260,6 +260,7 @@ SIGNATURES = {
     "rmtl_dataset_save": (_I, [_P, _S]),
     "rmtl_dataset_load_cache": (_I, [_PP, _S, POINTER(LoadOptions_)]),
     "rmtl_dataset_stream_open": (_I, [_PP, _S, _SZ, _SZ, _U64]),
+    "rmtl_dataset_stream_open_csv": (_I, [_PP, _S, _P, POINTER(LoadOptions_), _SZ, _SZ, _U64]),
     "rmtl_dataset_stream_next": (_I, [_PP, _P]),
     "rmtl_dataset_stream_schema": (_P, [_P]),
     "rmtl_dataset_stream_rows": (_SZ, [_P]),

@@ -393,9 +393,38 @@ class DatasetStream(Handle):
         sd = _arrays.integer(seed, "seed", 0, (1 << 64) - 1)
         super().__init__(create(lib.rmtl_dataset_stream_open, p, b, c, sd))
 
+    @classmethod
+    def from_csv(cls, path, reference, buffer_rows: int, chunk_rows: int, seed: int = 0,
+                 threads: int = 0) -> "DatasetStream":
+        """An epoch over a CSV file larger than memory, with the schema and
+        vocabularies of `reference` (a Dataset loaded from a CSV or a
+        cache, another stream's schema, or a Model's; values it has not seen get id
+        0, as in a validation split). Each epoch reads the file in parts of
+        about `buffer_rows` rows (at least 1 MiB), each parsed on `threads`
+        threads (0: the usable CPUs) and fed through the same shuffle
+        buffer, so memory is the buffer, one chunk and one part. A file
+        larger than one part must be a plain CSV without quoted fields.
+        `rows` is 0 until an epoch has ended."""
+        from .model import Model
+        p = path_arg(path, "path")
+        ref = expect(reference, (Dataset, Model), "reference")
+        if isinstance(ref, Model):
+            ref = ref.schema
+        b = _arrays.integer(buffer_rows, "buffer_rows", 1)
+        c = _arrays.integer(chunk_rows, "chunk_rows", 1)
+        sd = _arrays.integer(seed, "seed", 0, (1 << 64) - 1)
+        t = _arrays.integer(threads, "threads", 0, 1024)
+        opts = load_options(threads=t)
+        self = cls.__new__(cls)
+        with using(ref) as (r,):
+            Handle.__init__(self, create(lib.rmtl_dataset_stream_open_csv, p, r, byref(opts),
+                                         b, c, sd))
+        return self
+
     @property
     def rows(self) -> int:
-        """Rows of the file: an epoch's rows."""
+        """Rows of the file: an epoch's rows (a CSV stream: 0 until an
+        epoch has ended)."""
         with using(self) as (h,):
             return lib.rmtl_dataset_stream_rows(h)
 
