@@ -113,6 +113,40 @@ static int rmtl__s_section(rmtl_dataset_stream *s, uint32_t tag, void **out, siz
     return 0;
 }
 
+/* The arrays of `what` for `m`, in the cache's order (DBLK's). */
+static void rmtl__s_arrays(rmtl_dataset_stream *s, const rmtl__dsmeta *m, unsigned what)
+{
+    struct {
+        uint32_t tag;
+        size_t width;
+        int present;
+    } arr[RMTL__N_ARRAYS] = {{RMTL__TAG_DCAT, m->n_cat * 4, 1},
+                             {RMTL__TAG_DNUM, m->n_num * 4, m->n_num > 0},
+                             {RMTL__TAG_DLAB, m->n_tasks * 4, !!(what & RMTL__DS_LABELS)},
+                             {RMTL__TAG_DSID, 8, 1},
+                             {RMTL__TAG_DTIM, 8, !!(what & RMTL__DS_TIME)},
+                             {RMTL__TAG_DUSR, 8, !!(what & RMTL__DS_USER)},
+                             {RMTL__TAG_DITM, 8, !!(what & RMTL__DS_ITEM)}};
+    s->na = 0;
+    for (size_t i = 0; i < RMTL__N_ARRAYS; i++)
+        if (arr[i].present)
+            s->a[s->na++] = (rmtl__sarr){arr[i].tag, arr[i].width, 0, NULL, NULL};
+}
+
+/* The array of `ds` that `tag` names (a cache section's). */
+static void **rmtl__s_array_of(rmtl_dataset *ds, uint32_t tag)
+{
+    switch (tag) {
+    case RMTL__TAG_DCAT: return (void **)&ds->cat;
+    case RMTL__TAG_DNUM: return (void **)&ds->num;
+    case RMTL__TAG_DLAB: return (void **)&ds->labels;
+    case RMTL__TAG_DSID: return (void **)&ds->session;
+    case RMTL__TAG_DTIM: return (void **)&ds->time;
+    case RMTL__TAG_DUSR: return (void **)&ds->user;
+    default: return (void **)&ds->item;
+    }
+}
+
 static int rmtl__s_open(rmtl_dataset_stream *s)
 {
     struct stat st;
@@ -165,32 +199,18 @@ static int rmtl__s_open(rmtl_dataset_stream *s)
     rmtl__free(p);
     if (rc)
         return rc;
-    const rmtl__dsmeta *m = s->schema->meta;
-    unsigned what = s->L.what;
-    struct {
-        uint32_t tag;
-        size_t width;
-        int present;
-    } arr[RMTL__N_ARRAYS] = {{RMTL__TAG_DCAT, m->n_cat * 4, 1},
-                             {RMTL__TAG_DNUM, m->n_num * 4, m->n_num > 0},
-                             {RMTL__TAG_DLAB, m->n_tasks * 4, !!(what & RMTL__DS_LABELS)},
-                             {RMTL__TAG_DSID, 8, 1},
-                             {RMTL__TAG_DTIM, 8, !!(what & RMTL__DS_TIME)},
-                             {RMTL__TAG_DUSR, 8, !!(what & RMTL__DS_USER)},
-                             {RMTL__TAG_DITM, 8, !!(what & RMTL__DS_ITEM)}};
-    for (size_t i = 0; i < RMTL__N_ARRAYS; i++) {
-        if (!arr[i].present)
-            continue;
+    rmtl__s_arrays(s, s->schema->meta, s->L.what);
+    for (size_t i = 0; i < s->na; i++) {
         const rmtl__ckpt_section *sec = NULL;
         for (size_t k = 0; k < s->L.r.n; k++)
-            if (s->L.r.sec[k].tag == arr[i].tag)
+            if (s->L.r.sec[k].tag == s->a[i].tag)
                 sec = &s->L.r.sec[k];
         char name[5];
-        rmtl__ckpt_tag_str(arr[i].tag, name);
-        if (!sec || (uint64_t)sec->len != s->L.rows * arr[i].width)
+        rmtl__ckpt_tag_str(s->a[i].tag, name);
+        if (!sec || (uint64_t)sec->len != s->L.rows * s->a[i].width)
             return rmtl__error(RMTL_EFORMAT, "%s: dataset cache: section '%s' %s", s->path,
                                name, sec ? "does not fit the shape" : "is missing");
-        s->a[s->na++] = (rmtl__sarr){arr[i].tag, arr[i].width, sec->off, NULL, NULL};
+        s->a[i].off = sec->off;
     }
     uint64_t nblk = (s->L.rows + s->L.block - 1) / s->L.block;
     if ((rc = rmtl__s_section(s, RMTL__TAG_DBLK, &p, &len)))
@@ -272,26 +292,6 @@ size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s)
 
 /* --- a CSV source -------------------------------------------------------------------- */
 
-/* The arrays of `what` for `m`, in the cache's order (DBLK's). */
-static void rmtl__s_arrays(rmtl_dataset_stream *s, const rmtl__dsmeta *m, unsigned what)
-{
-    struct {
-        uint32_t tag;
-        size_t width;
-        int present;
-    } arr[RMTL__N_ARRAYS] = {{RMTL__TAG_DCAT, m->n_cat * 4, 1},
-                             {RMTL__TAG_DNUM, m->n_num * 4, m->n_num > 0},
-                             {RMTL__TAG_DLAB, m->n_tasks * 4, !!(what & RMTL__DS_LABELS)},
-                             {RMTL__TAG_DSID, 8, 1},
-                             {RMTL__TAG_DTIM, 8, !!(what & RMTL__DS_TIME)},
-                             {RMTL__TAG_DUSR, 8, !!(what & RMTL__DS_USER)},
-                             {RMTL__TAG_DITM, 8, !!(what & RMTL__DS_ITEM)}};
-    s->na = 0;
-    for (size_t i = 0; i < RMTL__N_ARRAYS; i++)
-        if (arr[i].present)
-            s->a[s->na++] = (rmtl__sarr){arr[i].tag, arr[i].width, 0, NULL, NULL};
-}
-
 static unsigned rmtl__s_what(const rmtl_dataset *ds)
 {
     return (ds->labels ? RMTL__DS_LABELS : 0u) | (ds->time ? RMTL__DS_TIME : 0u) |
@@ -324,19 +324,8 @@ static int rmtl__s_csv_part(rmtl_dataset_stream *s)
     }
     if (!s->cur)
         return 0;
-    for (size_t i = 0; i < s->na; i++) {
-        void *p = NULL;
-        switch (s->a[i].tag) {
-        case RMTL__TAG_DCAT: p = s->cur->cat; break;
-        case RMTL__TAG_DNUM: p = s->cur->num; break;
-        case RMTL__TAG_DLAB: p = s->cur->labels; break;
-        case RMTL__TAG_DSID: p = s->cur->session; break;
-        case RMTL__TAG_DTIM: p = s->cur->time; break;
-        case RMTL__TAG_DUSR: p = s->cur->user; break;
-        default: p = s->cur->item; break;
-        }
-        s->a[i].block = p;
-    }
+    for (size_t i = 0; i < s->na; i++)
+        s->a[i].block = *rmtl__s_array_of(s->cur, s->a[i].tag);
     s->blk_first = s->csv_rows, s->blk_rows = s->cur->rows;
     return 0;
 }
@@ -446,18 +435,9 @@ static int rmtl__s_block(rmtl_dataset_stream *s, uint64_t row)
     memset(&v, 0, sizeof v);
     v.meta = s->schema->meta;
     v.rows = n;
-    for (size_t i = 0; i < s->na; i++) {
-        void *p = s->a[i].block;
-        switch (s->a[i].tag) {
-        case RMTL__TAG_DCAT: v.cat = p; break;
-        case RMTL__TAG_DNUM: v.num = p; break;
-        case RMTL__TAG_DLAB: v.labels = p; break;
-        case RMTL__TAG_DTIM: v.time = p; break;
-        case RMTL__TAG_DUSR: v.user = p; break;
-        case RMTL__TAG_DITM: v.item = p; break;
-        default: break;
-        }
-    }
+    for (size_t i = 0; i < s->na; i++)
+        if (s->a[i].tag != RMTL__TAG_DSID) /* (sessions are not checked) */
+            *rmtl__s_array_of(&v, s->a[i].tag) = s->a[i].block;
     int rc = rmtl__cache_values(&s->L, &v, first);
     if (rc)
         return rc;
@@ -531,17 +511,8 @@ int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s)
         size_t j = (size_t)rmtl__rng_below(&s->rng, s->fill);
         for (size_t i = 0; i < s->na; i++) {
             const rmtl__sarr *a = &s->a[i];
-            void *dst = NULL;
-            switch (a->tag) {
-            case RMTL__TAG_DCAT: dst = ds->cat; break;
-            case RMTL__TAG_DNUM: dst = ds->num; break;
-            case RMTL__TAG_DLAB: dst = ds->labels; break;
-            case RMTL__TAG_DSID: dst = ds->session; break;
-            case RMTL__TAG_DTIM: dst = ds->time; break;
-            case RMTL__TAG_DUSR: dst = ds->user; break;
-            default: dst = ds->item; break;
-            }
-            memcpy((char *)dst + r * a->width, a->buf + j * a->width, a->width);
+            char *dst = *rmtl__s_array_of(ds, a->tag);
+            memcpy(dst + r * a->width, a->buf + j * a->width, a->width);
         }
         if (!rmtl__s_refill(s, j, &rc)) {
             if (rc) {
