@@ -163,6 +163,8 @@ const struct rmtl__param_desc rmtl__param_table[] = {
     P_BOOL(fusion.ope_gate, 0,
            "rounds deploy only when the off-policy lower bound of the request value beats the "
            "deployed policy's"),
+    P_BOOL(fusion.warm_start, 1,
+           "a round that explores with fixed weights starts an untrained actor at them"),
     P_INT(fusion.state.user_dim, 16, 0, WIDTH_MAX, "user features in the fusion state"),
     P_INT(fusion.state.item_dim, 16, 0, WIDTH_MAX,
           "item features in the fusion state (pair granularity)"),
