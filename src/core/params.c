@@ -156,7 +156,7 @@ const struct rmtl__param_desc rmtl__param_table[] = {
           "final temperature tau of the actor's Plackett-Luce ranking distribution"),
     P_INT(fusion.temperature_steps, 2000, 0, INT64_C(1000000000),
           "steps over which tau falls geometrically from 10 tau to tau; 0 = constant"),
-    P_DBL(fusion.kl_beta, 0.1, 0.0, 1e6, 0,
+    P_DBL(fusion.kl_beta, 1.0, 0.0, 1e6, 0,
           "weight of KL(actor || behaviour) of the first-slot distributions (list objective)"),
     P_DBL(fusion.anchor, 0.01, 0.0, 1e6, 0,
           "weight of the anchor of each request's mean action to the behaviour's"),
