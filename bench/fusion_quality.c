@@ -487,7 +487,9 @@ static void print_world(const world *w, const run_opts *o)
             print_num(w->ope[p].dr_lo);
             printf(", ");
             print_num(w->ope[p].dr_hi);
-            printf("]");
+            printf("], \"ope_snips\": ");
+            print_num(w->ope[p].snips);
+            printf(", \"ope_ess\": %.1f", w->ope[p].ess);
         }
         printf("}%s\n", p + 1 < NPOL ? "," : "");
     }

@@ -100,6 +100,47 @@ START_TEST(test_round_logs_trains_and_deploys)
 }
 END_TEST
 
+/* fusion.warm_start: a round that explores with fixed weights and takes no
+ * training step deploys an actor that serves those weights for every pair
+ * (a weight on its bound within 1% of the range); without it, the random
+ * actor's own actions. Both granularities. */
+START_TEST(test_round_starts_from_fixed)
+{
+    setup s = make(_i & 1 ? NETS("user") : NETS("pair"));
+    if (_i >= 2) {
+        rmtl_fusion_free(s.f);
+        ck_assert_int_eq(rmtl_config_set_bool(s.cfg, "fusion.warm_start", 0), RMTL_OK);
+        ck_assert_int_eq(rmtl_fusion_create(&s.f, s.cfg), RMTL_OK);
+    }
+    const float fixed[4] = {1.3f, 0.0f, 0.2f, 0.75f}; /* w_purchase on its bound */
+    ck_assert_int_eq(rmtl_fusion_set_fixed(s.f, fixed, 4), RMTL_OK);
+    rmtl_fusion_sim_opts o = RMTL_FUSION_SIM_OPTS_INIT;
+    o.sessions = 3;
+    o.train_steps = 0;
+    rmtl_fusion_round_stats st = RMTL_FUSION_ROUND_STATS_INIT;
+    ck_assert_int_eq(rmtl_fusion_round(&st, s.f, s.env, &o, NULL, NULL), RMTL_OK);
+    ck_assert_int_eq(st.deployed, 1);
+    ck_assert_int_eq(fx_info(s.f).fixed, 0);
+    fx_request r;
+    fx_request_make(&r, s.f, 40, 7);
+    float fused[40], a[40 * 4];
+    ck_assert_int_eq(rmtl_fuse_scores_batch(s.f, NULL, &r.req, fused, 40, a, 40 * 4), RMTL_OK);
+    double worst = 0;
+    for (size_t j = 0; j < 40; j++)
+        for (size_t k = 0; k < 4; k++) {
+            double d = fabs((double)a[j * 4 + k] - fixed[k]) / (k < 2 ? 2.0 : 1.0); /* / range */
+            worst = d > worst ? d : worst;
+        }
+    if (_i < 2)
+        ck_assert_msg(worst <= 0.0101, "warm start: %g of the range from the fixed action",
+                      worst);
+    else
+        ck_assert_msg(worst > 0.05, "random actor: only %g from the fixed action", worst);
+    fx_request_free(&r);
+    drop(&s);
+}
+END_TEST
+
 /* Same seed, same sessions, same result; the policy is only read. */
 START_TEST(test_evaluate_is_deterministic)
 {
@@ -217,6 +258,7 @@ Suite *rmtl_test_fusion_sim_suite(void)
     TCase *tc = tcase_create("fusion_sim");
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_round_logs_trains_and_deploys, 0, 2);
+    tcase_add_loop_test(tc, test_round_starts_from_fixed, 0, 4);
     tcase_add_test(tc, test_evaluate_is_deterministic);
     tcase_add_test(tc, test_policies_beat_random_ranking);
     tcase_add_test(tc, test_bad_setups);

@@ -151,6 +151,7 @@ struct rmtl__settings {
         double kl_beta;
         double anchor;
         int ope_gate;
+        int warm_start;
         struct {
             int64_t user_dim;
             int64_t item_dim;

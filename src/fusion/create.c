@@ -217,6 +217,25 @@ int rmtl_fusion_deploy(rmtl_fusion *f)
     return RMTL_OK;
 }
 
+/* |2(a − lo)/(hi − lo) − 1| at most this, so that a fixed action on a bound
+ * starts the actor where tanh still has a slope (1% of the range inside). */
+#define RMTL__WARM_MAX 0.98
+
+int rmtl__fusion_actor_from_fixed(rmtl_fusion *f)
+{
+    if (!f->fixed)
+        return RMTL_OK;
+    rmtl__linear *out = &f->actor.lin[f->actor.n_lin - 1];
+    memset(out->w->w, 0, out->w->rows * out->w->cols * sizeof *out->w->w);
+    for (size_t k = 0; k < f->A; k++) {
+        double range = (double)f->hi[k] - f->lo[k];
+        double u = range > 0 ? 2.0 * ((double)f->fixed_action[k] - f->lo[k]) / range - 1.0 : 0.0;
+        u = u > RMTL__WARM_MAX ? RMTL__WARM_MAX : u < -RMTL__WARM_MAX ? -RMTL__WARM_MAX : u;
+        out->b->w[k] = (float)atanh(u);
+    }
+    return rmtl__params_copy(&f->actor_tps, &f->actor_ps);
+}
+
 void rmtl__fusion_state_row(const rmtl_fusion *f, const float *state, const float *scores,
                             float *row)
 {

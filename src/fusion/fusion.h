@@ -66,6 +66,13 @@ int rmtl__fusion_dims(rmtl_fusion *f);
  * dims are set, with weights from runtime.seed. */
 int rmtl__fusion_build(rmtl_fusion *f);
 
+/* Warm start (fusion.warm_start): when f serves a fixed action, sets the
+ * actor (and its target) to output exactly that action (within 1% of the
+ * range of a bound) for every input: zero output weights, output biases
+ * atanh of the squashed action. Progressive training then starts from the
+ * policy that explored, not from a random actor's ranking. */
+int rmtl__fusion_actor_from_fixed(rmtl_fusion *f);
+
 /* The actor input row (in_act floats, internal order) of a pair from its
  * public features [user; item; context] and scores. */
 void rmtl__fusion_state_row(const rmtl_fusion *f, const float *state, const float *scores,

@@ -329,6 +329,10 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
             cancelled = rc = rmtl__progress_report(&prog, i + 1, NAN, 0);
     rmtl__free(rows);
     rmtl__fsim_free(&s);
+    /* an untrained actor starts as the fixed weights that explored (the
+     * deployed baseline), so the first deploy is a step from it */
+    if (!rc && f->o.warm_start && f->fixed && f->steps == 0)
+        rc = rmtl__fusion_actor_from_fixed(f);
     double loss = 0.0;
     for (size_t i = 0; !rc && i < opts->train_steps; i++) {
         rmtl_fusion_batch b;

@@ -484,6 +484,54 @@ START_TEST(test_ope_unbiased_on_bandit)
 }
 END_TEST
 
+/* A peaked behaviour: at τ_b = 0.01 the first candidate leads the others
+ * by 80 logits, so it holds all but 1e-35 of the first slot's mass.
+ * Evaluating the behaviour itself, every prefix weight is 1 and SNIPS is
+ * the logged mean request reward. (Subtracting the placed item from a
+ * running normaliser cancelled to nothing and lost the second slot's
+ * weight: SNIPS 0.54 against 1.1.) */
+START_TEST(test_ope_peaked_behaviour)
+{
+    const char *cfg = "model: {tasks: [click]}\n"
+                      "fusion: {formula: sum, objective: pair, critic_groups: 1,"
+                      " critic_ensemble: 1, reward_coef: [1], reward_group: [0], top_l: 2,"
+                      " explore_temperature: 0.01, weight_min: 0, weight_max: 4,"
+                      " actor_hidden: [4], critic_hidden: [4],"
+                      " state: {user_dim: 1, item_dim: 1, context_dim: 0, scores: false}}\n"
+                      "runtime: {threads: 1, seed: 2}\n";
+    enum { N = 4, L = 2, REQ = 50 };
+    rmtl_fusion *f = fx_fusion(cfg), *target = fx_fusion(cfg);
+    float w1 = 1.0f;
+    ck_assert_int_eq(rmtl_fusion_set_fixed(target, &w1, 1), RMTL_OK);
+    double mean = 0.0;
+    unsigned long long s = 11;
+    for (int r = 0; r < REQ; r++) {
+        float state[N * 2], scores[N] = {0.9f, 0.1f, 0.1f, 0.1f}, action[N], lo[N], hi[N];
+        float reward[N];
+        for (size_t i = 0; i < N; i++) {
+            state[2 * i] = 0.0f;
+            state[2 * i + 1] = (float)i;
+            action[i] = 1.0f;
+            lo[i] = 0.85f;
+            hi[i] = 1.15f;
+            reward[i] = i < L && urand(&s, 0, 1) < 0.5 ? 1.0f : 0.0f;
+            mean += reward[i] / (double)REQ;
+        }
+        size_t idx;
+        ck_assert_int_eq(rmtl__flog_add(&f->log, &idx, -1, r, N, L, 1.0f, state, scores, action,
+                                        lo, hi, reward),
+                         0);
+    }
+    rmtl_fusion_estimate o = RMTL_FUSION_ESTIMATE_INIT;
+    ck_assert_msg(rmtl_fusion_ope(&o, target, f) == RMTL_OK, "%s", rmtl_last_error());
+    ck_assert_msg(isfinite(o.snips) && fabs(o.snips - mean) < 1e-9, "SNIPS %g vs mean %g",
+                  o.snips, mean);
+    ck_assert_double_eq_tol(o.ess, REQ, 1e-9);
+    rmtl_fusion_free(f);
+    rmtl_fusion_free(target);
+}
+END_TEST
+
 Suite *rmtl_test_fusion_list_suite(void)
 {
     Suite *s = suite_create("fusion_list");
@@ -496,6 +544,7 @@ Suite *rmtl_test_fusion_list_suite(void)
     tcase_add_test(tc, test_list_gradients_user);
     tcase_add_test(tc, test_critic_recovers_item_values);
     tcase_add_test(tc, test_ope_unbiased_on_bandit);
+    tcase_add_test(tc, test_ope_peaked_behaviour);
     suite_add_tcase(s, tc);
     return s;
 }
