@@ -656,19 +656,6 @@ static int rmtl__par_phase(rmtl__par *P, int phase)
 
 /* --- merging ---------------------------------------------------------------- */
 
-/* The decimal text of v (< RMTL__DENSE_MAX: at most 7 digits). */
-static size_t rmtl__decimal(char *d, int32_t v)
-{
-    char t[8];
-    size_t n = 0;
-    do
-        t[n++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    for (size_t i = 0; i < n; i++)
-        d[i] = t[n - 1 - i];
-    return n;
-}
-
 /* Builds field f's vocabulary L->vocab[f] from every range's codes in
  * range order (each value's count summed over the ranges), and the maps
  * from codes to its indices: P->dense_id[f] for dense values, each
@@ -686,8 +673,8 @@ static int rmtl__par_merge_field(rmtl__par *P, size_t f)
     for (size_t v = 0; v < cap; v++) /* dense values: exactly those seen */
         for (size_t k = 0; k < P->n_rg; k++)
             if (v < P->rg[k].seen[f].cap && P->rg[k].seen[f].count[v]) {
-                char d[8];
-                entries++, bytes += rmtl__decimal(d, (int32_t)v) + 1;
+                char d[20];
+                entries++, bytes += rmtl__decimal(d, v) + 1;
                 break;
             }
     if (rmtl__intern_reserve(V, entries, bytes)) /* sized once: no rehash on the way */
@@ -709,20 +696,20 @@ static int rmtl__par_merge_field(rmtl__par *P, size_t f)
             if (i + AHEAD < sn->n) {
                 int32_t next = sn->order[i + AHEAD];
                 size_t e = (size_t)next - RMTL__DENSE_MAX;
-                char d[8];
+                char d[20];
                 if (next >= RMTL__DENSE_MAX)
                     rmtl__intern_prefetch(V, rmtl__intern_str(&sn->text, e),
                                           rmtl__intern_len(&sn->text, e));
                 else if (!did[next])
-                    rmtl__intern_prefetch(V, d, rmtl__decimal(d, next));
+                    rmtl__intern_prefetch(V, d, rmtl__decimal(d, (uint64_t)next));
             }
             if (code < RMTL__DENSE_MAX && did[code]) {
                 V->count[did[code] - 1] += sn->count[code];
                 continue;
             }
             if (code < RMTL__DENSE_MAX) {
-                char d[8];
-                if (rmtl__intern_add(V, d, rmtl__decimal(d, code), &idx))
+                char d[20];
+                if (rmtl__intern_add(V, d, rmtl__decimal(d, (uint64_t)code), &idx))
                     return RMTL_ENOMEM;
                 did[code] = (uint32_t)idx + 1;
                 add = sn->count[code];

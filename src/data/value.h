@@ -26,6 +26,21 @@ static inline int rmtl__number(double *out, const char *s, size_t len)
     return 0;
 }
 
+/* Writes v in decimal at d (at most 20 bytes, no NUL) and returns the
+ * length: faster than snprintf where text is written by the million (the
+ * simulator's logs, the parallel parser's vocabularies). */
+static inline size_t rmtl__decimal(char *d, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        d[i] = t[n - 1 - i];
+    return n;
+}
+
 /* The stored value of raw `x` (NaN: missing) of a numerical column with
  * statistics `st`: (x - mean) / std, or the column's fill (standardised)
  * or 0 (the mean) when missing. Not range-checked: the caller rejects a

@@ -7,6 +7,7 @@
 
 #include "core/afile.h"
 #include "core/internal.h"
+#include "data/value.h" /* rmtl__decimal */
 #include "sim/sim.h"
 
 #define RMTL__ACTION_DIM_MAX 4096
@@ -34,18 +35,6 @@ static double rmtl__moments_std(const rmtl__moments *m)
 
 /* --- CSV ----------------------------------------------------------------- */
 static const char *const rmtl__task_names[RMTL__SIM_TASKS] = {"click", "purchase", "like"};
-
-static char *rmtl__put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
 
 static int rmtl__log_header(rmtl__afile *f, const rmtl__sim *s, size_t action_dim)
 {
@@ -87,21 +76,21 @@ static int rmtl__log_rows(rmtl__afile *f, const rmtl__sim *s, const rmtl__sim_se
         char row[512], *p = row;
         uint64_t head[5] = {ss->index, ss->fb_request, ts + k, ss->user, ss->cand[j]};
         for (int i = 0; i < 5; i++) {
-            p = rmtl__put_u64(p, head[i]);
+            p += rmtl__decimal(p, head[i]);
             *p++ = ',';
         }
         for (int i = 0; i < RMTL__SIM_UCAT; i++) {
-            p = rmtl__put_u64(p, (uint64_t)ucat[i]);
+            p += rmtl__decimal(p, (uint64_t)ucat[i]);
             *p++ = ',';
         }
         for (int i = 0; i < RMTL__SIM_ICAT; i++) {
-            p = rmtl__put_u64(p, (uint64_t)ss->cand_cat[j * RMTL__SIM_ICAT + (size_t)i]);
+            p += rmtl__decimal(p, (uint64_t)ss->cand_cat[j * RMTL__SIM_ICAT + (size_t)i]);
             *p++ = ',';
         }
         /* Prices are at most RMTL__SIM_PRICE_MAX: the text fits. */
         int len = snprintf(p, 32, "%.2f,", (double)ss->cand_price[j]);
         p += len > 0 && len < 32 ? len : 0;
-        p = rmtl__put_u64(p, k);
+        p += rmtl__decimal(p, k);
         for (uint32_t t = 0; t < s->tasks; t++) {
             *p++ = ',';
             *p++ = ss->behav[k * s->tasks + t] != 0.0f ? '1' : '0';
