@@ -57,30 +57,41 @@ static const uint32_t rmtl__cache_big[] = {RMTL__TAG_DCAT, RMTL__TAG_DNUM, RMTL_
                                            RMTL__TAG_DITM, RMTL__TAG_DSOF, RMTL__TAG_DSRW};
 enum { RMTL__CACHE_N_ROW_ARRAYS = 7 };
 
-/* The row arrays in DBLK order: tag, bytes per row, pointer. */
-typedef struct rmtl__carr {
-    uint32_t tag;
-    size_t width; /* bytes a row */
-    const void *p;
-} rmtl__carr;
-
-static size_t rmtl__cache_arrays(const rmtl_dataset *ds, rmtl__carr a[RMTL__N_ARRAYS])
+size_t rmtl__cache_layout(rmtl__carr a[RMTL__N_ARRAYS], const rmtl__dsmeta *m, unsigned what)
 {
-    const rmtl__dsmeta *m = ds->meta;
     size_t n = 0;
-    a[n++] = (rmtl__carr){RMTL__TAG_DCAT, m->n_cat * sizeof(int32_t), ds->cat};
+    a[n++] = (rmtl__carr){RMTL__TAG_DCAT, m->n_cat * sizeof(int32_t), NULL};
     if (m->n_num)
-        a[n++] = (rmtl__carr){RMTL__TAG_DNUM, m->n_num * sizeof(float), ds->num};
-    if (ds->labels)
-        a[n++] = (rmtl__carr){RMTL__TAG_DLAB, m->n_tasks * sizeof(float), ds->labels};
-    a[n++] = (rmtl__carr){RMTL__TAG_DSID, sizeof(int64_t), ds->session};
-    if (ds->time)
-        a[n++] = (rmtl__carr){RMTL__TAG_DTIM, sizeof(double), ds->time};
-    if (ds->user)
-        a[n++] = (rmtl__carr){RMTL__TAG_DUSR, sizeof(int64_t), ds->user};
-    if (ds->item)
-        a[n++] = (rmtl__carr){RMTL__TAG_DITM, sizeof(int64_t), ds->item};
+        a[n++] = (rmtl__carr){RMTL__TAG_DNUM, m->n_num * sizeof(float), NULL};
+    if (what & RMTL__DS_LABELS)
+        a[n++] = (rmtl__carr){RMTL__TAG_DLAB, m->n_tasks * sizeof(float), NULL};
+    a[n++] = (rmtl__carr){RMTL__TAG_DSID, sizeof(int64_t), NULL};
+    if (what & RMTL__DS_TIME)
+        a[n++] = (rmtl__carr){RMTL__TAG_DTIM, sizeof(double), NULL};
+    if (what & RMTL__DS_USER)
+        a[n++] = (rmtl__carr){RMTL__TAG_DUSR, sizeof(int64_t), NULL};
+    if (what & RMTL__DS_ITEM)
+        a[n++] = (rmtl__carr){RMTL__TAG_DITM, sizeof(int64_t), NULL};
     return n;
+}
+
+void **rmtl__cache_array(rmtl_dataset *ds, uint32_t tag)
+{
+    switch (tag) {
+    case RMTL__TAG_DCAT: return (void **)&ds->cat;
+    case RMTL__TAG_DNUM: return (void **)&ds->num;
+    case RMTL__TAG_DLAB: return (void **)&ds->labels;
+    case RMTL__TAG_DSID: return (void **)&ds->session;
+    case RMTL__TAG_DTIM: return (void **)&ds->time;
+    case RMTL__TAG_DUSR: return (void **)&ds->user;
+    default: return (void **)&ds->item;
+    }
+}
+
+unsigned rmtl__cache_what(const rmtl_dataset *ds)
+{
+    return (ds->labels ? RMTL__DS_LABELS : 0u) | (ds->time ? RMTL__DS_TIME : 0u) |
+           (ds->user ? RMTL__DS_USER : 0u) | (ds->item ? RMTL__DS_ITEM : 0u);
 }
 
 static int rmtl__cache_host_ok(const char *what, const char *path)
@@ -105,9 +116,10 @@ int rmtl_dataset_save(const rmtl_dataset *ds, const char *path)
     const rmtl__dsmeta *m = ds->meta;
     size_t rows = ds->rows;
     rmtl__carr a[RMTL__N_ARRAYS];
-    size_t na = rmtl__cache_arrays(ds, a);
-    unsigned what = (ds->labels ? RMTL__DS_LABELS : 0) | (ds->time ? RMTL__DS_TIME : 0) |
-                    (ds->user ? RMTL__DS_USER : 0) | (ds->item ? RMTL__DS_ITEM : 0);
+    unsigned what = rmtl__cache_what(ds);
+    size_t na = rmtl__cache_layout(a, m, what);
+    for (size_t i = 0; i < na; i++) /* (read only: the lookup serves the loaders too) */
+        a[i].p = *rmtl__cache_array((rmtl_dataset *)ds, a[i].tag);
     size_t nblk = (rows + RMTL__CACHE_BLOCK - 1) / RMTL__CACHE_BLOCK;
     rmtl__wbuf meta, head, blk;
     rmtl__wbuf_init(&meta), rmtl__wbuf_init(&head), rmtl__wbuf_init(&blk);
@@ -520,43 +532,25 @@ int rmtl_dataset_load_cache(rmtl_dataset **out, const char *path,
     map = NULL;
     ds->rows = (size_t)(r1 - r0);
     const rmtl__dsmeta *m = ds->meta;
-    /* the arrays, as the writer listed them */
-    struct {
-        uint32_t tag;
-        size_t width;
-        void **dst;
-        int present;
-    } arr[] = {{RMTL__TAG_DCAT, m->n_cat * 4, (void **)&ds->cat, 1},
-               {RMTL__TAG_DNUM, m->n_num * 4, (void **)&ds->num, m->n_num > 0},
-               {RMTL__TAG_DLAB, m->n_tasks * 4, (void **)&ds->labels, !!(L.what & RMTL__DS_LABELS)},
-               {RMTL__TAG_DSID, 8, (void **)&ds->session, 1},
-               {RMTL__TAG_DTIM, 8, (void **)&ds->time, !!(L.what & RMTL__DS_TIME)},
-               {RMTL__TAG_DUSR, 8, (void **)&ds->user, !!(L.what & RMTL__DS_USER)},
-               {RMTL__TAG_DITM, 8, (void **)&ds->item, !!(L.what & RMTL__DS_ITEM)}};
-    const void *blk;
-    size_t na = 0;
-    for (size_t i = 0; i < RMTL__N_ARRAYS; i++)
-        na += arr[i].present;
-    uint64_t nblk = (L.rows + L.block - 1) / L.block;
-    if ((rc = rmtl__cache_sec(&L, RMTL__TAG_DBLK, na * nblk * 4, &blk)))
-        goto fail;
+    /* the arrays, as the writer listed them; no others */
     rmtl__carr arrs[RMTL__N_ARRAYS];
-    size_t k = 0;
-    for (size_t i = 0; i < RMTL__N_ARRAYS; i++) {
-        if (!arr[i].present) {
-            char name[5];
-            rmtl__ckpt_tag_str(arr[i].tag, name);
-            if (rmtl__ckpt_has(&L.r, arr[i].tag)) {
-                rc = RMTL__BAD(&L, "unexpected '%s' section", name);
+    size_t k = rmtl__cache_layout(arrs, m, L.what);
+    const void *blk;
+    uint64_t nblk = (L.rows + L.block - 1) / L.block;
+    if ((rc = rmtl__cache_sec(&L, RMTL__TAG_DBLK, k * nblk * 4, &blk)))
+        goto fail;
+    for (size_t t = 0, i = 0; t < RMTL__CACHE_N_ROW_ARRAYS; t++) { /* (big[] starts with them) */
+        if (i < k && arrs[i].tag == rmtl__cache_big[t]) {
+            if ((rc = rmtl__cache_sec(&L, arrs[i].tag, L.rows * arrs[i].width, &arrs[i].p)))
                 goto fail;
-            }
-            continue;
-        }
-        const void *base;
-        if ((rc = rmtl__cache_sec(&L, arr[i].tag, L.rows * arr[i].width, &base)))
+            *rmtl__cache_array(ds, arrs[i].tag) = (char *)arrs[i].p + r0 * arrs[i].width;
+            i++;
+        } else if (rmtl__ckpt_has(&L.r, rmtl__cache_big[t])) {
+            char name[5];
+            rmtl__ckpt_tag_str(rmtl__cache_big[t], name);
+            rc = RMTL__BAD(&L, "unexpected '%s' section", name);
             goto fail;
-        arrs[k++] = (rmtl__carr){arr[i].tag, arr[i].width, base};
-        *arr[i].dst = (char *)base + r0 * arr[i].width;
+        }
     }
     if (m->n_cat == 0 && !(ds->cat = rmtl__calloc(ds->rows ? ds->rows : 1, sizeof *ds->cat))) {
         rc = rmtl__error(RMTL_ENOMEM, "out of memory");

@@ -22,6 +22,23 @@
 
 enum { RMTL__N_ARRAYS = 7, RMTL__CACHE_N_TAGS = 12 };
 
+/* A row array of a cache file, in DBLK order: tag, bytes a row, and its
+ * rows (NULL where the caller has none yet). */
+typedef struct rmtl__carr {
+    uint32_t tag;
+    size_t width;
+    const void *p;
+} rmtl__carr;
+
+/* The row arrays of a dataset of `m` with the arrays `what` (RMTL__DS_*),
+ * in DBLK order, with p NULL: their count. The one list of them that the
+ * writer, the loader and the stream read. */
+size_t rmtl__cache_layout(rmtl__carr a[RMTL__N_ARRAYS], const rmtl__dsmeta *m, unsigned what);
+/* The array of ds that the row-array tag names (&ds->cat for DCAT, ...). */
+void **rmtl__cache_array(rmtl_dataset *ds, uint32_t tag);
+/* The RMTL__DS_* arrays ds has. */
+unsigned rmtl__cache_what(const rmtl_dataset *ds);
+
 /* The sections of a cache file, for rmtl__ckpt_open_*. */
 extern const uint32_t rmtl__cache_tags[RMTL__CACHE_N_TAGS];
 

@@ -113,38 +113,13 @@ static int rmtl__s_section(rmtl_dataset_stream *s, uint32_t tag, void **out, siz
     return 0;
 }
 
-/* The arrays of `what` for `m`, in the cache's order (DBLK's). */
+/* The row arrays of `what` for `m`, in the cache's (DBLK's) order. */
 static void rmtl__s_arrays(rmtl_dataset_stream *s, const rmtl__dsmeta *m, unsigned what)
 {
-    struct {
-        uint32_t tag;
-        size_t width;
-        int present;
-    } arr[RMTL__N_ARRAYS] = {{RMTL__TAG_DCAT, m->n_cat * 4, 1},
-                             {RMTL__TAG_DNUM, m->n_num * 4, m->n_num > 0},
-                             {RMTL__TAG_DLAB, m->n_tasks * 4, !!(what & RMTL__DS_LABELS)},
-                             {RMTL__TAG_DSID, 8, 1},
-                             {RMTL__TAG_DTIM, 8, !!(what & RMTL__DS_TIME)},
-                             {RMTL__TAG_DUSR, 8, !!(what & RMTL__DS_USER)},
-                             {RMTL__TAG_DITM, 8, !!(what & RMTL__DS_ITEM)}};
-    s->na = 0;
-    for (size_t i = 0; i < RMTL__N_ARRAYS; i++)
-        if (arr[i].present)
-            s->a[s->na++] = (rmtl__sarr){arr[i].tag, arr[i].width, 0, NULL, NULL};
-}
-
-/* The array of `ds` that `tag` names (a cache section's). */
-static void **rmtl__s_array_of(rmtl_dataset *ds, uint32_t tag)
-{
-    switch (tag) {
-    case RMTL__TAG_DCAT: return (void **)&ds->cat;
-    case RMTL__TAG_DNUM: return (void **)&ds->num;
-    case RMTL__TAG_DLAB: return (void **)&ds->labels;
-    case RMTL__TAG_DSID: return (void **)&ds->session;
-    case RMTL__TAG_DTIM: return (void **)&ds->time;
-    case RMTL__TAG_DUSR: return (void **)&ds->user;
-    default: return (void **)&ds->item;
-    }
+    rmtl__carr a[RMTL__N_ARRAYS];
+    s->na = rmtl__cache_layout(a, m, what);
+    for (size_t i = 0; i < s->na; i++)
+        s->a[i] = (rmtl__sarr){a[i].tag, a[i].width, 0, NULL, NULL};
 }
 
 static int rmtl__s_open(rmtl_dataset_stream *s)
@@ -292,12 +267,6 @@ size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s)
 
 /* --- a CSV source -------------------------------------------------------------------- */
 
-static unsigned rmtl__s_what(const rmtl_dataset *ds)
-{
-    return (ds->labels ? RMTL__DS_LABELS : 0u) | (ds->time ? RMTL__DS_TIME : 0u) |
-           (ds->user ? RMTL__DS_USER : 0u) | (ds->item ? RMTL__DS_ITEM : 0u);
-}
-
 /* Loads the next part of the CSV that has rows as the current block: 0, or
  * an error; s->cur is NULL when no part is left. */
 static int rmtl__s_csv_part(rmtl_dataset_stream *s)
@@ -311,7 +280,7 @@ static int rmtl__s_csv_part(rmtl_dataset_stream *s)
         int rc = rmtl_dataset_load(&s->cur, s->csv, NULL, s->schema, &o);
         if (rc)
             return rc;
-        if (rmtl__s_what(s->cur) != s->L.what) {
+        if (rmtl__cache_what(s->cur) != s->L.what) {
             rmtl_dataset_free(s->cur);
             s->cur = NULL;
             return rmtl__error(RMTL_EFORMAT, "%s: part %u of %u has other columns than the first",
@@ -325,7 +294,7 @@ static int rmtl__s_csv_part(rmtl_dataset_stream *s)
     if (!s->cur)
         return 0;
     for (size_t i = 0; i < s->na; i++)
-        s->a[i].block = *rmtl__s_array_of(s->cur, s->a[i].tag);
+        s->a[i].block = *rmtl__cache_array(s->cur, s->a[i].tag);
     s->blk_first = s->csv_rows, s->blk_rows = s->cur->rows;
     return 0;
 }
@@ -388,7 +357,7 @@ int rmtl_dataset_stream_open_csv(rmtl_dataset_stream **out, const char *csv_path
                           : rmtl_dataset_load(&s->cur, csv_path, NULL, reference, &s->opts);
     }
     if (!rc) {
-        s->L.what = rmtl__s_what(s->cur);
+        s->L.what = rmtl__cache_what(s->cur);
         rmtl_dataset_free(s->schema); /* again, with the arrays the CSV has */
         s->schema = NULL;
         rc = rmtl__dataset_new(&s->schema, reference->meta, 0, s->L.what);
@@ -437,7 +406,7 @@ static int rmtl__s_block(rmtl_dataset_stream *s, uint64_t row)
     v.rows = n;
     for (size_t i = 0; i < s->na; i++)
         if (s->a[i].tag != RMTL__TAG_DSID) /* (sessions are not checked) */
-            *rmtl__s_array_of(&v, s->a[i].tag) = s->a[i].block;
+            *rmtl__cache_array(&v, s->a[i].tag) = s->a[i].block;
     int rc = rmtl__cache_values(&s->L, &v, first);
     if (rc)
         return rc;
@@ -511,7 +480,7 @@ int rmtl_dataset_stream_next(rmtl_dataset **chunk, rmtl_dataset_stream *s)
         size_t j = (size_t)rmtl__rng_below(&s->rng, s->fill);
         for (size_t i = 0; i < s->na; i++) {
             const rmtl__sarr *a = &s->a[i];
-            char *dst = *rmtl__s_array_of(ds, a->tag);
+            char *dst = *rmtl__cache_array(ds, a->tag);
             memcpy(dst + r * a->width, a->buf + j * a->width, a->width);
         }
         if (!rmtl__s_refill(s, j, &rc)) {
