@@ -21,6 +21,7 @@
 #include "core/internal.h"
 #include "fusion/fusion.h"
 #include "nn/gemm.h"
+#include "util/refshape.h"
 
 #define TARGET_PAIRS_PER_CORE 1e6
 #define TARGET_P50_US 5.0
@@ -63,12 +64,6 @@ typedef struct job {
     int failed;
     pthread_barrier_t *bar, *rbar; /* with the main thread; among the jobs */
 } job;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void *run_job(void *arg)
 {
@@ -260,7 +255,7 @@ int main(void)
             memcpy(lat + (size_t)t * LAT_CALLS, jobs[t].lat, LAT_CALLS * sizeof *lat);
             free(jobs[t].lat);
         }
-        qsort(lat, nl, sizeof *lat, cmp_double);
+        qsort(lat, nl, sizeof *lat, bench_cmp_double);
         single[threads].p50 = lat[nl / 2];
         single[threads].p99 = lat[nl * 99 / 100];
         single[threads].calls = nl;

@@ -14,12 +14,6 @@
 
 #include "util/refshape.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 struct speed {
     double sps, p50, p99;
 };
@@ -48,7 +42,7 @@ static struct speed time_model(const rmtl_model *m, rmtl_ctx *ctx, rmtl_ctx *ctx
         rmtl_model_predict(m, ctx1, &b, p, 2);
         lat[i] = (bench_now() - s) * 1e6;
     }
-    qsort(lat, N1, sizeof lat[0], cmp_double);
+    qsort(lat, N1, sizeof lat[0], bench_cmp_double);
     r.p50 = lat[N1 / 2];
     r.p99 = lat[N1 * 99 / 100];
     /* leave p holding the batch's predictions */

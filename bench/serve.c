@@ -144,12 +144,6 @@ static void *serve_thread(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void make_pool(struct request *pool)
 {
     uint64_t s = 99;
@@ -242,7 +236,7 @@ static void measure(const struct bench_job *j, char *out, size_t cap)
     for (int i = 0, k = 0; i < W; i++)
         for (size_t r = 0; r < w[i].n; r++)
             lat[k++] = w[i].lat[r];
-    qsort(lat, n, sizeof *lat, cmp_double);
+    qsort(lat, n, sizeof *lat, bench_cmp_double);
     double total = enc_s + pred + fuse + topk, rps = (double)n / wall;
     if (!failed && n)
         snprintf(out, cap,

@@ -13,6 +13,8 @@ enum { REF_BATCH = 2048, REF_ROWS = 8 * 2048 };
 extern const char *const ref_archs[7];
 
 double bench_now(void);
+/* qsort order of doubles, ascending (latencies, ratios). */
+int bench_cmp_double(const void *a, const void *b);
 /* Peak resident set of this process, MiB. */
 double bench_peak_rss_mib(void);
 /* Best GFLOP/s of the 2048×1024 · 1024×512 product at `threads`. */
