@@ -394,8 +394,8 @@ START_TEST(test_stream_csv)
     ASSERT_OK(rmtl_dataset_load(&all, csv, NULL, ref, NULL));
     size_t rows = rmtl_dataset_rows(all), n = 0, chunks;
     rowkey *want = calloc(rows, sizeof *want), *e1 = calloc(rows, sizeof *e1),
-           *again = calloc(rows, sizeof *again);
-    ck_assert(want && e1 && again);
+           *again = calloc(rows, sizeof *again), *e2 = calloc(rows, sizeof *e2);
+    ck_assert(want && e1 && again && e2);
     cat_keys(all, want, &n);
     rmtl_dataset_stream *st = NULL;
     ASSERT_OK(rmtl_dataset_stream_open_csv(&st, csv, ref, NULL, 2000, 700, 5));
@@ -411,6 +411,15 @@ START_TEST(test_stream_csv)
     ck_assert_uint_eq(n, rows);
     ck_assert_uint_eq(rmtl_dataset_stream_rows(st), rows);
     ck_assert_uint_ge(chunks, rows / 700);
+    /* the next epoch reads the parts again (the first epoch's first part was
+       the one open read): every row once, in another order */
+    n = 0;
+    for (rmtl_dataset *c; rmtl_dataset_stream_next(&c, st) == RMTL_OK && c;) {
+        cat_keys(c, e2, &n);
+        rmtl_dataset_free(c);
+    }
+    ck_assert_uint_eq(n, rows);
+    ck_assert(memcmp(e1, e2, rows * sizeof *e1) != 0);
     rmtl_dataset_stream_free(st);
     /* the same seed, the same epoch */
     rmtl_load_options o = RMTL_LOAD_OPTIONS_INIT;
@@ -428,7 +437,9 @@ START_TEST(test_stream_csv)
     ck_assert(memcmp(e1, want, rows * sizeof *e1) != 0);
     qsort(want, rows, sizeof *want, cmp_rowkey);
     qsort(e1, rows, sizeof *e1, cmp_rowkey);
+    qsort(e2, rows, sizeof *e2, cmp_rowkey);
     ck_assert(!memcmp(want, e1, rows * sizeof *want));
+    ck_assert(!memcmp(want, e2, rows * sizeof *want));
     /* errors: sizes, options with parts, a missing column, no file */
     ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, csv, all, NULL, 0, 10, 1), RMTL_EINVAL);
     o.parts = 2;
@@ -441,7 +452,7 @@ START_TEST(test_stream_csv)
     ck_assert_int_eq(rmtl_dataset_stream_open_csv(&st, "/nonexistent.csv", all, NULL, 10, 10, 1),
                      RMTL_EIO);
     ck_assert_ptr_null(st);
-    free(want), free(e1), free(again);
+    free(want), free(e1), free(again), free(e2);
     rmtl_dataset_free(all);
 }
 END_TEST

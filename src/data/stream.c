@@ -66,6 +66,7 @@ struct rmtl_dataset_stream {
     rmtl_load_options opts; /* the parts' loads: threads, and part/parts set per part */
     uint32_t parts, part_next;
     rmtl_dataset *cur;      /* the part being read: blocks point into it */
+    uint32_t cur_part;      /* the part cur holds */
     uint64_t csv_rows;      /* rows read this epoch */
 };
 
@@ -271,12 +272,16 @@ size_t rmtl_dataset_stream_rows(const rmtl_dataset_stream *s)
  * an error; s->cur is NULL when no part is left. */
 static int rmtl__s_csv_part(rmtl_dataset_stream *s)
 {
-    rmtl_dataset_free(s->cur);
-    s->cur = NULL;
     s->blk_rows = 0;
+    if (s->cur && s->cur_part == s->part_next) /* the first part, read by open: not again */
+        s->part_next++;
+    else {
+        rmtl_dataset_free(s->cur);
+        s->cur = NULL;
+    }
     while (!s->cur && s->part_next < s->parts) {
         rmtl_load_options o = s->opts;
-        o.part = s->part_next++, o.parts = s->parts;
+        o.part = s->cur_part = s->part_next++, o.parts = s->parts;
         int rc = rmtl_dataset_load(&s->cur, s->csv, NULL, s->schema, &o);
         if (rc)
             return rc;
@@ -369,9 +374,7 @@ int rmtl_dataset_stream_open_csv(rmtl_dataset_stream **out, const char *csv_path
                 rc = rmtl__error(RMTL_ENOMEM, "%s: out of memory for the stream's buffers",
                                  csv_path);
     }
-    rmtl_dataset_free(s->cur); /* (each epoch loads its parts) */
-    s->cur = NULL;
-    if (rc) {
+    if (rc) { /* (else cur stays: the first epoch's first part, cur_part 0) */
         rmtl_dataset_stream_free(s);
         return rc;
     }
