@@ -1778,7 +1778,7 @@ typedef struct rmtl_fusion_estimate {
                            weighted residuals; = snips without item critics) */
     double dr_lo;       /* its 95% confidence interval                       */
     double dr_hi;       /* (upper end)                                       */
-    double ess;         /* effective sample size of the last slot's weights  */
+    double ess;         /* effective sample size of the requests' weights    */
 } rmtl_fusion_estimate;
 #define RMTL_FUSION_ESTIMATE_VERSION 1u /* layout version of rmtl_fusion_estimate in this header */
 /* Initialiser of rmtl_fusion_estimate: its version, everything else zero. */
@@ -1796,12 +1796,19 @@ typedef struct rmtl_fusion_round_stats {
     int gated;               /* 1: the off-policy gate decided (fusion.ope_gate) */
     rmtl_fusion_estimate ope_new;      /* the trained actor on this round's log    */
     rmtl_fusion_estimate ope_deployed; /* the policy that explored it, on it        */
+    /* version 3 */
+    double gate_gain;        /* the gate's paired estimate of the trained
+                                actor's long-term value minus the deployed
+                                policy's on this round's requests          */
+    double gate_gain_lo;     /* its 95% interval                          */
+    double gate_gain_hi;     /* (upper end)                               */
+    double gate_base;        /* the deployed policy's long-term estimate   */
 } rmtl_fusion_round_stats;
-#define RMTL_FUSION_ROUND_STATS_VERSION 2u /* layout version of rmtl_fusion_round_stats in this header */
+#define RMTL_FUSION_ROUND_STATS_VERSION 3u /* layout version of rmtl_fusion_round_stats in this header */
 /* Initialiser of rmtl_fusion_round_stats: its version and its members' initialisers. */
 #define RMTL_FUSION_ROUND_STATS_INIT \
     {RMTL_FUSION_ROUND_STATS_VERSION, RMTL_SIM_STATS_INIT, 0, 0, RMTL_FUSION_STATS_INIT, 0, 0, \
-     RMTL_FUSION_ESTIMATE_INIT, RMTL_FUSION_ESTIMATE_INIT}
+     RMTL_FUSION_ESTIMATE_INIT, RMTL_FUSION_ESTIMATE_INIT, 0, 0, 0, 0}
 
 /** One round of progressive training: (1) explore — plays opts->sessions
  *  sessions of the env's own stream (rmtl_env_sim_reset) with the served
@@ -1812,11 +1819,14 @@ typedef struct rmtl_fusion_round_stats {
  *  opts->train_steps rmtl_fusion_train_step()s on minibatches of
  *  fusion.batch_size requests drawn uniformly from the whole log; (3)
  *  deploy — with fusion.ope_gate (default off) and Plackett–Luce
- *  exploration, only when
- *  the lower bound of the trained actor's doubly robust estimate on this
- *  round's requests (rmtl_fusion_ope) exceeds the estimate of the policy
- *  that explored them (out->deployed says which; a version-1 `out` gets
- *  the version-1 fields only). The host drives rounds (fusion.rounds is the suggested count)
+ *  exploration, only when the lower bound of the paired off-policy
+ *  estimate, on this round's requests, of the trained actor's long-term
+ *  value minus the policy's that explored them (doubly robust request
+ *  value plus the item critics' long-term part, both policies served as
+ *  they deploy) is above −fusion.gate_margin times the latter
+ *  (out->deployed says which; out->ope_new and out->ope_deployed are the
+ *  two policies' request-value estimates, rmtl_fusion_ope; an older
+ *  version of `out` gets its own version's fields only). The host drives rounds (fusion.rounds is the suggested count)
  *  and may evaluate between them. `fn` (may be NULL) reports progress:
  *  the sessions explored and then the training steps (`total` = sessions +
  *  opts->train_steps); `loss` is NaN while exploring, then the running
@@ -1832,18 +1842,20 @@ RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmt
                                void *payload);
 
 /** Off-policy evaluation: estimates the mean request reward that the
- *  policy `target` serves (its deployed actor or fixed action) would earn
- *  on the requests of `logged`'s offline log, from the logged lists and
- *  their known Plackett–Luce propensities (fusion.explore: plackett_luce).
- *  Target and behaviour are both read as PL policies over each request's
- *  logged candidates at the log's fusion.explore_temperature τ_b; slot k's
- *  reward is weighted by the prefix ratio Π_{i≤k} π(s_i | s_<i)/μ(s_i | s_<i)
- *  (unbiased for rewards that depend on the shown prefix, such as a
- *  position-based click model). DR adds `logged`'s item critics
- *  (fusion.objective: list) as the model. Intervals are normal, from the
- *  requests' influence terms. docs/fusion.md "Off-policy evaluation".
- *  RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims or a log
- *  explored with uniform action noise. [thread-safe] */
+ *  policy `target` serves (its deployed actor or fixed action: the top l
+ *  candidates by its fused score, as rmtl_fusion_evaluate plays it) would
+ *  earn on the requests of `logged`'s offline log, from the logged lists
+ *  and their known Plackett–Luce propensities (fusion.explore:
+ *  plackett_luce). Under a position-based click model each shown item is
+ *  weighted by the examination the target would give it over the
+ *  behaviour's expected examination of it (PL at the log's
+ *  fusion.explore_temperature over the logged candidates, the unshown
+ *  sample standing for all unshown ones); SNIPS normalises by the weighted
+ *  examinations, DR adds `logged`'s item critics (fusion.objective: list)
+ *  as the model. Intervals are normal, from the requests' influence terms.
+ *  Deterministic (fixed Monte Carlo seeds). docs/fusion.md "Off-policy
+ *  evaluation". RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims
+ *  or a log explored with uniform action noise. [thread-safe] */
 RMTL_API int rmtl_fusion_ope(rmtl_fusion_estimate *out, const rmtl_fusion *target,
                              const rmtl_fusion *logged);
 

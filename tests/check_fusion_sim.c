@@ -78,23 +78,30 @@ START_TEST(test_round_logs_trains_and_deploys)
     ck_assert_int_eq(rmtl_fuse_scores_batch(s.f, NULL, &r.req, after, 40, NULL, 0), RMTL_OK);
     ck_assert_int_eq(st.gated, _i == 1);
     if (_i == 1) {
-        /* the gate: deploy iff the new lower bound beats the explorer */
+        /* the gate: deploy iff the paired gain's lower bound is above
+         * −fusion.gate_margin (0.01) of the deployed policy's value */
         ck_assert_uint_eq(st.ope_new.requests, st.explore.requests);
         ck_assert_uint_eq(st.ope_deployed.requests, st.explore.requests);
         ck_assert(isfinite(st.ope_new.dr) && st.ope_new.dr_lo <= st.ope_new.dr &&
                   st.ope_new.dr <= st.ope_new.dr_hi);
-        /* on its own log the explorer's weights are 1: SNIPS is the mean reward */
-        ck_assert_double_eq_tol(st.ope_deployed.snips,
-                                st.explore.reward_mean / st.explore.length_mean, 1e-6);
-        ck_assert_int_eq(st.deployed, st.ope_new.dr_lo > st.ope_deployed.dr);
+        ck_assert(st.ope_deployed.ess > 0 && st.ope_deployed.ess <= st.explore.requests);
+        ck_assert(isfinite(st.gate_base) && st.gate_gain_lo <= st.gate_gain &&
+                  st.gate_gain <= st.gate_gain_hi);
+        ck_assert_int_eq(st.deployed, st.gate_gain_lo > -0.01 * fabs(st.gate_base));
     } else {
         ck_assert_int_eq(st.deployed, 1);
     }
     ck_assert_int_eq(memcmp(before, after, sizeof before) != 0, st.deployed);
-    /* a second round appends to the log */
+    /* a second round appends to the log; a version-2 `out` (the layout
+     * before the gate's gain) keeps what lies beyond it */
+    st.version = 2;
+    st.gate_gain = 123.0;
     ck_assert_int_eq(rmtl_fusion_round(&st, s.f, s.env, &o, NULL, NULL), RMTL_OK);
     ck_assert_uint_eq(fx_info(s.f).steps, 10);
     ck_assert_uint_gt(st.log_requests, st.explore.requests);
+    ck_assert_uint_eq(st.version, 2);
+    ck_assert_double_eq(st.gate_gain, 123.0);
+    ck_assert_int_eq(st.gated, _i == 1);
     fx_request_free(&r);
     drop(&s);
 }

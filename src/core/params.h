@@ -151,6 +151,7 @@ struct rmtl__settings {
         double kl_beta;
         double anchor;
         int ope_gate;
+        double gate_margin;
         int warm_start;
         struct {
             int64_t user_dim;

@@ -112,13 +112,21 @@ void rmtl__fusion_item_row(const rmtl_fusion *f, const float *state, const float
                            float *row);
 /* The actor's PL temperature τ at the handle's current step (annealed). */
 double rmtl__fusion_temperature(const rmtl_fusion *f);
-/* Off-policy estimates (ope.c) of the PL policy with fused scores `target`
- * (one per log row of requests q0..q1-1, from the first row of q0) on
- * f's log l: SNIPS; with critic (f itself under the list objective) DR. */
-int rmtl__fusion_ope_log(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
-                         size_t q0, size_t q1, const float *target, const rmtl_fusion *critic);
+/* Off-policy estimates (ope.c) of the served policy (top l by the fused
+ * scores `target`, one per log row of requests q0..q1-1 from the first
+ * row of q0) on f's log l, whose behaviour explored by PL at τ_b: SNIPS,
+ * and DR with f's item critics under the list objective (else DR = SNIPS). */
 int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
                           size_t q0, size_t q1, const float *target);
+/* The deploy gate's paired estimate, on requests q0..q1−1 of f's log, of
+ * the long-term value of the served policy with fused scores ta minus that
+ * of tb (the deployed): per request the DR request value plus the item
+ * critics' long-term part Σ_j ρ(j)·(Q̄_LCB − r̂)(x_j) (list objective; IPS
+ * without critics). *gain with its 95% interval [*lo, *hi]; *base the
+ * deployed policy's estimate. */
+int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
+                          const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
+                          const float *ta, const float *tb);
 /* n size_t values from a float workspace (NULL on failure). */
 size_t *rmtl__fusion_ws_idx(rmtl__ws *ws, size_t n);
 /* A batch as version 2 (a version-1 batch's new fields read as NULL). */

@@ -1,19 +1,29 @@
 /*
  * Off-policy evaluation of a fusion policy on the offline log (SPEC §4b,
- * docs/fusion.md "Off-policy evaluation"). Both the behaviour and the
- * target are taken as Plackett–Luce policies over a request's logged
- * candidates at the behaviour temperature τ_b: softmax(F/τ_b) slot after
- * slot. Slot k's reward is weighted by the prefix ratio
- *   w_k = Π_{i≤k} π(s_i | s_<i) / μ(s_i | s_<i),
- * which is unbiased for any reward that depends on the shown prefix only
- * (position-based examination included; Swaminathan et al. 2017 and Chen
- * et al. 2019 discuss why the full-list weight is too variable).
- *   SNIPS  Σ_k Σ_t w_tk·r_tk / Σ_t w_tk
- *   DR     mean_t [ DM_t + Σ_k w_tk·(r_tk − e_k·r̂(s_tk)) / w̄_k ],
- *          DM_t = Σ_k e_k Σ_j P_k^π(j)·r̂(x_j), r̂ the item critics' immediate
- *          heads (list objective; otherwise DR = SNIPS).
- * Confidence intervals: normal, 1.96 standard errors of the per-request
- * influence terms.
+ * docs/fusion.md "Off-policy evaluation").
+ *
+ * The estimand is the policy as it serves: the top l of a request's
+ * candidates by its fused score, no exploration (what rmtl_fusion_evaluate
+ * plays and what a service deploys). The simulator's clicks follow a
+ * position-based model (an item at slot k is examined with probability
+ * e_k and its reward is then the item's own), so a request's value is
+ * Σ_j ρ_π(j)·v_j, ρ_π(j) the examination the target gives candidate j,
+ * and each shown item needs only its own weight ρ_π(j)/ρ_μ(j), ρ_μ(j) the
+ * behaviour's expected examination of j (the item-position estimator of
+ * Li et al. 2018 and the policy-aware estimator of Oosterhuis and de Rijke
+ * 2020), not a product over the prefix (the previous estimator, whose
+ * weights left an effective sample size near 1 of 15,000 requests):
+ *   IPS_t = Σ_{j shown} w_j·r_j,  CV_t = Σ_{j shown} w_j·e_pos(j)
+ *   SNIPS = Σ_t IPS_t / Σ_t CV_t · mean_t E_t, E_t = Σ_j ρ_π(j) = E[CV_t]
+ *   DR    = mean_t [ Σ_j ρ_π(j)·r̂_j + Σ_{j shown} w_j·(r_j − e_pos(j)·r̂_j) ]
+ * r̂ the item critics' immediate heads (list objective; otherwise DR =
+ * SNIPS). ρ_μ is the behaviour's PL at τ_b over the logged candidates
+ * (the unshown sample's multiplicities ω included), by Rao–Blackwellised
+ * Monte Carlo (rmtl__pl_exam, RMTL__OPE_SAMPLES prefixes, seeded by the
+ * request); ρ_π fills the slots in the target's order, each candidate
+ * taking c_j of them (a sampled unshown one stands for ω candidates like
+ * it). Confidence intervals: normal, 1.96 standard errors of the
+ * per-request influence terms.
  */
 #include "fusion/fusion.h"
 #include "fusion/plackett_luce.h"
@@ -21,170 +31,267 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define RMTL__OPE_SLOTS 1024 /* fusion.top_l's upper limit is 1000 */
+#define RMTL__OPE_SLOTS 1024  /* fusion.top_l's upper limit is 1000 */
+#define RMTL__OPE_SAMPLES 128 /* Monte Carlo prefixes per request for ρ_μ */
 
-/* Immediate-head item values r̂ of `n` log rows (mean over each group's
- * ensemble, summed over groups), by f's item critics. */
-static int rmtl__ope_rhat(const rmtl_fusion *f, const rmtl__flog *l, size_t r0, size_t n,
-                          double *rhat)
+/* Item values of `n` log rows by f's item critics: rhat the immediate
+ * heads (mean over each group's ensemble, summed over groups) and, when
+ * lt is not NULL, the rest of the actor's Q̄_LCB (list_train.c): Σ_g
+ * (mean_m − κ·std_m of r̂ + h) − rhat, the long-term part the gate adds. */
+static int rmtl__ope_values(const rmtl_fusion *f, const rmtl__flog *l, size_t r0, size_t n,
+                            double *rhat, double *lt)
 {
+    size_t M = f->M;
     rmtl__ws ws;
     rmtl__ws_init(&ws, 1);
-    float *x = rmtl__ws_alloc(&ws, n * f->in_item + 1), *y = rmtl__ws_alloc(&ws, 2 * n + 2);
+    float *x = rmtl__ws_alloc(&ws, n * f->in_item + 1), *y = rmtl__ws_alloc(&ws, M * 2 * n + 2);
     int rc = x && y ? 0 : RMTL_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         rmtl__fusion_item_row(f, l->state + (r0 + i) * l->S, l->scores + (r0 + i) * l->T,
                               x + i * f->in_item);
         rhat[i] = 0.0;
+        if (lt)
+            lt[i] = 0.0;
     }
-    for (size_t c = 0; !rc && c < f->G * f->M; c++) {
-        rmtl__ws w2;
-        rmtl__ws_init(&w2, 1);
-        rc = rmtl__mlp_predict(&f->critic[c], &w2, n, x, f->in_item, y, 2);
-        rmtl__ws_free(&w2);
-        for (size_t i = 0; !rc && i < n; i++)
-            rhat[i] += (double)y[2 * i] / (double)f->M;
+    for (size_t g = 0; !rc && g < f->G; g++) {
+        for (size_t m = 0; !rc && m < M; m++) {
+            rmtl__ws w2;
+            rmtl__ws_init(&w2, 1);
+            rc = rmtl__mlp_predict(&f->critic[g * M + m], &w2, n, x, f->in_item, y + m * 2 * n, 2);
+            rmtl__ws_free(&w2);
+        }
+        for (size_t i = 0; !rc && i < n; i++) {
+            double imm = 0.0, mean = 0.0, var = 0.0;
+            for (size_t m = 0; m < M; m++) {
+                imm += (double)y[m * 2 * n + 2 * i] / (double)M;
+                mean += ((double)y[m * 2 * n + 2 * i] + y[m * 2 * n + 2 * i + 1]) / (double)M;
+            }
+            for (size_t m = 0; m < M; m++) {
+                double d = (double)y[m * 2 * n + 2 * i] + y[m * 2 * n + 2 * i + 1] - mean;
+                var += d * d / (double)M;
+            }
+            rhat[i] += imm;
+            if (lt)
+                lt[i] += mean - f->o.kappa * sqrt(var) - imm;
+        }
     }
     rmtl__ws_free(&ws);
     return rc;
 }
 
-/* PL probability that the logged item at slot k (row k: shown rows come
- * first, in position order) is placed there, given rows 0..k−1 before it:
- * exp(y_k) / Σ_{j ≥ k} c_j·exp(y_j), with the max over j ≥ k taken out. */
-static double rmtl__ope_slot_prob(const double *y, const double *c, size_t k, size_t n)
+typedef struct rmtl__ope_key {
+    double f;
+    size_t j;
+} rmtl__ope_key;
+
+/* best first; ties by row, so the order is total and the same everywhere */
+static int rmtl__ope_by_score(const void *a, const void *b)
 {
-    double m = -INFINITY, sum = 0.0;
-    for (size_t j = k; j < n; j++)
-        m = y[j] > m ? y[j] : m;
-    for (size_t j = k; j < n; j++)
-        sum += c[j] * exp(y[j] - m);
-    return sum > 0.0 ? exp(y[k] - m) / sum : 0.0;
+    const rmtl__ope_key *x = a, *y = b;
+    if (x->f != y->f)
+        return x->f > y->f ? -1 : 1;
+    return x->j < y->j ? -1 : x->j > y->j;
 }
 
-int rmtl__fusion_ope_log(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
-                         size_t q0, size_t q1, const float *target, const rmtl_fusion *critic)
+/* The examination the served ranking by `score` gives each of n
+ * candidates: in that order candidate j takes the c_j slots (a real
+ * number of them) after those before it, and gets Σ e_k over the part of
+ * slots 0..l−1 it covers. */
+static void rmtl__ope_served_exam(double *exam, const double *score, const double *c,
+                                  const double *e, size_t n, size_t l, rmtl__ope_key *key)
+{
+    for (size_t j = 0; j < n; j++) {
+        key[j].f = score[j];
+        key[j].j = j;
+    }
+    qsort(key, n, sizeof *key, rmtl__ope_by_score);
+    double at = 0.0; /* slots taken so far */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = key[i].j;
+        double end = at + c[j], x = 0.0;
+        for (size_t k = (size_t)at; k < l && (double)k < end; k++) {
+            double a = (double)k > at ? (double)k : at, b = (double)(k + 1) < end ? (double)(k + 1)
+                                                                                 : end;
+            x += e[k] * (b - a);
+        }
+        exam[j] = x;
+        at = end;
+    }
+}
+
+/* The per-request terms of requests q0..q1−1 (t = r − q0) for the served
+ * policy whose fused scores on the rows from l->begin[q0] are `target`:
+ * ips[t], cv[t] (Σ_{j shown} w_j·e_pos), et[t] (Σ_j ρ_π(j)), dr[t] (with
+ * rhat, else 0) and mt[t] = Σ_j ρ_π(j)·lt_j (with lt, else 0). rhat and
+ * lt are per row from the first row of q0 (may be NULL). */
+static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, double *mt,
+                           const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
+                           const float *target, const double *rhat, const double *lt)
 {
     double tb = f->o.explore_temperature;
-    size_t L = f->o.top_l, N = q1 - q0;
-    if (N == 0)
-        return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
-    size_t widest = 0;
+    size_t L = f->o.top_l, widest = 0, rows0 = l->begin[q0];
     for (size_t r = q0; r < q1; r++)
         widest = l->end[r] - l->begin[r] > widest ? l->end[r] - l->begin[r] : widest;
-    size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
-    double *wk = rmtl__mallocarray(N * L + 1, sizeof *wk), *rk = rmtl__mallocarray(N * L + 1,
-                                                                                   sizeof *rk);
-    double *yb = rmtl__mallocarray(widest + 1, sizeof *yb), *yt = rmtl__mallocarray(widest + 1,
-                                                                                    sizeof *yt);
-    double *c = rmtl__mallocarray(widest + 1, sizeof *c), *dm = rmtl__mallocarray(N + 1, sizeof *dm);
-    double *work = rmtl__mallocarray(2 * L * widest + 3 * widest + L + 1, sizeof *work);
-    double *rhat = critic ? rmtl__mallocarray(nrows + 1, sizeof *rhat) : NULL;
+    double *work = rmtl__mallocarray(6 * widest + 1, sizeof *work);
+    rmtl__ope_key *key = rmtl__mallocarray(widest + 1, sizeof *key);
     double ex[RMTL__OPE_SLOTS];
-    int rc = wk && rk && yb && yt && c && dm && work && (!critic || rhat) && L <= RMTL__OPE_SLOTS
+    int rc = work && key && L <= RMTL__OPE_SLOTS
                  ? 0
                  : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
-    if (!rc && critic)
-        rc = rmtl__ope_rhat(critic, l, rows0, nrows, rhat);
     for (size_t k = 0; k < L && k < RMTL__OPE_SLOTS; k++)
         ex[k] = pow(1.0 + (double)k, -f->o.position_decay);
     for (size_t r = q0; !rc && r < q1; r++) {
         size_t b = l->begin[r], shown = l->mid[r] - b, n = l->end[r] - b, t = r - q0;
+        double *yb = work, *ft = work + widest, *c = work + 2 * widest, *mu = work + 3 * widest,
+               *pi = work + 4 * widest;
         for (size_t j = 0; j < n; j++) {
             size_t row = b + j;
             yb[j] = rmtl__fusion_formula(f->formula, f->T, l->scores + row * l->T,
                                          l->action + row * l->A) / tb;
-            yt[j] = (double)target[row - rows0] / tb;
+            ft[j] = (double)target[row - rows0];
             c[j] = j < shown ? 1.0 : (double)l->weight[r];
         }
-        /* slot by slot: conditional PL probabilities of the logged item,
-         * each normaliser summed afresh over the items not yet placed
-         * with its own max: subtracting a placed item from a running sum
-         * cancels catastrophically when it held nearly all of the mass
-         * (logit gaps of 40 at τ_b = 0.05 are F gaps of 2), which made
-         * later slots' weights 0 or NaN (test: a peaked behaviour) */
-        double w = 1.0;
-        for (size_t k = 0; k < L; k++) {
-            double rew = 0.0;
-            if (k < shown) {
-                double pb = rmtl__ope_slot_prob(yb, c, k, n), pt = rmtl__ope_slot_prob(yt, c, k, n);
-                w *= pb > 0.0 ? pt / pb : 0.0;
-                for (size_t i = 0; i < f->R; i++)
-                    rew += f->o.reward_coef[i] * l->reward[(b + k) * l->R + i];
-                if (critic)
-                    rew -= ex[k] * rhat[b + k - rows0];
-            } else {
-                w = 0.0; /* a shorter list has nothing at this slot */
-            }
-            wk[t * L + k] = w;
-            rk[t * L + k] = rew;
+        /* pi (2·widest doubles to the end of work) is rmtl__pl_exam's
+         * scratch until the served examination fills it; the seed is the
+         * request's, so every target meets the same ρ_μ */
+        rmtl__pl_exam(mu, yb, c, ex, n, L, RMTL__OPE_SAMPLES, 0x9e3779b97f4a7c15u ^ (uint64_t)r,
+                      pi);
+        rmtl__ope_served_exam(pi, ft, c, ex, n, L, key);
+        double dm = 0.0, res = 0.0;
+        ips[t] = cv[t] = et[t] = mt[t] = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            et[t] += pi[j];
+            if (rhat)
+                dm += pi[j] * rhat[b + j - rows0];
+            if (lt)
+                mt[t] += pi[j] * lt[b + j - rows0];
         }
-        dm[t] = 0.0;
-        if (critic)
-            dm[t] = rmtl__pl_value(yt, c, rhat + (b - rows0), ex, n, L, NULL, work, NULL);
-    }
-    double est = 0.0, var = 0.0, ess_num = 0.0, ess_den = 0.0;
-    double vk[RMTL__OPE_SLOTS], wbar[RMTL__OPE_SLOTS];
-    for (size_t k = 0; !rc && k < L; k++) {
-        double sw = 0.0, swr = 0.0, sw2 = 0.0;
-        for (size_t t = 0; t < N; t++) {
-            sw += wk[t * L + k];
-            swr += wk[t * L + k] * rk[t * L + k];
-            sw2 += wk[t * L + k] * wk[t * L + k];
+        for (size_t k = 0; k < shown && k < L; k++) {
+            /* a shown item the behaviour could not have shown (its
+             * examination underflowed) carries no weight */
+            double w = mu[k] > 0.0 ? pi[k] / mu[k] : 0.0, rew = 0.0;
+            for (size_t i = 0; i < f->R; i++)
+                rew += f->o.reward_coef[i] * l->reward[(b + k) * l->R + i];
+            ips[t] += w * rew;
+            cv[t] += w * ex[k];
+            if (rhat)
+                res += w * (rew - ex[k] * rhat[b + k - rows0]);
         }
-        wbar[k] = sw / (double)N;
-        vk[k] = sw > 0.0 ? swr / sw : 0.0;
-        est += vk[k];
-        if (k + 1 == L) {
-            ess_num = sw * sw;
-            ess_den = sw2;
-        }
+        dr[t] = dm + res;
     }
-    double mean_dm = 0.0;
-    for (size_t t = 0; !rc && t < N; t++)
-        mean_dm += dm[t] / (double)N;
-    for (size_t t = 0; !rc && t < N; t++) {
-        /* influence of request t on the self-normalised estimate */
-        double phi = dm[t] - mean_dm;
-        for (size_t k = 0; k < L; k++)
-            if (wbar[k] > 0.0)
-                phi += wk[t * L + k] * (rk[t * L + k] - vk[k]) / wbar[k];
-        var += phi * phi / (double)N;
-    }
-    if (!rc) {
-        double se = sqrt(var / (double)N), v = est + mean_dm;
-        out->requests = N;
-        out->ess = ess_den > 0.0 ? ess_num / ess_den : 0.0;
-        if (critic) {
-            out->dr = v;
-            out->dr_lo = v - 1.96 * se;
-            out->dr_hi = v + 1.96 * se;
-        } else {
-            out->snips = v;
-            out->snips_lo = v - 1.96 * se;
-            out->snips_hi = v + 1.96 * se;
-        }
-    }
-    void *p[] = {wk, rk, yb, yt, c, dm, work, rhat};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-        rmtl__free(p[i]);
+    rmtl__free(work);
+    rmtl__free(key);
     return rc;
 }
 
-/* Both estimates: SNIPS, then DR with f's item critics (list objective). */
+/* Both estimates of the served policy whose fused scores on the log's
+ * rows l->begin[q0] .. are `target`, on requests q0..q1−1; DR with f's
+ * item critics when f has them (list objective), else DR = SNIPS. */
 int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
                           size_t q0, size_t q1, const float *target)
 {
-    int rc = rmtl__fusion_ope_log(out, f, l, q0, q1, target, NULL);
-    if (!rc && f->o.list)
-        rc = rmtl__fusion_ope_log(out, f, l, q0, q1, target, f);
-    if (!rc && !f->o.list) {
-        out->dr = out->snips;
-        out->dr_lo = out->snips_lo;
-        out->dr_hi = out->snips_hi;
+    size_t N = q1 - q0;
+    if (N == 0)
+        return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
+    size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
+    const rmtl_fusion *critic = f->o.list ? f : NULL;
+    double *ips = rmtl__mallocarray(5 * N + 1, sizeof *ips), *cv = ips + N, *et = ips + 2 * N,
+           *drt = ips + 3 * N, *mt = ips + 4 * N;
+    double *rhat = critic ? rmtl__mallocarray(nrows + 1, sizeof *rhat) : NULL;
+    int rc = ips && (!critic || rhat)
+                 ? 0
+                 : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
+    if (!rc && critic)
+        rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, NULL);
+    if (!rc)
+        rc = rmtl__ope_terms(ips, cv, et, drt, mt, f, l, q0, q1, target, rhat, NULL);
+    if (!rc) {
+        double si = 0.0, sc = 0.0, se = 0.0, sc2 = 0.0, sd = 0.0;
+        for (size_t t = 0; t < N; t++) {
+            si += ips[t];
+            sc += cv[t];
+            se += et[t];
+            sc2 += cv[t] * cv[t];
+            sd += drt[t];
+        }
+        double ratio = sc > 0.0 ? si / sc : 0.0, ebar = se / (double)N, snips = ratio * ebar;
+        double cbar = sc / (double)N, dr = sd / (double)N, vs = 0.0, vd = 0.0;
+        for (size_t t = 0; t < N; t++) {
+            /* influence of request t on the ratio estimate and on the mean */
+            double phi = (cbar > 0.0 ? ebar * (ips[t] - ratio * cv[t]) / cbar : 0.0) +
+                         ratio * (et[t] - ebar);
+            vs += phi * phi / (double)N;
+            vd += (drt[t] - dr) * (drt[t] - dr) / (double)N;
+        }
+        double ses = sqrt(vs / (double)N), sed = sqrt(vd / (double)N);
+        out->requests = N;
+        out->ess = sc2 > 0.0 ? sc * sc / sc2 : 0.0;
+        out->snips = snips;
+        out->snips_lo = snips - 1.96 * ses;
+        out->snips_hi = snips + 1.96 * ses;
+        if (critic) {
+            out->dr = dr;
+            out->dr_lo = dr - 1.96 * sed;
+            out->dr_hi = dr + 1.96 * sed;
+        } else {
+            out->dr = out->snips;
+            out->dr_lo = out->snips_lo;
+            out->dr_hi = out->snips_hi;
+        }
     }
+    rmtl__free(ips);
+    rmtl__free(rhat);
+    return rc;
+}
+
+int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
+                          const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
+                          const float *ta, const float *tb)
+{
+    size_t N = q1 - q0;
+    if (N == 0)
+        return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
+    size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
+    const rmtl_fusion *critic = f->o.list ? f : NULL;
+    double *a = rmtl__mallocarray(10 * N + 1, sizeof *a), *b = a + 5 * N;
+    double *rhat = critic ? rmtl__mallocarray(2 * nrows + 1, sizeof *rhat) : NULL;
+    int rc = a && (!critic || rhat)
+                 ? 0
+                 : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
+    double *lt = rhat ? rhat + nrows : NULL;
+    if (!rc && critic)
+        rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, lt);
+    if (!rc)
+        rc = rmtl__ope_terms(a, a + N, a + 2 * N, a + 3 * N, a + 4 * N, f, l, q0, q1, ta, rhat,
+                             lt);
+    if (!rc)
+        rc = rmtl__ope_terms(b, b + N, b + 2 * N, b + 3 * N, b + 4 * N, f, l, q0, q1, tb, rhat,
+                             lt);
+    if (!rc) {
+        /* per request: DR plus the critics' long-term part (IPS without
+         * critics), new minus deployed on the same request */
+        double sum = 0.0, sb = 0.0, var = 0.0;
+        for (size_t t = 0; t < N; t++) {
+            double va = critic ? a[3 * N + t] + a[4 * N + t] : a[t];
+            double vb = critic ? b[3 * N + t] + b[4 * N + t] : b[t];
+            a[t] = va - vb; /* a's IPS term is no longer needed */
+            sum += a[t];
+            sb += vb;
+        }
+        double mean = sum / (double)N;
+        for (size_t t = 0; t < N; t++)
+            var += (a[t] - mean) * (a[t] - mean) / (double)N;
+        double se = sqrt(var / (double)N);
+        *gain = mean;
+        *lo = mean - 1.96 * se;
+        *hi = mean + 1.96 * se;
+        *base = sb / (double)N;
+    }
+    rmtl__free(a);
+    rmtl__free(rhat);
     return rc;
 }
 

@@ -50,6 +50,7 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
     o->kl_beta = p->fusion.kl_beta;
     o->anchor = p->fusion.anchor;
     o->ope_gate = p->fusion.ope_gate;
+    o->gate_margin = p->fusion.gate_margin;
     o->warm_start = p->fusion.warm_start;
     o->user_dim = (size_t)p->fusion.state.user_dim;
     o->item_dim = (size_t)p->fusion.state.item_dim;

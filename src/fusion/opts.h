@@ -31,6 +31,7 @@ typedef struct rmtl__fopts {
     double position_decay, temperature, kl_beta, anchor;
     uint64_t temperature_steps;
     int ope_gate;
+    double gate_margin; /* fusion.gate_margin */
     int warm_start; /* fusion.warm_start */
     int scores;                       /* fusion.state.scores */
     rmtl__hp_optim optim;             /* optim.* (lr unused: fusion.*_lr) */

@@ -24,17 +24,63 @@ static double rmtl__pl_max(const double *z, size_t n)
 
 double rmtl__pl_list_logp(const double *z, const double *c, size_t n, size_t l)
 {
-    double m = rmtl__pl_max(z, n), rest = 0.0;
-    for (size_t j = 0; j < n; j++)
-        rest += (c ? c[j] : 1.0) * exp(z[j] - m);
+    /* each slot's normaliser summed afresh over the candidates not yet
+     * placed, with their own max: a running sum minus the placed one
+     * cancels to nothing when that one held nearly all of the mass */
     double lp = 0.0;
     for (size_t k = 0; k < l && k < n; k++) {
+        double m = rmtl__pl_max(z + k, n - k), rest = 0.0;
+        for (size_t j = k; j < n; j++)
+            rest += (j < l ? 1.0 : (c ? c[j] : 1.0)) * exp(z[j] - m);
         lp += z[k] - m - log(rest);
-        rest -= exp(z[k] - m); /* shown candidates have c = 1 */
-        if (rest < 0.0)
-            rest = 0.0;
     }
     return lp;
+}
+
+void rmtl__pl_exam(double *exam, const double *z, const double *c, const double *e, size_t n,
+                   size_t l, size_t samples, uint64_t seed, double *work)
+{
+    double *ex = work, *u = work + n, m = rmtl__pl_max(z, n);
+    for (size_t j = 0; j < n; j++)
+        exam[j] = 0.0;
+    for (size_t s = 0; s < samples; s++) {
+        for (size_t j = 0; j < n; j++) {
+            u[j] = c ? c[j] : 1.0;
+            ex[j] = exp(z[j] - m);
+        }
+        for (size_t k = 0; k < l; k++) {
+            double sum = 0.0;
+            for (size_t j = 0; j < n; j++)
+                sum += u[j] * ex[j];
+            if (sum < 1e-200) {
+                /* the rest lie far below the placed ones (a peaked PL):
+                 * take the max over what is left out again */
+                double mk = -INFINITY;
+                for (size_t j = 0; j < n; j++)
+                    mk = u[j] > 0.0 && z[j] > mk ? z[j] : mk;
+                sum = 0.0;
+                for (size_t j = 0; j < n; j++) {
+                    ex[j] = u[j] > 0.0 ? exp(z[j] - mk) : 0.0;
+                    sum += u[j] * ex[j];
+                }
+            }
+            if (!(sum > 0.0))
+                break; /* fewer candidates than slots */
+            for (size_t j = 0; j < n; j++)
+                exam[j] += e[k] * u[j] * ex[j] / sum / (double)samples;
+            /* draw the slot's candidate; one copy of it leaves */
+            double r = ((double)(rmtl__splitmix64(&seed) >> 11) + 0.5) * 0x1p-53 * sum;
+            size_t pick = n;
+            for (size_t j = 0; j < n; j++)
+                if (u[j] * ex[j] > 0.0) {
+                    pick = j;
+                    r -= u[j] * ex[j];
+                    if (r <= 0.0)
+                        break;
+                }
+            u[pick] = u[pick] > 1.0 ? u[pick] - 1.0 : 0.0;
+        }
+    }
 }
 
 double rmtl__pl_value(const double *z, const double *c, const double *q, const double *e,

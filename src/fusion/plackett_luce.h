@@ -33,6 +33,18 @@ double rmtl__pl_list_logp(const double *z, const double *c, size_t n, size_t l);
 double rmtl__pl_value(const double *z, const double *c, const double *q, const double *e,
                       size_t n, size_t l, double *gz, double *work, double *slot0);
 
+/* Expected examination of every candidate under PL(z, c) over the top l:
+ * exam[j] = Σ_{k<l} e_k·P(a copy of j is placed at slot k), all of j's c_j
+ * copies together. Monte Carlo over `samples` prefixes drawn from the PL
+ * (splitmix64 `seed`), Rao–Blackwellised: each sampled prefix adds every
+ * candidate's exact conditional probability at each slot, so slot 0 is
+ * exact and later slots average over prefixes only. `work` holds 2·n
+ * doubles. Safe for peaked distributions: a slot whose candidates left all
+ * lie hundreds of logits below the placed ones is renormalised by their
+ * own max. */
+void rmtl__pl_exam(double *exam, const double *z, const double *c, const double *e, size_t n,
+                   size_t l, size_t samples, uint64_t seed, double *work);
+
 /* KL(π ‖ π_b) of the first-slot distributions π = softmax(z + log c),
  * π_b = softmax(zb + log c); gz (may be NULL) receives ∂KL/∂z (set). */
 double rmtl__pl_first_kl(const double *z, const double *zb, const double *c, size_t n,

@@ -250,10 +250,11 @@ static int rmtl__fsim_session(rmtl__fsim *s, rmtl_fusion *f, rmtl_env *env, rmtl
 }
 
 /* Off-policy estimates, on requests q0..q1-1 of the log, of the actor
- * under training (a) and of the served policy that explored them (b). */
-static int rmtl__fsim_gate(rmtl_fusion *f, size_t q0, size_t q1, rmtl_fusion_estimate *a,
-                           rmtl_fusion_estimate *b)
+ * under training (a) and of the served policy that explored them (b),
+ * and the gate's paired long-term gain of a over b (st). */
+static int rmtl__fsim_gate(rmtl_fusion *f, size_t q0, size_t q1, rmtl_fusion_round_stats *st)
 {
+    rmtl_fusion_estimate *a = &st->ope_new, *b = &st->ope_deployed;
     const rmtl__flog *l = &f->log;
     size_t r0 = l->begin[q0], n = l->end[q1 - 1] - r0, A = f->A, in = f->in_act;
     float *ta = rmtl__mallocarray(n + 1, sizeof *ta), *tb = rmtl__mallocarray(n + 1, sizeof *tb);
@@ -283,6 +284,9 @@ static int rmtl__fsim_gate(rmtl_fusion *f, size_t q0, size_t q1, rmtl_fusion_est
         rc = rmtl__fusion_ope_both(a, f, l, q0, q1, ta);
     if (!rc)
         rc = rmtl__fusion_ope_both(b, f, l, q0, q1, tb);
+    if (!rc)
+        rc = rmtl__fusion_ope_gain(&st->gate_gain, &st->gate_gain_lo, &st->gate_gain_hi,
+                                   &st->gate_base, f, l, q0, q1, ta, tb);
     void *p[] = {ta, tb, x, z};
     for (size_t i = 0; i < 4; i++)
         rmtl__free(p[i]);
@@ -297,7 +301,7 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
 {
     RMTL__CHECK_ARG(f, "f");
     RMTL__CHECK_ARG(opts, "opts");
-    if (out && out->version != 1 && out->version != RMTL_FUSION_ROUND_STATS_VERSION)
+    if (out && (out->version < 1 || out->version > RMTL_FUSION_ROUND_STATS_VERSION))
         return rmtl__error(RMTL_EINVAL, "%s: unknown stats version %u", fn, (unsigned)out->version);
     size_t q0 = f->log.reqs;
     rmtl__fsim s;
@@ -344,8 +348,10 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
     }
     int deploy = 1;
     if (!rc && f->o.ope_gate && f->o.explore_pl && f->log.reqs > q0) {
-        rc = rmtl__fsim_gate(f, q0, f->log.reqs, &st.ope_new, &st.ope_deployed);
-        deploy = !rc && st.ope_new.dr_lo > st.ope_deployed.dr;
+        rc = rmtl__fsim_gate(f, q0, f->log.reqs, &st);
+        /* non-inferiority: deploy unless the new actor may lose more
+         * than the margin of the deployed value (margin 0: superiority) */
+        deploy = !rc && st.gate_gain_lo > -f->o.gate_margin * fabs(st.gate_base);
         st.gated = 1;
     }
     if (!rc && deploy)
@@ -364,7 +370,9 @@ static int rmtl__fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmtl
     st.log_rows = f->log.shown;
     if (out) {
         uint32_t v = out->version;
-        memcpy(out, &st, v == 1 ? offsetof(rmtl_fusion_round_stats, deployed) : sizeof st);
+        memcpy(out, &st, v == 1   ? offsetof(rmtl_fusion_round_stats, deployed)
+                         : v == 2 ? offsetof(rmtl_fusion_round_stats, gate_gain)
+                                  : sizeof st);
         out->version = v;
     }
     return RMTL_OK;

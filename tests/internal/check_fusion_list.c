@@ -390,45 +390,101 @@ START_TEST(test_critic_recovers_item_values)
 }
 END_TEST
 
+/* Expected examination under PL (rmtl__pl_exam) against the exact
+ * marginals, enumerated over every ordered list with rmtl__pl_list_logp,
+ * on 5 candidates and l = 3; and a candidate of multiplicity 2 examined as
+ * two identical candidates of multiplicity 1 together. */
+static void exact_exam(double *exam, const double *z, size_t n, size_t l, const double *e)
+{
+    size_t pick[3];
+    double zz[8];
+    for (size_t j = 0; j < n; j++)
+        exam[j] = 0.0;
+    for (pick[0] = 0; pick[0] < n; pick[0]++)
+        for (pick[1] = 0; pick[1] < n; pick[1]++)
+            for (pick[2] = 0; pick[2] < n; pick[2]++) {
+                if (pick[0] == pick[1] || pick[0] == pick[2] || pick[1] == pick[2])
+                    continue;
+                size_t k = 0;
+                for (size_t i = 0; i < l; i++)
+                    zz[k++] = z[pick[i]];
+                for (size_t j = 0; j < n; j++)
+                    if (j != pick[0] && j != pick[1] && j != pick[2])
+                        zz[k++] = z[j];
+                double p = exp(rmtl__pl_list_logp(zz, NULL, n, l));
+                for (size_t i = 0; i < l; i++)
+                    exam[pick[i]] += e[i] * p;
+            }
+}
+
+START_TEST(test_pl_exam_exact)
+{
+    enum { N = 5, L = 3 };
+    const double z[N] = {1.5, 0.2, -0.4, 0.9, 0.9}, e[L] = {1.0, 0.8, 0.6};
+    double exact[N], mc[N], work[2 * N];
+    exact_exam(exact, z, N, L, e);
+    rmtl__pl_exam(mc, z, NULL, e, N, L, 20000, 3, work);
+    double total = 0.0;
+    for (size_t j = 0; j < N; j++) {
+        ck_assert_msg(fabs(mc[j] - exact[j]) < 0.01, "candidate %zu: %g vs exact %g", j, mc[j],
+                      exact[j]);
+        total += mc[j];
+    }
+    ck_assert_double_eq_tol(total, 2.4, 1e-9); /* every sample fills the 3 slots */
+    /* slot 0 is exact in every sample: one sample gives its marginal */
+    const double one[L] = {1.0, 0.0, 0.0};
+    double s0[N], m = 0.0;
+    rmtl__pl_exam(s0, z, NULL, one, N, L, 1, 9, work);
+    for (size_t j = 0; j < N; j++)
+        m += exp(z[j]);
+    for (size_t j = 0; j < N; j++)
+        ck_assert_double_eq_tol(s0[j], exp(z[j]) / m, 1e-12);
+    /* candidates 3 and 4 are alike: as one of multiplicity 2 */
+    const double c[N - 1] = {1.0, 1.0, 1.0, 2.0};
+    double grouped[N - 1];
+    rmtl__pl_exam(grouped, z, c, e, N - 1, L, 20000, 5, work);
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_msg(fabs(grouped[j] - exact[j]) < 0.01, "candidate %zu: %g vs %g", j,
+                      grouped[j], exact[j]);
+    ck_assert_msg(fabs(grouped[3] - exact[3] - exact[4]) < 0.01, "pair %g vs %g", grouped[3],
+                  exact[3] + exact[4]);
+    /* peaked past exp's range: logits 2000 apart rank deterministically,
+     * and every slot still finds its candidate (no underflow to nothing) */
+    const double zp[4] = {0.0, 4000.0, -2000.0, 2000.0};
+    double peaked[4];
+    rmtl__pl_exam(peaked, zp, NULL, e, 4, L, 4, 1, work);
+    ck_assert_double_eq(peaked[1], e[0]);
+    ck_assert_double_eq(peaked[3], e[1]);
+    ck_assert_double_eq(peaked[0], e[2]);
+    ck_assert_double_eq(peaked[2], 0.0);
+}
+END_TEST
+
 /* Off-policy evaluation on a constructed bandit with known answer: 4
- * candidates with scores p and values v, l = 2, a click at slot k with
- * probability e_k·v_j. The behaviour ranks by a PL sample of 1·p/τ_b (a
- * fixed action w = 1), the target is the fixed action w = 3 read as a PL
- * policy at τ_b, whose true request value is summed over all 12 ordered
- * lists. Over 20 logs of 1,500 requests the mean SNIPS estimate lies
- * within 3 standard errors of the truth and most 95% intervals cover it. */
+ * candidates with click and like scores p, q and values v, l = 2, a click
+ * at slot k with probability e_k·v_j. The behaviour ranks by a PL sample
+ * of p/τ_b (the fixed action w = (1, 0), formula sum); the target serves
+ * w = (0, 1), the top 2 by q, a different ranking, whose true request
+ * value is e_0·v_2 + e_1·v_1. Over 20 logs of 1,500 requests the mean
+ * SNIPS estimate lies within 3 standard errors of the truth and most 95%
+ * intervals cover it. */
 START_TEST(test_ope_unbiased_on_bandit)
 {
-    const char *cfg = "model: {tasks: [click]}\n"
+    const char *cfg = "model: {tasks: [click, like]}\n"
                       "fusion: {formula: sum, objective: pair, critic_groups: 1,"
-                      " critic_ensemble: 1, reward_coef: [1], reward_group: [0], top_l: 2,"
+                      " critic_ensemble: 1, reward_coef: [1, 0], reward_group: [0, 0], top_l: 2,"
                       " explore_temperature: 0.25, position_decay: 0.5, weight_min: 0,"
                       " weight_max: 4, actor_hidden: [4], critic_hidden: [4],"
                       " state: {user_dim: 1, item_dim: 1, context_dim: 0, scores: false}}\n"
                       "runtime: {threads: 1, seed: 2}\n";
     enum { N = 4, L = 2, REQ = 1500, LOGS = 20 };
-    const double p[N] = {0.9, 0.6, 0.3, 0.1}, v[N] = {0.1, 0.3, 0.8, 0.6}, tb = 0.25;
+    const double p[N] = {0.9, 0.6, 0.3, 0.1}, q[N] = {0.2, 0.5, 0.9, 0.4};
+    const double v[N] = {0.1, 0.3, 0.8, 0.6}, tb = 0.25;
     const double e[L] = {1.0, pow(2.0, -0.5)};
-    /* the truth: Σ over ordered lists of P_target(list)·Σ_k e_k·v */
-    double truth = 0.0, zt[N];
-    for (size_t j = 0; j < N; j++)
-        zt[j] = 3.0 * p[j] / tb;
-    for (size_t a = 0; a < N; a++)
-        for (size_t b = 0; b < N; b++) {
-            if (a == b)
-                continue;
-            double zz[N];
-            size_t k = 2;
-            zz[0] = zt[a];
-            zz[1] = zt[b];
-            for (size_t j = 0; j < N; j++)
-                if (j != a && j != b)
-                    zz[k++] = zt[j];
-            truth += exp(rmtl__pl_list_logp(zz, NULL, N, 2)) * (e[0] * v[a] + e[1] * v[b]);
-        }
+    const double truth = e[0] * v[2] + e[1] * v[1]; /* the top 2 by q */
     rmtl_fusion *target = fx_fusion(cfg);
-    float w3 = 3.0f;
-    ck_assert_int_eq(rmtl_fusion_set_fixed(target, &w3, 1), RMTL_OK);
+    float w01[2] = {0.0f, 1.0f};
+    ck_assert_int_eq(rmtl_fusion_set_fixed(target, w01, 2), RMTL_OK);
     double sum = 0.0, sum2 = 0.0, behaviour = 0.0;
     int covered = 0;
     uint64_t noise = 99;
@@ -447,17 +503,21 @@ START_TEST(test_ope_unbiased_on_bandit)
                         order[i] = order[j];
                         order[j] = t;
                     }
-            float state[N * 2], scores[N], action[N], lo[N], hi[N], reward[N];
+            float state[N * 2], scores[N * 2], action[N * 2], lo[N * 2], hi[N * 2];
+            float reward[N * 2];
             for (size_t i = 0; i < N; i++) {
                 size_t j = order[i];
                 state[2 * i] = 0.0f;
                 state[2 * i + 1] = (float)j;
-                scores[i] = (float)p[j];
-                action[i] = 1.0f;
-                lo[i] = 0.85f;
-                hi[i] = 1.15f;
-                reward[i] = i < L && urand(&s, 0, 1) < e[i] * v[j] ? 1.0f : 0.0f;
-                behaviour += i < L ? reward[i] : 0.0f;
+                scores[2 * i] = (float)p[j];
+                scores[2 * i + 1] = (float)q[j];
+                action[2 * i] = 1.0f;
+                action[2 * i + 1] = 0.0f;
+                lo[2 * i] = lo[2 * i + 1] = 0.0f;
+                hi[2 * i] = hi[2 * i + 1] = 2.0f;
+                reward[2 * i] = i < L && urand(&s, 0, 1) < e[i] * v[j] ? 1.0f : 0.0f;
+                reward[2 * i + 1] = 0.0f;
+                behaviour += i < L ? reward[2 * i] : 0.0f;
             }
             size_t idx;
             ck_assert_int_eq(rmtl__flog_add(&f->log, &idx, -1, r, N, L, 1.0f, state, scores,
@@ -484,12 +544,12 @@ START_TEST(test_ope_unbiased_on_bandit)
 }
 END_TEST
 
-/* A peaked behaviour: at τ_b = 0.01 the first candidate leads the others
- * by 80 logits, so it holds all but 1e-35 of the first slot's mass.
- * Evaluating the behaviour itself, every prefix weight is 1 and SNIPS is
- * the logged mean request reward. (Subtracting the placed item from a
- * running normaliser cancelled to nothing and lost the second slot's
- * weight: SNIPS 0.54 against 1.1.) */
+/* A peaked behaviour: at τ_b = 0.01 the first candidate leads the
+ * second by 40 logits and the second the rest by 40, so the behaviour
+ * shows the served ranking's top 2 all but always. Evaluating that served
+ * ranking, every weight is 1 and SNIPS is the logged mean request reward.
+ * (Subtracting the placed item from a running normaliser cancelled to
+ * nothing and lost the second slot's weight: SNIPS 0.54 against 1.1.) */
 START_TEST(test_ope_peaked_behaviour)
 {
     const char *cfg = "model: {tasks: [click]}\n"
@@ -506,7 +566,7 @@ START_TEST(test_ope_peaked_behaviour)
     double mean = 0.0;
     unsigned long long s = 11;
     for (int r = 0; r < REQ; r++) {
-        float state[N * 2], scores[N] = {0.9f, 0.1f, 0.1f, 0.1f}, action[N], lo[N], hi[N];
+        float state[N * 2], scores[N] = {0.9f, 0.5f, 0.1f, 0.1f}, action[N], lo[N], hi[N];
         float reward[N];
         for (size_t i = 0; i < N; i++) {
             state[2 * i] = 0.0f;
@@ -543,6 +603,7 @@ Suite *rmtl_test_fusion_list_suite(void)
     tcase_add_test(tc, test_list_gradients_pair);
     tcase_add_test(tc, test_list_gradients_user);
     tcase_add_test(tc, test_critic_recovers_item_values);
+    tcase_add_test(tc, test_pl_exam_exact);
     tcase_add_test(tc, test_ope_unbiased_on_bandit);
     tcase_add_test(tc, test_ope_peaked_behaviour);
     suite_add_tcase(s, tc);

@@ -125,11 +125,14 @@ class FusionEstimate_(Structure):
 
 
 class FusionRoundStats_(Structure):
-    """rmtl_fusion_round_stats, layout version 2 (version 1 stops at train)."""
+    """rmtl_fusion_round_stats, layout version 3 (version 1 stops at train,
+    version 2 at ope_deployed)."""
     _fields_ = [("version", c_uint32), ("explore", SimStats_), ("log_requests", c_size_t),
                 ("log_rows", c_size_t), ("train", FusionStats_), ("deployed", c_int),
                 ("gated", c_int), ("ope_new", FusionEstimate_),
-                ("ope_deployed", FusionEstimate_)]
+                ("ope_deployed", FusionEstimate_), ("gate_gain", c_double),
+                ("gate_gain_lo", c_double), ("gate_gain_hi", c_double),
+                ("gate_base", c_double)]
 
 
 class FusionSimOpts_(Structure):

@@ -255,11 +255,13 @@ class Fusion(Checkpointed):
         (default: the simulator's true probabilities). Returns the
         round's stats; "deployed" says whether it deployed its actor, and
         with fusion.ope_gate ("gated" True) "ope_new" and "ope_deployed"
-        are the OpeEstimates the gate compared (else None)."""
+        are the two policies' request-value OpeEstimates and "gate" the
+        gate's paired long-term gain {"gain", "lo", "hi", "base"} (else
+        None)."""
         expect(env, SimEnv, "env")
         o, cb = self._opts(sessions, 0, train_steps, scorer)
         pc = ProgressCall(progress)
-        st = FusionRoundStats_(version=2)
+        st = FusionRoundStats_(version=3)
         st.explore.version = 1
         st.train.version = 1
         st.ope_new.version = st.ope_deployed.version = 1
@@ -274,7 +276,9 @@ class Fusion(Checkpointed):
                 "train": _stats(st.train), "deployed": bool(st.deployed),
                 "gated": bool(st.gated),
                 "ope_new": _estimate(st.ope_new) if st.gated else None,
-                "ope_deployed": _estimate(st.ope_deployed) if st.gated else None}
+                "ope_deployed": _estimate(st.ope_deployed) if st.gated else None,
+                "gate": {"gain": st.gate_gain, "lo": st.gate_gain_lo, "hi": st.gate_gain_hi,
+                         "base": st.gate_base} if st.gated else None}
 
     def evaluate(self, env: SimEnv, sessions: int, seed: int = 0, scorer=None):
         """The served policy on sessions 0..sessions-1 of the stream `seed`
