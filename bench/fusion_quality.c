@@ -18,7 +18,7 @@
  * impressions (fresh sessions of the training stream, random rankings).
  *
  *   build/bench/fusion_quality [--worlds N] [--first-seed S] [--settings S1,S2,S3]
- *       [--quick] [--no-timing] [--set key=value]...
+ *       [--quick] [--no-timing] [--round-eval N] [--set key=value]...
  *
  * Deterministic: the same arguments give the same JSON (--no-timing writes
  * 0 for the seconds). Each policy's training sits in one function
@@ -66,6 +66,7 @@ static const uint64_t EVAL_SEED = 987654321; /* the evaluation stream */
 
 typedef struct run_opts {
     int worlds, first_seed, quick, timing;
+    size_t round_eval; /* --round-eval: sessions to evaluate the served policy after each round */
     int settings[3]; /* S1, S2, S3 on/off */
     const char *sets[MAX_SETS];
     int n_sets;
@@ -115,6 +116,9 @@ typedef struct world {
     double gauc[NPOL];
     double explore_reward[2][16]; /* user, pair: per round */
     int deployed[2][16];          /* user, pair: the round's off-policy gate let it deploy */
+    double gate[2][16][3];        /* user, pair: the gate's gain, its lower bound, the base */
+    double round_eval[2][17];     /* user, pair: the served policy before round 1 and after each
+                                     round (--round-eval) */
     rmtl_fusion_estimate ope[NPOL]; /* cem, user, pair on the pair fusion's log (rmtl_fusion_ope) */
 } world;
 
@@ -227,25 +231,45 @@ static int train_cem(world *w, rmtl_fusion *f, const sizes *z)
 
 /* Progressive rounds (explore → train → deploy) from the deployed policy;
  * `which` 0 = user, 1 = pair. */
-static int train_rl(world *w, rmtl_fusion *f, const sizes *z, int which)
+static int train_rl(world *w, rmtl_fusion *f, const run_opts *ro, int which)
 {
+    const sizes *z = &ro->z;
     rmtl_fusion_sim_opts o = RMTL_FUSION_SIM_OPTS_INIT;
     o.sessions = z->round_sessions;
     o.train_steps = z->round_steps;
     scorer_opts(&o, w);
-    for (size_t r = 0; r < z->rounds; r++) {
+    for (size_t r = 0; r <= z->rounds && r < 17; r++)
+        w->round_eval[which][r] = NAN;
+    for (size_t r = 0; r <= z->rounds && r < 17; r++) {
+        if (ro->round_eval && (r == 0 || w->deployed[which][r - 1])) {
+            /* a stream of its own: neither the rounds' nor the final
+             * evaluation's; a round that kept its policy keeps its value */
+            rmtl_fusion_sim_opts e = o;
+            rmtl_sim_stats st = RMTL_SIM_STATS_INIT;
+            e.sessions = ro->round_eval;
+            e.seed = EVAL_SEED + 1;
+            TRY("round evaluation", rmtl_fusion_evaluate(&st, f, w->env, &e));
+            w->round_eval[which][r] = st.reward_mean;
+        } else if (ro->round_eval) {
+            w->round_eval[which][r] = w->round_eval[which][r - 1];
+        }
+        if (r == z->rounds)
+            break;
         rmtl_fusion_round_stats rs = RMTL_FUSION_ROUND_STATS_INIT;
         TRY("round", rmtl_fusion_round(&rs, f, w->env, &o, NULL, NULL));
         if (r < 16) {
             w->explore_reward[which][r] = rs.explore.reward_mean;
             w->deployed[which][r] = rs.deployed;
+            w->gate[which][r][0] = rs.gated ? rs.gate_gain : NAN;
+            w->gate[which][r][1] = rs.gated ? rs.gate_gain_lo : NAN;
+            w->gate[which][r][2] = rs.gated ? rs.gate_base : NAN;
         }
     }
     return 0;
 }
 
-static int train_user(world *w, rmtl_fusion *f, const sizes *z) { return train_rl(w, f, z, 0); }
-static int train_pair(world *w, rmtl_fusion *f, const sizes *z) { return train_rl(w, f, z, 1); }
+static int train_user(world *w, rmtl_fusion *f, const run_opts *o) { return train_rl(w, f, o, 0); }
+static int train_pair(world *w, rmtl_fusion *f, const run_opts *o) { return train_rl(w, f, o, 1); }
 
 /* -- evaluation --------------------------------------------------------------- */
 
@@ -391,7 +415,7 @@ static int run_world(world *w, const run_opts *o, const char *dir)
     /* progressive training starts from the deployed policy: the CEM weights */
     TRY("set_fixed", rmtl_fusion_set_fixed(w->pol[P_USER], base, fi.action_dim));
     TRY("set_fixed", rmtl_fusion_set_fixed(w->pol[P_PAIR], base, fi.action_dim));
-    if (train_user(w, w->pol[P_USER], &o->z) || train_pair(w, w->pol[P_PAIR], &o->z))
+    if (train_user(w, w->pol[P_USER], o) || train_pair(w, w->pol[P_PAIR], o))
         return 1;
     w->fusion_seconds = now_s() - t1;
     if (evaluate(w, &o->z) || gauc_all(w, &o->z))
@@ -471,6 +495,30 @@ static void print_world(const world *w, const run_opts *o)
     printf("], \"pair_rl\": [");
     for (size_t r = 0; r < o->z.rounds && r < 16; r++)
         printf("%s%d", r ? ", " : "", w->deployed[1][r]);
+    printf("]},\n       \"gate\": {");
+    for (int g = 0; g < 2; g++) {
+        /* per round [gain, its lower bound, the deployed policy's estimate] */
+        printf("%s\"%s\": [", g ? ", " : "", g ? "pair_rl" : "user_rl");
+        for (size_t r = 0; r < o->z.rounds && r < 16; r++) {
+            printf("%s[", r ? ", " : "");
+            for (int k = 0; k < 3; k++) {
+                printf(k ? ", " : "");
+                print_num(w->gate[g][r][k]);
+            }
+            printf("]");
+        }
+        printf("]");
+    }
+    printf("},\n       \"round_eval\": {\"user_rl\": [");
+    for (size_t r = 0; r <= o->z.rounds && r < 17; r++) {
+        printf(r ? ", " : "");
+        print_num(w->round_eval[0][r]);
+    }
+    printf("], \"pair_rl\": [");
+    for (size_t r = 0; r <= o->z.rounds && r < 17; r++) {
+        printf(r ? ", " : "");
+        print_num(w->round_eval[1][r]);
+    }
     printf("]},\n       \"policies\": {\n");
     for (int p = 0; p < NPOL; p++) {
         const rmtl_sim_stats *s = &w->st[p];
@@ -533,7 +581,7 @@ static void print_summary(world *ws, int nw)
 static int usage(void)
 {
     fprintf(stderr, "usage: fusion_quality [--worlds N] [--first-seed S] [--settings S1,S2,S3]\n"
-                    "           [--quick] [--no-timing] [--set key=value]...\n");
+                    "           [--quick] [--no-timing] [--round-eval N] [--set key=value]...\n");
     return 2;
 }
 
@@ -553,6 +601,8 @@ int main(int argc, char **argv)
             o.quick = 1;
         else if (!strcmp(argv[i], "--no-timing"))
             o.timing = 0;
+        else if (!strcmp(argv[i], "--round-eval") && i + 1 < argc)
+            o.round_eval = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--settings") && i + 1 < argc) {
             const char *s = argv[++i];
             for (int k = 0; k < 3; k++) {
