@@ -163,7 +163,7 @@ const struct rmtl__param_desc rmtl__param_table[] = {
     P_BOOL(fusion.ope_gate, 0,
            "rounds deploy only when the off-policy lower bound of the trained actor's long-term "
            "value, minus the deployed policy's, is above -fusion.gate_margin of the latter"),
-    P_DBL(fusion.gate_margin, 0.01, 0.0, 1.0, 0,
+    P_DBL(fusion.gate_margin, 0.0, 0.0, 1.0, 0,
           "loss the deploy gate tolerates, as a fraction of the deployed policy's value"),
     P_BOOL(fusion.warm_start, 1,
            "a round that explores with fixed weights starts an untrained actor at them"),
