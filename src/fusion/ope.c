@@ -135,7 +135,7 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
     size_t L = f->o.top_l, widest = 0, rows0 = l->begin[q0];
     for (size_t r = q0; r < q1; r++)
         widest = l->end[r] - l->begin[r] > widest ? l->end[r] - l->begin[r] : widest;
-    double *work = rmtl__mallocarray(6 * widest + 1, sizeof *work);
+    double *work = rmtl__mallocarray(8 * widest + 1, sizeof *work);
     rmtl__ope_key *key = rmtl__mallocarray(widest + 1, sizeof *key);
     double ex[RMTL__OPE_SLOTS];
     int rc = work && key && L <= RMTL__OPE_SLOTS
@@ -154,11 +154,9 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
             ft[j] = (double)target[row - rows0];
             c[j] = j < shown ? 1.0 : (double)l->weight[r];
         }
-        /* pi (2·widest doubles to the end of work) is rmtl__pl_exam's
-         * scratch until the served examination fills it; the seed is the
-         * request's, so every target meets the same ρ_μ */
+        /* the seed is the request's, so every target meets the same ρ_μ */
         rmtl__pl_exam(mu, yb, c, ex, n, L, RMTL__OPE_SAMPLES, 0x9e3779b97f4a7c15u ^ (uint64_t)r,
-                      pi);
+                      work + 5 * widest);
         rmtl__ope_served_exam(pi, ft, c, ex, n, L, key);
         double dm = 0.0, res = 0.0;
         ips[t] = cv[t] = et[t] = mt[t] = 0.0;

@@ -40,13 +40,15 @@ double rmtl__pl_list_logp(const double *z, const double *c, size_t n, size_t l)
 void rmtl__pl_exam(double *exam, const double *z, const double *c, const double *e, size_t n,
                    size_t l, size_t samples, uint64_t seed, double *work)
 {
-    double *ex = work, *u = work + n, m = rmtl__pl_max(z, n);
-    for (size_t j = 0; j < n; j++)
+    double *ex = work, *u = work + n, *ex0 = work + 2 * n, m = rmtl__pl_max(z, n);
+    for (size_t j = 0; j < n; j++) {
         exam[j] = 0.0;
+        ex0[j] = exp(z[j] - m);
+    }
     for (size_t s = 0; s < samples; s++) {
         for (size_t j = 0; j < n; j++) {
             u[j] = c ? c[j] : 1.0;
-            ex[j] = exp(z[j] - m);
+            ex[j] = ex0[j]; /* a renormalised slot below rewrote ex */
         }
         for (size_t k = 0; k < l; k++) {
             double sum = 0.0;

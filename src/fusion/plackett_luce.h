@@ -38,7 +38,7 @@ double rmtl__pl_value(const double *z, const double *c, const double *q, const d
  * copies together. Monte Carlo over `samples` prefixes drawn from the PL
  * (splitmix64 `seed`), Rao–Blackwellised: each sampled prefix adds every
  * candidate's exact conditional probability at each slot, so slot 0 is
- * exact and later slots average over prefixes only. `work` holds 2·n
+ * exact and later slots average over prefixes only. `work` holds 3·n
  * doubles. Safe for peaked distributions: a slot whose candidates left all
  * lie hundreds of logits below the placed ones is renormalised by their
  * own max. */

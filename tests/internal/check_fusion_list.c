@@ -421,7 +421,7 @@ START_TEST(test_pl_exam_exact)
 {
     enum { N = 5, L = 3 };
     const double z[N] = {1.5, 0.2, -0.4, 0.9, 0.9}, e[L] = {1.0, 0.8, 0.6};
-    double exact[N], mc[N], work[2 * N];
+    double exact[N], mc[N], work[3 * N];
     exact_exam(exact, z, N, L, e);
     rmtl__pl_exam(mc, z, NULL, e, N, L, 20000, 3, work);
     double total = 0.0;
