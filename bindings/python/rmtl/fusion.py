@@ -22,12 +22,12 @@ PRODUCT, SUM = 0, 1
 
 OpeEstimate = namedtuple("OpeEstimate",
                          "requests snips snips_lo snips_hi dr dr_lo dr_hi ess")
-OpeEstimate.__doc__ = """An off-policy estimate of a policy's mean request reward
-(rmtl_fusion_estimate): the logged `requests` used; `snips`
+OpeEstimate.__doc__ = """An off-policy estimate of the mean request reward of a policy as
+it serves (rmtl_fusion_estimate): the logged `requests` used; `snips`
 (self-normalised inverse propensity scoring) and `dr` (doubly robust: the
 item critics' model plus the weighted residuals; equal to snips without
 item critics), each with its 95% interval (`*_lo`, `*_hi`); `ess`, the
-effective sample size of the last slot's weights."""
+effective sample size of the requests' weights."""
 
 
 def _estimate(e):
