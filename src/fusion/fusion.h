@@ -112,19 +112,28 @@ void rmtl__fusion_item_row(const rmtl_fusion *f, const float *state, const float
                            float *row);
 /* The actor's PL temperature τ at the handle's current step (annealed). */
 double rmtl__fusion_temperature(const rmtl_fusion *f);
+/* Adds to q[e] (and its std to sd[e], sd may be NULL) one critic group's
+ * Q̄_LCB = mean_m − κ·std_m of r̂ + h over the group's M ensemble
+ * predictions y (member m's n rows of [r̂, h] at y + m·2n), e < n
+ * (list_train.c; the actor's values and the deploy gate's). */
+void rmtl__fusion_group_lcb(const float *y, size_t M, size_t n, double kappa, double *q,
+                            double *sd);
 /* Off-policy estimates (ope.c) of the served policy (top l by the fused
  * scores `target`, one per log row of requests q0..q1-1 from the first
  * row of q0) on f's log l, whose behaviour explored by PL at τ_b: SNIPS,
  * and DR with f's item critics under the list objective (else DR = SNIPS). */
 int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const rmtl__flog *l,
                           size_t q0, size_t q1, const float *target);
-/* The deploy gate's paired estimate, on requests q0..q1−1 of f's log, of
- * the long-term value of the served policy with fused scores ta minus that
- * of tb (the deployed): per request the DR request value plus the item
- * critics' long-term part Σ_j ρ(j)·(Q̄_LCB − r̂)(x_j) (list objective; IPS
- * without critics). *gain with its 95% interval [*lo, *hi]; *base the
- * deployed policy's estimate. */
+/* The deploy gate's estimates, on requests q0..q1−1 of f's log, of the
+ * served policies with fused scores ta (the trained actor) and tb (the
+ * deployed): each one's request value as rmtl__fusion_ope_both gives it
+ * (ea, eb), and the paired estimate of the long-term value of ta minus
+ * that of tb: per request the DR request value plus the item critics'
+ * long-term part Σ_j ρ(j)·(Q̄_LCB − r̂)(x_j) (list objective; IPS without
+ * critics). *gain with its 95% interval [*lo, *hi]; *base the deployed
+ * policy's estimate. */
 int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
+                          rmtl_fusion_estimate *ea, rmtl_fusion_estimate *eb,
                           const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
                           const float *ta, const float *tb);
 /* n size_t values from a float workspace (NULL on failure). */

@@ -296,6 +296,25 @@ int rmtl__fusion_list_critic_grad(rmtl_fusion *f, const rmtl_fusion_batch *b, do
     return 0;
 }
 
+void rmtl__fusion_group_lcb(const float *y, size_t M, size_t n, double kappa, double *q,
+                            double *sd)
+{
+    for (size_t e = 0; e < n; e++) {
+        double mean = 0.0, var = 0.0;
+        for (size_t m = 0; m < M; m++)
+            mean += (double)y[m * 2 * n + 2 * e] + y[m * 2 * n + 2 * e + 1];
+        mean /= (double)M;
+        for (size_t m = 0; m < M; m++) {
+            double d = (double)y[m * 2 * n + 2 * e] + y[m * 2 * n + 2 * e + 1] - mean;
+            var += d * d;
+        }
+        double s = sqrt(var / (double)M + RMTL__LIST_STD_EPS);
+        q[e] += mean - kappa * s;
+        if (sd)
+            sd[e] += s;
+    }
+}
+
 /* Q̄_LCB of every entry of L by the online critics (frozen: prediction),
  * and the ensemble std summed over groups into sd (may be NULL). */
 static int rmtl__list_values(rmtl_fusion *f, const float *x, size_t n, double *q, double *sd)
@@ -318,20 +337,7 @@ static int rmtl__list_values(rmtl_fusion *f, const float *x, size_t n, double *q
             if (rc)
                 return rc;
         }
-        for (size_t e = 0; e < n; e++) {
-            double mean = 0.0, var = 0.0;
-            for (size_t m = 0; m < M; m++)
-                mean += (double)y[m * 2 * n + 2 * e] + y[m * 2 * n + 2 * e + 1];
-            mean /= (double)M;
-            for (size_t m = 0; m < M; m++) {
-                double d = (double)y[m * 2 * n + 2 * e] + y[m * 2 * n + 2 * e + 1] - mean;
-                var += d * d;
-            }
-            double s = sqrt(var / (double)M + RMTL__LIST_STD_EPS);
-            q[e] += mean - f->o.kappa * s;
-            if (sd)
-                sd[e] += s;
-        }
+        rmtl__fusion_group_lcb(y, M, n, f->o.kappa, q, sd);
     }
     return 0;
 }

@@ -39,8 +39,8 @@
 
 /* Item values of `n` log rows by f's item critics: rhat the immediate
  * heads (mean over each group's ensemble, summed over groups) and, when
- * lt is not NULL, the rest of the actor's Q̄_LCB (list_train.c): Σ_g
- * (mean_m − κ·std_m of r̂ + h) − rhat, the long-term part the gate adds. */
+ * lt is not NULL, the rest of the actor's Q̄_LCB (rmtl__fusion_group_lcb,
+ * summed over groups) − rhat: the long-term part the gate adds. */
 static int rmtl__ope_values(const rmtl_fusion *f, const rmtl__flog *l, size_t r0, size_t n,
                             double *rhat, double *lt)
 {
@@ -64,20 +64,16 @@ static int rmtl__ope_values(const rmtl_fusion *f, const rmtl__flog *l, size_t r0
             rmtl__ws_free(&w2);
         }
         for (size_t i = 0; !rc && i < n; i++) {
-            double imm = 0.0, mean = 0.0, var = 0.0;
-            for (size_t m = 0; m < M; m++) {
+            double imm = 0.0;
+            for (size_t m = 0; m < M; m++)
                 imm += (double)y[m * 2 * n + 2 * i] / (double)M;
-                mean += ((double)y[m * 2 * n + 2 * i] + y[m * 2 * n + 2 * i + 1]) / (double)M;
-            }
-            for (size_t m = 0; m < M; m++) {
-                double d = (double)y[m * 2 * n + 2 * i] + y[m * 2 * n + 2 * i + 1] - mean;
-                var += d * d / (double)M;
-            }
             rhat[i] += imm;
-            if (lt)
-                lt[i] += mean - f->o.kappa * sqrt(var) - imm;
         }
+        if (!rc && lt)
+            rmtl__fusion_group_lcb(y, M, n, f->o.kappa, lt, NULL);
     }
+    for (size_t i = 0; !rc && lt && i < n; i++)
+        lt[i] -= rhat[i];
     rmtl__ws_free(&ws);
     return rc;
 }
@@ -125,8 +121,8 @@ static void rmtl__ope_served_exam(double *exam, const double *score, const doubl
 /* The per-request terms of requests q0..q1−1 (t = r − q0) for the served
  * policy whose fused scores on the rows from l->begin[q0] are `target`:
  * ips[t], cv[t] (Σ_{j shown} w_j·e_pos), et[t] (Σ_j ρ_π(j)), dr[t] (with
- * rhat, else 0) and mt[t] = Σ_j ρ_π(j)·lt_j (with lt, else 0). rhat and
- * lt are per row from the first row of q0 (may be NULL). */
+ * rhat, else 0) and, with lt, mt[t] = Σ_j ρ_π(j)·lt_j. rhat and lt are
+ * per row from the first row of q0 (may be NULL; mt only read with lt). */
 static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, double *mt,
                            const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
                            const float *target, const double *rhat, const double *lt)
@@ -159,7 +155,9 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
                       work + 5 * widest);
         rmtl__ope_served_exam(pi, ft, c, ex, n, L, key);
         double dm = 0.0, res = 0.0;
-        ips[t] = cv[t] = et[t] = mt[t] = 0.0;
+        ips[t] = cv[t] = et[t] = 0.0;
+        if (lt)
+            mt[t] = 0.0;
         for (size_t j = 0; j < n; j++) {
             et[t] += pi[j];
             if (rhat)
@@ -185,6 +183,45 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
     return rc;
 }
 
+/* SNIPS and DR (with critics, else DR = SNIPS) with their intervals and
+ * the ESS, from the per-request terms of N requests (rmtl__ope_terms). */
+static void rmtl__ope_summary(rmtl_fusion_estimate *out, size_t N, const double *ips,
+                              const double *cv, const double *et, const double *drt, int critic)
+{
+    double si = 0.0, sc = 0.0, se = 0.0, sc2 = 0.0, sd = 0.0;
+    for (size_t t = 0; t < N; t++) {
+        si += ips[t];
+        sc += cv[t];
+        se += et[t];
+        sc2 += cv[t] * cv[t];
+        sd += drt[t];
+    }
+    double ratio = sc > 0.0 ? si / sc : 0.0, ebar = se / (double)N, snips = ratio * ebar;
+    double cbar = sc / (double)N, dr = sd / (double)N, vs = 0.0, vd = 0.0;
+    for (size_t t = 0; t < N; t++) {
+        /* influence of request t on the ratio estimate and on the mean */
+        double phi = (cbar > 0.0 ? ebar * (ips[t] - ratio * cv[t]) / cbar : 0.0) +
+                     ratio * (et[t] - ebar);
+        vs += phi * phi / (double)N;
+        vd += (drt[t] - dr) * (drt[t] - dr) / (double)N;
+    }
+    double ses = sqrt(vs / (double)N), sed = sqrt(vd / (double)N);
+    out->requests = N;
+    out->ess = sc2 > 0.0 ? sc * sc / sc2 : 0.0;
+    out->snips = snips;
+    out->snips_lo = snips - 1.96 * ses;
+    out->snips_hi = snips + 1.96 * ses;
+    if (critic) {
+        out->dr = dr;
+        out->dr_lo = dr - 1.96 * sed;
+        out->dr_hi = dr + 1.96 * sed;
+    } else {
+        out->dr = out->snips;
+        out->dr_lo = out->snips_lo;
+        out->dr_hi = out->snips_hi;
+    }
+}
+
 /* Both estimates of the served policy whose fused scores on the log's
  * rows l->begin[q0] .. are `target`, on requests q0..q1−1; DR with f's
  * item critics when f has them (list objective), else DR = SNIPS. */
@@ -196,8 +233,7 @@ int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const
         return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
     size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
     const rmtl_fusion *critic = f->o.list ? f : NULL;
-    double *ips = rmtl__mallocarray(5 * N + 1, sizeof *ips), *cv = ips + N, *et = ips + 2 * N,
-           *drt = ips + 3 * N, *mt = ips + 4 * N;
+    double *ips = rmtl__mallocarray(4 * N + 1, sizeof *ips);
     double *rhat = critic ? rmtl__mallocarray(nrows + 1, sizeof *rhat) : NULL;
     int rc = ips && (!critic || rhat)
                  ? 0
@@ -205,47 +241,17 @@ int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const
     if (!rc && critic)
         rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, NULL);
     if (!rc)
-        rc = rmtl__ope_terms(ips, cv, et, drt, mt, f, l, q0, q1, target, rhat, NULL);
-    if (!rc) {
-        double si = 0.0, sc = 0.0, se = 0.0, sc2 = 0.0, sd = 0.0;
-        for (size_t t = 0; t < N; t++) {
-            si += ips[t];
-            sc += cv[t];
-            se += et[t];
-            sc2 += cv[t] * cv[t];
-            sd += drt[t];
-        }
-        double ratio = sc > 0.0 ? si / sc : 0.0, ebar = se / (double)N, snips = ratio * ebar;
-        double cbar = sc / (double)N, dr = sd / (double)N, vs = 0.0, vd = 0.0;
-        for (size_t t = 0; t < N; t++) {
-            /* influence of request t on the ratio estimate and on the mean */
-            double phi = (cbar > 0.0 ? ebar * (ips[t] - ratio * cv[t]) / cbar : 0.0) +
-                         ratio * (et[t] - ebar);
-            vs += phi * phi / (double)N;
-            vd += (drt[t] - dr) * (drt[t] - dr) / (double)N;
-        }
-        double ses = sqrt(vs / (double)N), sed = sqrt(vd / (double)N);
-        out->requests = N;
-        out->ess = sc2 > 0.0 ? sc * sc / sc2 : 0.0;
-        out->snips = snips;
-        out->snips_lo = snips - 1.96 * ses;
-        out->snips_hi = snips + 1.96 * ses;
-        if (critic) {
-            out->dr = dr;
-            out->dr_lo = dr - 1.96 * sed;
-            out->dr_hi = dr + 1.96 * sed;
-        } else {
-            out->dr = out->snips;
-            out->dr_lo = out->snips_lo;
-            out->dr_hi = out->snips_hi;
-        }
-    }
+        rc = rmtl__ope_terms(ips, ips + N, ips + 2 * N, ips + 3 * N, NULL, f, l, q0, q1, target,
+                             rhat, NULL);
+    if (!rc)
+        rmtl__ope_summary(out, N, ips, ips + N, ips + 2 * N, ips + 3 * N, critic != NULL);
     rmtl__free(ips);
     rmtl__free(rhat);
     return rc;
 }
 
 int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
+                          rmtl_fusion_estimate *ea, rmtl_fusion_estimate *eb,
                           const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
                           const float *ta, const float *tb)
 {
@@ -254,6 +260,7 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
         return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
     size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
     const rmtl_fusion *critic = f->o.list ? f : NULL;
+    /* per policy: ips, cv, et, dr, mt (N each) */
     double *a = rmtl__mallocarray(10 * N + 1, sizeof *a), *b = a + 5 * N;
     double *rhat = critic ? rmtl__mallocarray(2 * nrows + 1, sizeof *rhat) : NULL;
     int rc = a && (!critic || rhat)
@@ -269,13 +276,15 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
         rc = rmtl__ope_terms(b, b + N, b + 2 * N, b + 3 * N, b + 4 * N, f, l, q0, q1, tb, rhat,
                              lt);
     if (!rc) {
+        rmtl__ope_summary(ea, N, a, a + N, a + 2 * N, a + 3 * N, critic != NULL);
+        rmtl__ope_summary(eb, N, b, b + N, b + 2 * N, b + 3 * N, critic != NULL);
         /* per request: DR plus the critics' long-term part (IPS without
          * critics), new minus deployed on the same request */
         double sum = 0.0, sb = 0.0, var = 0.0;
         for (size_t t = 0; t < N; t++) {
             double va = critic ? a[3 * N + t] + a[4 * N + t] : a[t];
             double vb = critic ? b[3 * N + t] + b[4 * N + t] : b[t];
-            a[t] = va - vb; /* a's IPS term is no longer needed */
+            a[t] = va - vb; /* a's IPS term is summarised already */
             sum += a[t];
             sb += vb;
         }

@@ -281,12 +281,8 @@ static int rmtl__fsim_gate(rmtl_fusion *f, size_t q0, size_t q1, rmtl_fusion_rou
         ta[i] = rmtl__fusion_formula(f->formula, f->T, l->scores + (r0 + i) * l->T, a_i);
     }
     if (!rc)
-        rc = rmtl__fusion_ope_both(a, f, l, q0, q1, ta);
-    if (!rc)
-        rc = rmtl__fusion_ope_both(b, f, l, q0, q1, tb);
-    if (!rc)
         rc = rmtl__fusion_ope_gain(&st->gate_gain, &st->gate_gain_lo, &st->gate_gain_hi,
-                                   &st->gate_base, f, l, q0, q1, ta, tb);
+                                   &st->gate_base, a, b, f, l, q0, q1, ta, tb);
     void *p[] = {ta, tb, x, z};
     for (size_t i = 0; i < 4; i++)
         rmtl__free(p[i]);
