@@ -7,12 +7,13 @@
 
 #include <math.h>
 
-double rmtl__pl_gumbel(uint64_t *state)
+/* u in (0, 1): never 0 or 1, so logs of it stay finite */
+static double rmtl__pl_uniform(uint64_t *state)
 {
-    /* u in (0, 1): never 0 or 1, so both logs stay finite */
-    double u = ((double)(rmtl__splitmix64(state) >> 11) + 0.5) * 0x1p-53;
-    return -log(-log(u));
+    return ((double)(rmtl__splitmix64(state) >> 11) + 0.5) * 0x1p-53;
 }
+
+double rmtl__pl_gumbel(uint64_t *state) { return -log(-log(rmtl__pl_uniform(state))); }
 
 static double rmtl__pl_max(const double *z, size_t n)
 {
@@ -71,7 +72,7 @@ void rmtl__pl_exam(double *exam, const double *z, const double *c, const double 
             for (size_t j = 0; j < n; j++)
                 exam[j] += e[k] * u[j] * ex[j] / sum / (double)samples;
             /* draw the slot's candidate; one copy of it leaves */
-            double r = ((double)(rmtl__splitmix64(&seed) >> 11) + 0.5) * 0x1p-53 * sum;
+            double r = rmtl__pl_uniform(&seed) * sum;
             size_t pick = n;
             for (size_t j = 0; j < n; j++)
                 if (u[j] * ex[j] > 0.0) {
