@@ -1775,7 +1775,8 @@ typedef struct rmtl_fusion_estimate {
     double snips_lo;    /* its 95% confidence interval                       */
     double snips_hi;    /* (upper end)                                       */
     double dr;          /* doubly robust (the item critics' model plus the
-                           weighted residuals; = snips without item critics) */
+                           self-normalised weighted residuals of items up to
+                           fusion.ope_max_weight; = snips without critics) */
     double dr_lo;       /* its 95% confidence interval                       */
     double dr_hi;       /* (upper end)                                       */
     double ess;         /* effective sample size of the requests' weights    */
@@ -1822,8 +1823,8 @@ typedef struct rmtl_fusion_round_stats {
  *  exploration, only when the lower bound of the paired off-policy
  *  estimate, on this round's requests, of the trained actor's long-term
  *  value minus the policy's that explored them (doubly robust request
- *  value plus the item critics' long-term part, both policies served as
- *  they deploy) is above −fusion.gate_margin times the latter
+ *  value, every residual kept and none normalised, plus the item critics'
+ *  long-term part, both policies served as they deploy) is above −fusion.gate_margin times the latter
  *  (out->deployed says which; out->ope_new and out->ope_deployed are the
  *  two policies' request-value estimates, rmtl_fusion_ope; an older
  *  version of `out` gets its own version's fields only). The host drives rounds (fusion.rounds is the suggested count)
@@ -1851,8 +1852,12 @@ RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmt
  *  behaviour's expected examination of it (PL at the log's
  *  fusion.explore_temperature over the logged candidates, the unshown
  *  sample standing for all unshown ones); SNIPS normalises by the weighted
- *  examinations, DR adds `logged`'s item critics (fusion.objective: list)
- *  as the model. Intervals are normal, from the requests' influence terms.
+ *  examinations; DR takes `logged`'s item critics (fusion.objective: list)
+ *  as the model and adds its weighted residuals, normalised as SNIPS's,
+ *  except those of items weighted above `logged`'s fusion.ope_max_weight,
+ *  which count by the model alone (switch-DR). Intervals are normal, from
+ *  the requests' influence terms (sampling noise, not the model's error on
+ *  the switched items).
  *  Deterministic (fixed Monte Carlo seeds). docs/fusion.md "Off-policy
  *  evaluation". RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims
  *  or a log explored with uniform action noise. [thread-safe] */

@@ -160,6 +160,9 @@ const struct rmtl__param_desc rmtl__param_table[] = {
           "weight of KL(actor || behaviour) of the first-slot distributions (list objective)"),
     P_DBL(fusion.anchor, 0.01, 0.0, 1e6, 0,
           "weight of the anchor of each request's mean action to the behaviour's"),
+    P_DBL(fusion.ope_max_weight, 20.0, 0.0, 1e12, 0,
+          "largest item weight whose residual the doubly robust estimate adds; a heavier "
+          "item counts by the item critics' model alone (switch-DR); 0 = no limit"),
     P_BOOL(fusion.ope_gate, 0,
            "rounds deploy only when the off-policy lower bound of the trained actor's long-term "
            "value, minus the deployed policy's, is above -fusion.gate_margin of the latter"),

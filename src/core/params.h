@@ -150,6 +150,7 @@ struct rmtl__settings {
         int64_t temperature_steps;
         double kl_beta;
         double anchor;
+        double ope_max_weight;
         int ope_gate;
         double gate_margin;
         int warm_start;

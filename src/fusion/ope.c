@@ -15,15 +15,22 @@
  * weights left an effective sample size near 1 of 15,000 requests):
  *   IPS_t = Σ_{j shown} w_j·r_j,  CV_t = Σ_{j shown} w_j·e_pos(j)
  *   SNIPS = Σ_t IPS_t / Σ_t CV_t · mean_t E_t, E_t = Σ_j ρ_π(j) = E[CV_t]
- *   DR    = mean_t [ Σ_j ρ_π(j)·r̂_j + Σ_{j shown} w_j·(r_j − e_pos(j)·r̂_j) ]
+ *   DM_t  = Σ_j ρ_π(j)·r̂_j,  RES_t = Σ_{j shown, w_j ≤ W} w_j·(r_j − e_pos(j)·r̂_j)
+ *   DR    = mean_t DM_t + Σ_t RES_t / Σ_t CV_t · mean_t E_t
  * r̂ the item critics' immediate heads (list objective; otherwise DR =
- * SNIPS). ρ_μ is the behaviour's PL at τ_b over the logged candidates
+ * SNIPS). The residuals are self-normalised like SNIPS (the sampled ρ_μ
+ * makes the weights run low), and an item heavier than W =
+ * fusion.ope_max_weight keeps the model's term alone (switch-DR, Wang et
+ * al. 2017): the few items the behaviour all but never showed where the
+ * target shows them moved whole estimates by 10–18% (docs/fusion.md).
+ * ρ_μ is the behaviour's PL at τ_b over the logged candidates
  * (the unshown sample's multiplicities ω included), by Rao–Blackwellised
  * Monte Carlo (rmtl__pl_exam, RMTL__OPE_SAMPLES prefixes, seeded by the
  * request); ρ_π fills the slots in the target's order, each candidate
  * taking c_j of them (a sampled unshown one stands for ω candidates like
  * it). Confidence intervals: normal, 1.96 standard errors of the
- * per-request influence terms.
+ * per-request influence terms (sampling noise only: not the bias of the
+ * switched items' model terms).
  */
 #include "fusion/fusion.h"
 #include "fusion/plackett_luce.h"
@@ -118,16 +125,17 @@ static void rmtl__ope_served_exam(double *exam, const double *score, const doubl
     }
 }
 
-/* The per-request terms of requests q0..q1−1 (t = r − q0) for the served
- * policy whose fused scores on the rows from l->begin[q0] are `target`:
- * ips[t], cv[t] (Σ_{j shown} w_j·e_pos), et[t] (Σ_j ρ_π(j)), dr[t] (with
- * rhat, else 0) and, with lt, mt[t] = Σ_j ρ_π(j)·lt_j. rhat and lt are
- * per row from the first row of q0 (may be NULL; mt only read with lt). */
-static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, double *mt,
+/* Request t = r − q0's terms: ips[t], cv[t] = Σ_{j shown} w_j·e_pos(j),
+ * et[t] = Σ_j ρ_π(j), with rhat dm[t] = Σ_j ρ_π(j)·r̂_j and res[t] =
+ * Σ_{j shown, w_j ≤ fusion.ope_max_weight} w_j·(r_j − e_pos(j)·r̂_j)
+ * (without rhat 0 and ips[t]), heavy[t] the residuals of the heavier
+ * items, and with lt mt[t] = Σ_j ρ_π(j)·lt_j. */
+int rmtl__fusion_ope_terms(double *ips, double *cv, double *et, double *dm, double *res,
+                           double *heavy, double *mt,
                            const rmtl_fusion *f, const rmtl__flog *l, size_t q0, size_t q1,
                            const float *target, const double *rhat, const double *lt)
 {
-    double tb = f->o.explore_temperature;
+    double tb = f->o.explore_temperature, wmax = f->o.ope_max_weight;
     size_t L = f->o.top_l, widest = 0, rows0 = l->begin[q0];
     for (size_t r = q0; r < q1; r++)
         widest = l->end[r] - l->begin[r] > widest ? l->end[r] - l->begin[r] : widest;
@@ -154,14 +162,13 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
         rmtl__pl_exam(mu, yb, c, ex, n, L, RMTL__OPE_SAMPLES, 0x9e3779b97f4a7c15u ^ (uint64_t)r,
                       work + 5 * widest);
         rmtl__ope_served_exam(pi, ft, c, ex, n, L, key);
-        double dm = 0.0, res = 0.0;
-        ips[t] = cv[t] = et[t] = 0.0;
+        ips[t] = cv[t] = et[t] = dm[t] = res[t] = heavy[t] = 0.0;
         if (lt)
             mt[t] = 0.0;
         for (size_t j = 0; j < n; j++) {
             et[t] += pi[j];
             if (rhat)
-                dm += pi[j] * rhat[b + j - rows0];
+                dm[t] += pi[j] * rhat[b + j - rows0];
             if (lt)
                 mt[t] += pi[j] * lt[b + j - rows0];
         }
@@ -173,48 +180,93 @@ static int rmtl__ope_terms(double *ips, double *cv, double *et, double *dr, doub
                 rew += f->o.reward_coef[i] * l->reward[(b + k) * l->R + i];
             ips[t] += w * rew;
             cv[t] += w * ex[k];
-            if (rhat)
-                res += w * (rew - ex[k] * rhat[b + k - rows0]);
+            /* switch-DR: an item heavier than fusion.ope_max_weight keeps
+             * the model's term alone (its weight would dominate the
+             * request's variance; the residual it drops is the critics'
+             * error on an item the behaviour all but never shows there) */
+            double d = w * (rew - (rhat ? ex[k] * rhat[b + k - rows0] : 0.0));
+            if (!rhat || wmax <= 0.0 || w <= wmax)
+                res[t] += d;
+            else
+                heavy[t] += d;
         }
-        dr[t] = dm + res;
     }
     rmtl__free(work);
     rmtl__free(key);
     return rc;
 }
 
-/* SNIPS and DR (with critics, else DR = SNIPS) with their intervals and
- * the ESS, from the per-request terms of N requests (rmtl__ope_terms). */
-static void rmtl__ope_summary(rmtl_fusion_estimate *out, size_t N, const double *ips,
-                              const double *cv, const double *et, const double *drt, int critic)
+/* The self-normalised DR estimate from the per-request terms of N
+ * requests (rmtl__fusion_ope_terms; the model's part dm, 0 when NULL):
+ *   mean_t dm_t + (Σ_t res_t / Σ_t cv_t)·mean_t et_t,
+ * the residuals normalised as SNIPS normalises its terms, since the
+ * sampled ρ_μ makes the weights run low (Jensen's inequality on the PL's
+ * sampled normaliser). With no model and res = ips it is SNIPS. phi[t]
+ * gets request t's influence on the estimate (their variance over N is
+ * the estimate's). */
+static double rmtl__ope_dr(double *phi, size_t N, const double *cv, const double *et,
+                           const double *dm, const double *res)
 {
-    double si = 0.0, sc = 0.0, se = 0.0, sc2 = 0.0, sd = 0.0;
+    double sc = 0.0, se = 0.0, sm = 0.0, sr = 0.0;
     for (size_t t = 0; t < N; t++) {
-        si += ips[t];
         sc += cv[t];
         se += et[t];
-        sc2 += cv[t] * cv[t];
-        sd += drt[t];
+        sm += dm ? dm[t] : 0.0;
+        sr += res[t];
     }
-    double ratio = sc > 0.0 ? si / sc : 0.0, ebar = se / (double)N, snips = ratio * ebar;
-    double cbar = sc / (double)N, dr = sd / (double)N, vs = 0.0, vd = 0.0;
-    for (size_t t = 0; t < N; t++) {
-        /* influence of request t on the ratio estimate and on the mean */
-        double phi = (cbar > 0.0 ? ebar * (ips[t] - ratio * cv[t]) / cbar : 0.0) +
-                     ratio * (et[t] - ebar);
-        vs += phi * phi / (double)N;
-        vd += (drt[t] - dr) * (drt[t] - dr) / (double)N;
+    double ratio = sc > 0.0 ? sr / sc : 0.0, cbar = sc / (double)N, ebar = se / (double)N;
+    double mbar = sm / (double)N;
+    for (size_t t = 0; t < N; t++)
+        phi[t] = (dm ? dm[t] : 0.0) - mbar +
+                 (cbar > 0.0 ? ebar * (res[t] - ratio * cv[t]) / cbar : 0.0) +
+                 ratio * (et[t] - ebar);
+    return mbar + ratio * ebar;
+}
+
+/* 1.96 standard errors of an estimate whose influence terms are phi. */
+static double rmtl__ope_half(const double *phi, size_t N)
+{
+    double v = 0.0;
+    for (size_t t = 0; t < N; t++)
+        v += phi[t] * phi[t] / (double)N;
+    return 1.96 * sqrt(v / (double)N);
+}
+
+/* The per-request terms of one policy (rmtl__fusion_ope_terms), N each. */
+typedef struct rmtl__ope_t {
+    double *ips, *cv, *et, *dm, *res, *heavy, *mt;
+} rmtl__ope_t;
+#define RMTL__OPE_T 7 /* arrays in rmtl__ope_t */
+
+/* Points t's arrays into buf (RMTL__OPE_T·N doubles). */
+static rmtl__ope_t rmtl__ope_split(double *buf, size_t N)
+{
+    rmtl__ope_t t = {buf,         buf + N,     buf + 2 * N, buf + 3 * N,
+                     buf + 4 * N, buf + 5 * N, buf + 6 * N};
+    return t;
+}
+
+/* SNIPS and DR (= SNIPS without critics) with their intervals and the
+ * ESS from one policy's per-request terms; phi is N doubles of scratch. */
+static void rmtl__ope_summary(rmtl_fusion_estimate *out, size_t N, const rmtl__ope_t *t,
+                              int critic, double *phi)
+{
+    double sc = 0.0, sc2 = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        sc += t->cv[i];
+        sc2 += t->cv[i] * t->cv[i];
     }
-    double ses = sqrt(vs / (double)N), sed = sqrt(vd / (double)N);
     out->requests = N;
     out->ess = sc2 > 0.0 ? sc * sc / sc2 : 0.0;
-    out->snips = snips;
-    out->snips_lo = snips - 1.96 * ses;
-    out->snips_hi = snips + 1.96 * ses;
+    out->snips = rmtl__ope_dr(phi, N, t->cv, t->et, NULL, t->ips);
+    double h = rmtl__ope_half(phi, N);
+    out->snips_lo = out->snips - h;
+    out->snips_hi = out->snips + h;
     if (critic) {
-        out->dr = dr;
-        out->dr_lo = dr - 1.96 * sed;
-        out->dr_hi = dr + 1.96 * sed;
+        out->dr = rmtl__ope_dr(phi, N, t->cv, t->et, t->dm, t->res);
+        h = rmtl__ope_half(phi, N);
+        out->dr_lo = out->dr - h;
+        out->dr_hi = out->dr + h;
     } else {
         out->dr = out->snips;
         out->dr_lo = out->snips_lo;
@@ -233,19 +285,20 @@ int rmtl__fusion_ope_both(rmtl_fusion_estimate *out, const rmtl_fusion *f, const
         return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
     size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
     const rmtl_fusion *critic = f->o.list ? f : NULL;
-    double *ips = rmtl__mallocarray(4 * N + 1, sizeof *ips);
+    double *buf = rmtl__mallocarray((RMTL__OPE_T + 1) * N + 1, sizeof *buf);
     double *rhat = critic ? rmtl__mallocarray(nrows + 1, sizeof *rhat) : NULL;
-    int rc = ips && (!critic || rhat)
+    int rc = buf && (!critic || rhat)
                  ? 0
                  : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
+    rmtl__ope_t t = rmtl__ope_split(buf, N);
     if (!rc && critic)
         rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, NULL);
     if (!rc)
-        rc = rmtl__ope_terms(ips, ips + N, ips + 2 * N, ips + 3 * N, NULL, f, l, q0, q1, target,
-                             rhat, NULL);
+        rc = rmtl__fusion_ope_terms(t.ips, t.cv, t.et, t.dm, t.res, t.heavy, NULL, f, l, q0, q1,
+                                    target, rhat, NULL);
     if (!rc)
-        rmtl__ope_summary(out, N, ips, ips + N, ips + 2 * N, ips + 3 * N, critic != NULL);
-    rmtl__free(ips);
+        rmtl__ope_summary(out, N, &t, critic != NULL, buf + RMTL__OPE_T * N);
+    rmtl__free(buf);
     rmtl__free(rhat);
     return rc;
 }
@@ -260,44 +313,52 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
         return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
     size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
     const rmtl_fusion *critic = f->o.list ? f : NULL;
-    /* per policy: ips, cv, et, dr, mt (N each) */
-    double *a = rmtl__mallocarray(10 * N + 1, sizeof *a), *b = a + 5 * N;
+    /* per policy its terms, then two arrays of influence terms */
+    double *buf = rmtl__mallocarray((2 * RMTL__OPE_T + 2) * N + 1, sizeof *buf);
     double *rhat = critic ? rmtl__mallocarray(2 * nrows + 1, sizeof *rhat) : NULL;
-    int rc = a && (!critic || rhat)
+    int rc = buf && (!critic || rhat)
                  ? 0
                  : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
-    double *lt = rhat ? rhat + nrows : NULL;
+    double *lt = rhat ? rhat + nrows : NULL, *pa = buf + 2 * RMTL__OPE_T * N, *pb = pa + N;
+    rmtl__ope_t a = rmtl__ope_split(buf, N), b = rmtl__ope_split(buf + RMTL__OPE_T * N, N);
     if (!rc && critic)
         rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, lt);
     if (!rc)
-        rc = rmtl__ope_terms(a, a + N, a + 2 * N, a + 3 * N, a + 4 * N, f, l, q0, q1, ta, rhat,
-                             lt);
+        rc = rmtl__fusion_ope_terms(a.ips, a.cv, a.et, a.dm, a.res, a.heavy, a.mt, f, l, q0, q1,
+                                    ta, rhat, lt);
     if (!rc)
-        rc = rmtl__ope_terms(b, b + N, b + 2 * N, b + 3 * N, b + 4 * N, f, l, q0, q1, tb, rhat,
-                             lt);
+        rc = rmtl__fusion_ope_terms(b.ips, b.cv, b.et, b.dm, b.res, b.heavy, b.mt, f, l, q0, q1,
+                                    tb, rhat, lt);
     if (!rc) {
-        rmtl__ope_summary(ea, N, a, a + N, a + 2 * N, a + 3 * N, critic != NULL);
-        rmtl__ope_summary(eb, N, b, b + N, b + 2 * N, b + 3 * N, critic != NULL);
-        /* per request: DR plus the critics' long-term part (IPS without
-         * critics), new minus deployed on the same request */
+        rmtl__ope_summary(ea, N, &a, critic != NULL, pa);
+        rmtl__ope_summary(eb, N, &b, critic != NULL, pb);
+        /* the long-term value per request: the DR request value plus the
+         * critics' long-term part (IPS without critics), new minus
+         * deployed on the same request. Unlike the reported estimates,
+         * every residual counts, heavy items' too, and none is
+         * normalised: a trained actor moves most where the log is thin,
+         * where a switch would let the critics' error, which the interval
+         * does not hold, decide the deploy, and the self-normalised
+         * difference could not tell a random actor with untrained critics
+         * from good fixed weights (its interval straddled 0). */
         double sum = 0.0, sb = 0.0, var = 0.0;
         for (size_t t = 0; t < N; t++) {
-            double va = critic ? a[3 * N + t] + a[4 * N + t] : a[t];
-            double vb = critic ? b[3 * N + t] + b[4 * N + t] : b[t];
-            a[t] = va - vb; /* a's IPS term is summarised already */
-            sum += a[t];
+            double va = critic ? a.dm[t] + a.res[t] + a.heavy[t] + a.mt[t] : a.ips[t];
+            double vb = critic ? b.dm[t] + b.res[t] + b.heavy[t] + b.mt[t] : b.ips[t];
+            pa[t] = va - vb;
+            sum += pa[t];
             sb += vb;
         }
         double mean = sum / (double)N;
         for (size_t t = 0; t < N; t++)
-            var += (a[t] - mean) * (a[t] - mean) / (double)N;
-        double se = sqrt(var / (double)N);
+            var += (pa[t] - mean) * (pa[t] - mean) / (double)N;
+        double h = 1.96 * sqrt(var / (double)N);
         *gain = mean;
-        *lo = mean - 1.96 * se;
-        *hi = mean + 1.96 * se;
+        *lo = mean - h;
+        *hi = mean + h;
         *base = sb / (double)N;
     }
-    rmtl__free(a);
+    rmtl__free(buf);
     rmtl__free(rhat);
     return rc;
 }

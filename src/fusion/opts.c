@@ -49,6 +49,7 @@ int rmtl__fopts_read(rmtl__fopts *o, const rmtl_config *cfg)
     o->temperature_steps = (uint64_t)p->fusion.temperature_steps;
     o->kl_beta = p->fusion.kl_beta;
     o->anchor = p->fusion.anchor;
+    o->ope_max_weight = p->fusion.ope_max_weight;
     o->ope_gate = p->fusion.ope_gate;
     o->gate_margin = p->fusion.gate_margin;
     o->warm_start = p->fusion.warm_start;

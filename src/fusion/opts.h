@@ -30,6 +30,7 @@ typedef struct rmtl__fopts {
     int list;                         /* fusion.objective == list */
     double position_decay, temperature, kl_beta, anchor;
     uint64_t temperature_steps;
+    double ope_max_weight; /* fusion.ope_max_weight (0: no limit) */
     int ope_gate;
     double gate_margin; /* fusion.gate_margin */
     int warm_start; /* fusion.warm_start */

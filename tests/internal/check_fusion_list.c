@@ -468,62 +468,88 @@ END_TEST
  * value is e_0·v_2 + e_1·v_1. Over 20 logs of 1,500 requests the mean
  * SNIPS estimate lies within 3 standard errors of the truth and most 95%
  * intervals cover it. */
-START_TEST(test_ope_unbiased_on_bandit)
+/* The constructed bandit of the OPE tests: 4 candidates with scores p
+ * (the behaviour's, PL at τ_b = 0.25) and q (the target's: it serves the
+ * top 2 by q), a position-based click model with e = (1, 2^-1/2) and item
+ * values v; the target's true request value is `bandit_truth`. */
+#define BANDIT_CFG(extra)                                                                        \
+    "model: {tasks: [click, like]}\n"                                                            \
+    "fusion: {formula: sum, objective: pair, critic_groups: 1,"                                  \
+    " critic_ensemble: 1, reward_coef: [1, 0], reward_group: [0, 0], top_l: 2,"                  \
+    " explore_temperature: 0.25, position_decay: 0.5, weight_min: 0,"                            \
+    " weight_max: 4, actor_hidden: [4], critic_hidden: [4]," extra                               \
+    " state: {user_dim: 1, item_dim: 1, context_dim: 0, scores: false}}\n"                       \
+    "runtime: {threads: 1, seed: 2}\n"
+enum { BANDIT_N = 4, BANDIT_L = 2 };
+static const double bandit_p[BANDIT_N] = {0.9, 0.6, 0.3, 0.1};
+static const double bandit_q[BANDIT_N] = {0.2, 0.5, 0.9, 0.4};
+static const double bandit_v[BANDIT_N] = {0.1, 0.3, 0.8, 0.6};
+#define bandit_truth (bandit_v[2] + pow(2.0, -0.5) * bandit_v[1])
+
+/* Logs `reqs` requests of the behaviour into f's log; returns the mean
+ * logged request reward. */
+static double bandit_log(rmtl_fusion *f, int reqs, uint64_t *noise, unsigned long long *s)
 {
-    const char *cfg = "model: {tasks: [click, like]}\n"
-                      "fusion: {formula: sum, objective: pair, critic_groups: 1,"
-                      " critic_ensemble: 1, reward_coef: [1, 0], reward_group: [0, 0], top_l: 2,"
-                      " explore_temperature: 0.25, position_decay: 0.5, weight_min: 0,"
-                      " weight_max: 4, actor_hidden: [4], critic_hidden: [4],"
-                      " state: {user_dim: 1, item_dim: 1, context_dim: 0, scores: false}}\n"
-                      "runtime: {threads: 1, seed: 2}\n";
-    enum { N = 4, L = 2, REQ = 1500, LOGS = 20 };
-    const double p[N] = {0.9, 0.6, 0.3, 0.1}, q[N] = {0.2, 0.5, 0.9, 0.4};
-    const double v[N] = {0.1, 0.3, 0.8, 0.6}, tb = 0.25;
-    const double e[L] = {1.0, pow(2.0, -0.5)};
-    const double truth = e[0] * v[2] + e[1] * v[1]; /* the top 2 by q */
-    rmtl_fusion *target = fx_fusion(cfg);
+    enum { N = BANDIT_N, L = BANDIT_L };
+    const double tb = 0.25, e[L] = {1.0, pow(2.0, -0.5)};
+    double behaviour = 0.0;
+    for (int r = 0; r < reqs; r++) {
+        double key[N];
+        size_t order[N] = {0, 1, 2, 3};
+        for (size_t j = 0; j < N; j++)
+            key[j] = bandit_p[j] / tb + rmtl__pl_gumbel(noise);
+        for (size_t i = 0; i < N; i++) /* sort by key, descending */
+            for (size_t j = i + 1; j < N; j++)
+                if (key[order[j]] > key[order[i]]) {
+                    size_t t = order[i];
+                    order[i] = order[j];
+                    order[j] = t;
+                }
+        float state[N * 2], scores[N * 2], action[N * 2], lo[N * 2], hi[N * 2];
+        float reward[N * 2];
+        for (size_t i = 0; i < N; i++) {
+            size_t j = order[i];
+            state[2 * i] = 0.0f;
+            state[2 * i + 1] = (float)j;
+            scores[2 * i] = (float)bandit_p[j];
+            scores[2 * i + 1] = (float)bandit_q[j];
+            action[2 * i] = 1.0f;
+            action[2 * i + 1] = 0.0f;
+            lo[2 * i] = lo[2 * i + 1] = 0.0f;
+            hi[2 * i] = hi[2 * i + 1] = 2.0f;
+            reward[2 * i] = i < L && urand(s, 0, 1) < e[i] * bandit_v[j] ? 1.0f : 0.0f;
+            reward[2 * i + 1] = 0.0f;
+            behaviour += i < L ? reward[2 * i] : 0.0f;
+        }
+        size_t idx;
+        ck_assert_int_eq(rmtl__flog_add(&f->log, &idx, -1, r, N, L, 1.0f, state, scores, action,
+                                        lo, hi, reward),
+                         0);
+    }
+    return behaviour / reqs;
+}
+
+/* The target of the bandit: weights (0, 1) serve the top 2 by q. */
+static rmtl_fusion *bandit_target(void)
+{
+    rmtl_fusion *target = fx_fusion(BANDIT_CFG(""));
     float w01[2] = {0.0f, 1.0f};
     ck_assert_int_eq(rmtl_fusion_set_fixed(target, w01, 2), RMTL_OK);
+    return target;
+}
+
+START_TEST(test_ope_unbiased_on_bandit)
+{
+    enum { REQ = 1500, LOGS = 20 };
+    const double truth = bandit_truth;
+    rmtl_fusion *target = bandit_target();
     double sum = 0.0, sum2 = 0.0, behaviour = 0.0;
     int covered = 0;
     uint64_t noise = 99;
     unsigned long long s = 7;
     for (int g = 0; g < LOGS; g++) {
-        rmtl_fusion *f = fx_fusion(cfg);
-        for (int r = 0; r < REQ; r++) {
-            double key[N];
-            size_t order[N] = {0, 1, 2, 3};
-            for (size_t j = 0; j < N; j++)
-                key[j] = p[j] / tb + rmtl__pl_gumbel(&noise);
-            for (size_t i = 0; i < N; i++) /* sort by key, descending */
-                for (size_t j = i + 1; j < N; j++)
-                    if (key[order[j]] > key[order[i]]) {
-                        size_t t = order[i];
-                        order[i] = order[j];
-                        order[j] = t;
-                    }
-            float state[N * 2], scores[N * 2], action[N * 2], lo[N * 2], hi[N * 2];
-            float reward[N * 2];
-            for (size_t i = 0; i < N; i++) {
-                size_t j = order[i];
-                state[2 * i] = 0.0f;
-                state[2 * i + 1] = (float)j;
-                scores[2 * i] = (float)p[j];
-                scores[2 * i + 1] = (float)q[j];
-                action[2 * i] = 1.0f;
-                action[2 * i + 1] = 0.0f;
-                lo[2 * i] = lo[2 * i + 1] = 0.0f;
-                hi[2 * i] = hi[2 * i + 1] = 2.0f;
-                reward[2 * i] = i < L && urand(&s, 0, 1) < e[i] * v[j] ? 1.0f : 0.0f;
-                reward[2 * i + 1] = 0.0f;
-                behaviour += i < L ? reward[2 * i] : 0.0f;
-            }
-            size_t idx;
-            ck_assert_int_eq(rmtl__flog_add(&f->log, &idx, -1, r, N, L, 1.0f, state, scores,
-                                            action, lo, hi, reward),
-                             0);
-        }
+        rmtl_fusion *f = fx_fusion(BANDIT_CFG(""));
+        behaviour += bandit_log(f, REQ, &noise, &s) / LOGS;
         rmtl_fusion_estimate o = RMTL_FUSION_ESTIMATE_INIT;
         ck_assert_msg(rmtl_fusion_ope(&o, target, f) == RMTL_OK, "%s", rmtl_last_error());
         ck_assert_uint_eq(o.requests, REQ);
@@ -534,12 +560,104 @@ START_TEST(test_ope_unbiased_on_bandit)
         rmtl_fusion_free(f);
     }
     double mean = sum / LOGS, sd = sqrt(sum2 / LOGS - mean * mean);
-    behaviour /= (double)LOGS * REQ;
     ck_assert_msg(fabs(mean - truth) < 3.0 * sd / sqrt((double)LOGS),
                   "SNIPS mean %g (sd %g) vs truth %g", mean, sd, truth);
     ck_assert_msg(covered >= 16, "%d of %d intervals cover the truth", covered, LOGS);
     /* the test means something: the target differs from the behaviour */
     ck_assert_msg(fabs(truth - behaviour) > 5.0 * sd, "truth %g behaviour %g", truth, behaviour);
+    rmtl_fusion_free(target);
+}
+END_TEST
+
+/* The doubly robust terms (dm + res), the IPS terms and the switched
+ * residuals of f's bandit log, with item values `value` (by each row's
+ * item) as the model. */
+static void bandit_dr(double *dr, double *ips, double *heavy, size_t reqs, const rmtl_fusion *f,
+                      const rmtl_fusion *target, const double *value)
+{
+    const rmtl__flog *l = &f->log;
+    float *score = malloc(l->rows * sizeof *score);
+    double *rhat = malloc(l->rows * sizeof *rhat), *t = malloc(6 * reqs * sizeof *t);
+    ck_assert(score && rhat && t);
+    for (size_t i = 0; i < l->rows; i++) {
+        ck_assert_int_eq(rmtl_fuse_scores(&score[i], target, l->state + i * l->S, l->S,
+                                          l->scores + i * l->T, l->T, NULL, 0),
+                         RMTL_OK);
+        rhat[i] = value[(size_t)l->state[i * l->S + 1]];
+    }
+    ck_assert_int_eq(rmtl__fusion_ope_terms(ips, t, t + reqs, t + 2 * reqs, t + 3 * reqs,
+                                            t + 4 * reqs, NULL, f, l, 0, reqs, score, rhat, NULL),
+                     0);
+    for (size_t r = 0; r < reqs; r++) {
+        dr[r] = t[2 * reqs + r] + t[3 * reqs + r]; /* dm + res */
+        heavy[r] = t[4 * reqs + r];
+    }
+    free(score), free(rhat), free(t);
+}
+
+/* fusion.ope_max_weight (switch-DR): an item heavier than it keeps the
+ * model's term alone. With a wrong model (every value 0) no limit gives
+ * the weighted rewards (the IPS terms) and a limit below every weight the
+ * model's 0; with the true item values every request's model term is the
+ * truth, and the estimate stays unbiased whatever the limit, while with
+ * the wrong model a limit of 2 drops the heavy items' rewards: biased. */
+START_TEST(test_ope_switch_dr)
+{
+    enum { REQ = 4000 };
+    const double truth = bandit_truth, zero[BANDIT_N] = {0};
+    rmtl_fusion *target = bandit_target();
+    rmtl_fusion *none = fx_fusion(BANDIT_CFG(" ope_max_weight: 0,"));
+    rmtl_fusion *tiny = fx_fusion(BANDIT_CFG(" ope_max_weight: 1e-9,"));
+    rmtl_fusion *two = fx_fusion(BANDIT_CFG(" ope_max_weight: 2,"));
+    uint64_t noise = 5;
+    unsigned long long s = 3;
+    bandit_log(none, REQ, &noise, &s);
+    /* the same log in the other two */
+    rmtl_fusion *to[2] = {tiny, two};
+    for (int k = 0; k < 2; k++) {
+        noise = 5, s = 3;
+        bandit_log(to[k], REQ, &noise, &s);
+    }
+    double *dr = malloc(3 * REQ * sizeof *dr), *ips = dr + REQ, *heavy = ips + REQ;
+    ck_assert(dr);
+    bandit_dr(dr, ips, heavy, REQ, none, target, zero);
+    for (size_t r = 0; r < REQ; r++) {
+        ck_assert_double_eq(dr[r], ips[r]);
+        ck_assert_double_eq(heavy[r], 0.0);
+    }
+    bandit_dr(dr, ips, heavy, REQ, tiny, target, zero);
+    for (size_t r = 0; r < REQ; r++) {
+        ck_assert_double_eq(dr[r], 0.0);
+        ck_assert_double_eq_tol(heavy[r], ips[r], 1e-12); /* the gate's residuals */
+    }
+    bandit_dr(dr, ips, heavy, REQ, tiny, target, bandit_v);
+    for (size_t r = 0; r < REQ; r++)
+        ck_assert_double_eq_tol(dr[r], truth, 1e-12);
+    /* unbiased with the true values, no limit or 2; biased with the wrong
+       model and the limit 2 (its heavy items' rewards are lost) */
+    const rmtl_fusion *fs[3] = {none, two, two};
+    const double *vs[3] = {bandit_v, bandit_v, zero};
+    double lost = 0.0;
+    for (int k = 0; k < 3; k++) {
+        bandit_dr(dr, ips, heavy, REQ, fs[k], target, vs[k]);
+        double m = 0.0, v = 0.0, ipsm = 0.0;
+        for (size_t r = 0; r < REQ; r++)
+            m += dr[r] / REQ, ipsm += ips[r] / REQ;
+        for (size_t r = 0; r < REQ; r++)
+            v += (dr[r] - m) * (dr[r] - m) / REQ;
+        double se = sqrt(v / REQ);
+        if (k < 2)
+            ck_assert_msg(fabs(m - truth) < 3.0 * se, "DR %g (se %g) vs truth %g, limit %s", m,
+                          se, truth, k ? "2" : "none");
+        else
+            lost = ipsm - m; /* the weighted rewards of items heavier than 2 */
+        if (k < 2)
+            continue;
+        ck_assert_msg(lost > 0.1 * truth && m < truth - 10.0 * se,
+                      "wrong model, limit 2: DR %g (se %g), truth %g", m, se, truth);
+    }
+    free(dr);
+    rmtl_fusion_free(none), rmtl_fusion_free(tiny), rmtl_fusion_free(two);
     rmtl_fusion_free(target);
 }
 END_TEST
@@ -605,6 +723,7 @@ Suite *rmtl_test_fusion_list_suite(void)
     tcase_add_test(tc, test_critic_recovers_item_values);
     tcase_add_test(tc, test_pl_exam_exact);
     tcase_add_test(tc, test_ope_unbiased_on_bandit);
+    tcase_add_test(tc, test_ope_switch_dr);
     tcase_add_test(tc, test_ope_peaked_behaviour);
     suite_add_tcase(s, tc);
     return s;

@@ -25,8 +25,8 @@ OpeEstimate = namedtuple("OpeEstimate",
 OpeEstimate.__doc__ = """An off-policy estimate of the mean request reward of a policy as
 it serves (rmtl_fusion_estimate): the logged `requests` used; `snips`
 (self-normalised inverse propensity scoring) and `dr` (doubly robust: the
-item critics' model plus the weighted residuals; equal to snips without
-item critics), each with its 95% interval (`*_lo`, `*_hi`); `ess`, the
+item critics' model plus the self-normalised weighted residuals of items
+weighted up to fusion.ope_max_weight; equal to snips without item critics), each with its 95% interval (`*_lo`, `*_hi`); `ess`, the
 effective sample size of the requests' weights."""
 
 
