@@ -127,8 +127,9 @@ void rmtl__fusion_group_lcb(const float *y, size_t M, size_t n, double kappa, do
  * and, with lt, mt (the critics' long-term part). rhat and lt are per log
  * row from the first row of q0, or NULL. */
 int rmtl__fusion_ope_terms(double *ips, double *cv, double *et, double *dm, double *res,
-                           double *heavy, double *mt, const rmtl_fusion *f, const rmtl__flog *l, size_t q0,
-                           size_t q1, const float *target, const double *rhat, const double *lt);
+                           double *heavy, double *mt, const rmtl_fusion *f, const rmtl__flog *l,
+                           size_t q0, size_t q1, const float *target, const double *rhat,
+                           const double *lt);
 /* Off-policy estimates (ope.c) of the served policy (top l by the fused
  * scores `target`, one per log row of requests q0..q1-1 from the first
  * row of q0) on f's log l, whose behaviour explored by PL at τ_b: SNIPS,

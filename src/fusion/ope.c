@@ -341,7 +341,7 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
          * does not hold, decide the deploy, and the self-normalised
          * difference could not tell a random actor with untrained critics
          * from good fixed weights (its interval straddled 0). */
-        double sum = 0.0, sb = 0.0, var = 0.0;
+        double sum = 0.0, sb = 0.0;
         for (size_t t = 0; t < N; t++) {
             double va = critic ? a.dm[t] + a.res[t] + a.heavy[t] + a.mt[t] : a.ips[t];
             double vb = critic ? b.dm[t] + b.res[t] + b.heavy[t] + b.mt[t] : b.ips[t];
@@ -351,8 +351,8 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
         }
         double mean = sum / (double)N;
         for (size_t t = 0; t < N; t++)
-            var += (pa[t] - mean) * (pa[t] - mean) / (double)N;
-        double h = 1.96 * sqrt(var / (double)N);
+            pa[t] -= mean; /* the mean's influence terms */
+        double h = rmtl__ope_half(pa, N);
         *gain = mean;
         *lo = mean - h;
         *hi = mean + h;

@@ -637,7 +637,6 @@ START_TEST(test_ope_switch_dr)
        model and the limit 2 (its heavy items' rewards are lost) */
     const rmtl_fusion *fs[3] = {none, two, two};
     const double *vs[3] = {bandit_v, bandit_v, zero};
-    double lost = 0.0;
     for (int k = 0; k < 3; k++) {
         bandit_dr(dr, ips, heavy, REQ, fs[k], target, vs[k]);
         double m = 0.0, v = 0.0, ipsm = 0.0;
@@ -646,15 +645,14 @@ START_TEST(test_ope_switch_dr)
         for (size_t r = 0; r < REQ; r++)
             v += (dr[r] - m) * (dr[r] - m) / REQ;
         double se = sqrt(v / REQ);
-        if (k < 2)
+        if (k < 2) {
             ck_assert_msg(fabs(m - truth) < 3.0 * se, "DR %g (se %g) vs truth %g, limit %s", m,
                           se, truth, k ? "2" : "none");
-        else
-            lost = ipsm - m; /* the weighted rewards of items heavier than 2 */
-        if (k < 2)
-            continue;
-        ck_assert_msg(lost > 0.1 * truth && m < truth - 10.0 * se,
-                      "wrong model, limit 2: DR %g (se %g), truth %g", m, se, truth);
+        } else {
+            double lost = ipsm - m; /* the weighted rewards of items heavier than 2 */
+            ck_assert_msg(lost > 0.1 * truth && m < truth - 10.0 * se,
+                          "wrong model, limit 2: DR %g (se %g), truth %g", m, se, truth);
+        }
     }
     free(dr);
     rmtl_fusion_free(none), rmtl_fusion_free(tiny), rmtl_fusion_free(two);
