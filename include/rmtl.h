@@ -1777,7 +1777,8 @@ typedef struct rmtl_fusion_estimate {
     double dr;          /* doubly robust (the item critics' model plus the
                            self-normalised weighted residuals of items up to
                            fusion.ope_max_weight; = snips without critics) */
-    double dr_lo;       /* its 95% confidence interval                       */
+    double dr_lo;       /* its 95% confidence interval, widened to hold the
+                           unswitched estimate's (every residual kept)      */
     double dr_hi;       /* (upper end)                                       */
     double ess;         /* effective sample size of the requests' weights    */
 } rmtl_fusion_estimate;

@@ -130,6 +130,17 @@ int rmtl__fusion_ope_terms(double *ips, double *cv, double *et, double *dm, doub
                            double *heavy, double *mt, const rmtl_fusion *f, const rmtl__flog *l,
                            size_t q0, size_t q1, const float *target, const double *rhat,
                            const double *lt);
+/* The per-request terms of one policy (rmtl__fusion_ope_terms), N each. */
+typedef struct rmtl__ope_t {
+    double *ips, *cv, *et, *dm, *res, *heavy, *mt;
+} rmtl__ope_t;
+#define RMTL__OPE_T 7 /* arrays in rmtl__ope_t */
+/* The reported estimates from one policy's per-request terms t (ope.c):
+ * SNIPS and, with critic, the self-normalised switch-DR (else DR = SNIPS),
+ * each with its 95% interval, DR's widened to hold the unswitched
+ * estimate's; and the ESS. phi is N doubles of scratch. */
+void rmtl__ope_summary(rmtl_fusion_estimate *out, size_t N, const rmtl__ope_t *t, int critic,
+                       double *phi);
 /* Off-policy estimates (ope.c) of the served policy (top l by the fused
  * scores `target`, one per log row of requests q0..q1-1 from the first
  * row of q0) on f's log l, whose behaviour explored by PL at τ_b: SNIPS,

@@ -660,6 +660,66 @@ START_TEST(test_ope_switch_dr)
 }
 END_TEST
 
+/* The reported estimate of f's log (critics' immediate values `value` per
+ * item) for the bandit's target, through the one summary rmtl_fusion_ope
+ * uses. */
+static rmtl_fusion_estimate bandit_estimate(size_t reqs, const rmtl_fusion *f,
+                                            const rmtl_fusion *target, const double *value)
+{
+    const rmtl__flog *l = &f->log;
+    float *score = malloc(l->rows * sizeof *score);
+    double *rhat = malloc(l->rows * sizeof *rhat), *buf = malloc((RMTL__OPE_T + 1) * reqs * sizeof *buf);
+    ck_assert(score && rhat && buf);
+    for (size_t i = 0; i < l->rows; i++) {
+        ck_assert_int_eq(rmtl_fuse_scores(&score[i], target, l->state + i * l->S, l->S,
+                                          l->scores + i * l->T, l->T, NULL, 0),
+                         RMTL_OK);
+        rhat[i] = value[(size_t)l->state[i * l->S + 1]];
+    }
+    rmtl__ope_t t = {buf,            buf + reqs,     buf + 2 * reqs, buf + 3 * reqs,
+                     buf + 4 * reqs, buf + 5 * reqs, NULL};
+    ck_assert_int_eq(rmtl__fusion_ope_terms(t.ips, t.cv, t.et, t.dm, t.res, t.heavy, NULL, f, l,
+                                            0, reqs, score, rhat, NULL),
+                     0);
+    rmtl_fusion_estimate e = RMTL_FUSION_ESTIMATE_INIT;
+    rmtl__ope_summary(&e, reqs, &t, 1, buf + RMTL__OPE_T * reqs);
+    free(score), free(rhat), free(buf);
+    return e;
+}
+
+/* The DR interval holds the unswitched estimate's. A wrong model (every
+ * value 0) with a limit below every weight switches everything: the
+ * switched estimate is exactly 0 with no spread, an interval that misses
+ * the truth; the reported interval reaches to the unswitched estimate's,
+ * here SNIPS's (no model), which covers it. With nothing switched the
+ * interval is the estimate's own, symmetric. */
+START_TEST(test_ope_interval_holds_unswitched)
+{
+    enum { REQ = 4000 };
+    const double truth = bandit_truth, zero[BANDIT_N] = {0};
+    rmtl_fusion *target = bandit_target();
+    rmtl_fusion *none = fx_fusion(BANDIT_CFG(" ope_max_weight: 0,"));
+    rmtl_fusion *tiny = fx_fusion(BANDIT_CFG(" ope_max_weight: 1e-9,"));
+    rmtl_fusion *fs[2] = {none, tiny};
+    for (int k = 0; k < 2; k++) {
+        uint64_t noise = 5;
+        unsigned long long s = 3;
+        bandit_log(fs[k], REQ, &noise, &s);
+    }
+    rmtl_fusion_estimate e = bandit_estimate(REQ, tiny, target, zero);
+    ck_assert_double_eq(e.dr, 0.0);
+    ck_assert_msg(e.snips_lo <= truth && truth <= e.snips_hi, "SNIPS [%g, %g], truth %g",
+                  e.snips_lo, e.snips_hi, truth);
+    ck_assert_double_eq_tol(e.dr_lo, fmin(0.0, e.snips_lo), 1e-12);
+    ck_assert_double_eq_tol(e.dr_hi, fmax(0.0, e.snips_hi), 1e-12);
+    ck_assert(e.dr_lo <= truth && truth <= e.dr_hi);
+    e = bandit_estimate(REQ, none, target, bandit_v);
+    ck_assert(e.dr_lo < e.dr && e.dr < e.dr_hi);
+    ck_assert_double_eq_tol(e.dr_hi - e.dr, e.dr - e.dr_lo, 1e-12);
+    rmtl_fusion_free(none), rmtl_fusion_free(tiny), rmtl_fusion_free(target);
+}
+END_TEST
+
 /* A peaked behaviour: at τ_b = 0.01 the first candidate leads the
  * second by 40 logits and the second the rest by 40, so the behaviour
  * shows the served ranking's top 2 all but always. Evaluating that served
@@ -722,6 +782,7 @@ Suite *rmtl_test_fusion_list_suite(void)
     tcase_add_test(tc, test_pl_exam_exact);
     tcase_add_test(tc, test_ope_unbiased_on_bandit);
     tcase_add_test(tc, test_ope_switch_dr);
+    tcase_add_test(tc, test_ope_interval_holds_unswitched);
     tcase_add_test(tc, test_ope_peaked_behaviour);
     suite_add_tcase(s, tc);
     return s;

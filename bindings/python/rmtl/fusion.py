@@ -26,8 +26,10 @@ OpeEstimate.__doc__ = """An off-policy estimate of the mean request reward of a 
 it serves (rmtl_fusion_estimate): the logged `requests` used; `snips`
 (self-normalised inverse propensity scoring) and `dr` (doubly robust: the
 item critics' model plus the self-normalised weighted residuals of items
-weighted up to fusion.ope_max_weight; equal to snips without item critics), each with its 95% interval (`*_lo`, `*_hi`); `ess`, the
-effective sample size of the requests' weights."""
+weighted up to fusion.ope_max_weight; equal to snips without item critics),
+each with its 95% interval (`*_lo`, `*_hi`; dr's widened to hold the interval
+of the estimate that keeps every residual); `ess`, the effective sample size
+of the requests' weights."""
 
 
 def _estimate(e):
