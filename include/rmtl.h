@@ -1857,8 +1857,9 @@ RMTL_API int rmtl_fusion_round(rmtl_fusion_round_stats *out, rmtl_fusion *f, rmt
  *  as the model and adds its weighted residuals, normalised as SNIPS's,
  *  except those of items weighted above `logged`'s fusion.ope_max_weight,
  *  which count by the model alone (switch-DR). Intervals are normal, from
- *  the requests' influence terms (sampling noise, not the model's error on
- *  the switched items).
+ *  the requests' influence terms; DR's is widened to hold the interval of
+ *  the unswitched estimate (every residual kept), since the model's error
+ *  on the switched items is not sampling noise.
  *  Deterministic (fixed Monte Carlo seeds). docs/fusion.md "Off-policy
  *  evaluation". RMTL_ESTATE for an empty log, RMTL_EINVAL for other dims
  *  or a log explored with uniform action noise. [thread-safe] */

@@ -29,8 +29,9 @@
  * request); ρ_π fills the slots in the target's order, each candidate
  * taking c_j of them (a sampled unshown one stands for ω candidates like
  * it). Confidence intervals: normal, 1.96 standard errors of the
- * per-request influence terms (sampling noise only: not the bias of the
- * switched items' model terms).
+ * per-request influence terms (sampling noise only), DR's widened to hold
+ * the unswitched estimate's, since the bias of the switched items' model
+ * terms is not sampling noise.
  */
 #include "fusion/fusion.h"
 #include "fusion/plackett_luce.h"
