@@ -220,8 +220,8 @@ static double rmtl__ope_dr(double *phi, size_t N, const double *cv, const double
     double mbar = sm / (double)N;
     for (size_t t = 0; t < N; t++) {
         double r = res[t] + (res2 ? res2[t] : 0.0);
-        phi[t] = (dm ? dm[t] : 0.0) - mbar + (cbar > 0.0 ? ebar * (r - ratio * cv[t]) / cbar : 0.0) +
-                 ratio * (et[t] - ebar);
+        phi[t] = (dm ? dm[t] : 0.0) - mbar +
+                 (cbar > 0.0 ? ebar * (r - ratio * cv[t]) / cbar : 0.0) + ratio * (et[t] - ebar);
     }
     return mbar + ratio * ebar;
 }
@@ -234,7 +234,6 @@ static double rmtl__ope_half(const double *phi, size_t N)
         v += phi[t] * phi[t] / (double)N;
     return 1.96 * sqrt(v / (double)N);
 }
-
 
 /* Points t's arrays into buf (RMTL__OPE_T·N doubles). */
 static rmtl__ope_t rmtl__ope_split(double *buf, size_t N)

@@ -569,30 +569,46 @@ START_TEST(test_ope_unbiased_on_bandit)
 }
 END_TEST
 
-/* The doubly robust terms (dm + res), the IPS terms and the switched
- * residuals of f's bandit log, with item values `value` (by each row's
- * item) as the model. */
-static void bandit_dr(double *dr, double *ips, double *heavy, size_t reqs, const rmtl_fusion *f,
-                      const rmtl_fusion *target, const double *value)
+/* The per-request off-policy terms t (RMTL__OPE_T·reqs doubles at buf; no
+ * long-term part) of the bandit's target on f's log, the critics'
+ * immediate value of item i being value[i]. */
+static rmtl__ope_t bandit_terms(double *buf, size_t reqs, const rmtl_fusion *f,
+                                const rmtl_fusion *target, const double *value)
 {
     const rmtl__flog *l = &f->log;
     float *score = malloc(l->rows * sizeof *score);
-    double *rhat = malloc(l->rows * sizeof *rhat), *t = malloc(6 * reqs * sizeof *t);
-    ck_assert(score && rhat && t);
+    double *rhat = malloc(l->rows * sizeof *rhat);
+    ck_assert(score && rhat);
     for (size_t i = 0; i < l->rows; i++) {
         ck_assert_int_eq(rmtl_fuse_scores(&score[i], target, l->state + i * l->S, l->S,
                                           l->scores + i * l->T, l->T, NULL, 0),
                          RMTL_OK);
         rhat[i] = value[(size_t)l->state[i * l->S + 1]];
     }
-    ck_assert_int_eq(rmtl__fusion_ope_terms(ips, t, t + reqs, t + 2 * reqs, t + 3 * reqs,
-                                            t + 4 * reqs, NULL, f, l, 0, reqs, score, rhat, NULL),
+    rmtl__ope_t t = {buf,            buf + reqs,     buf + 2 * reqs, buf + 3 * reqs,
+                     buf + 4 * reqs, buf + 5 * reqs, NULL};
+    ck_assert_int_eq(rmtl__fusion_ope_terms(t.ips, t.cv, t.et, t.dm, t.res, t.heavy, NULL, f, l,
+                                            0, reqs, score, rhat, NULL),
                      0);
+    free(score), free(rhat);
+    return t;
+}
+
+/* Per request of f's bandit log, with item values `value` (by each row's
+ * item) as the model: the doubly robust terms (dm + res), the IPS terms and
+ * the switched (heavy) items' residuals. */
+static void bandit_dr(double *dr, double *ips, double *heavy, size_t reqs, const rmtl_fusion *f,
+                      const rmtl_fusion *target, const double *value)
+{
+    double *buf = malloc(RMTL__OPE_T * reqs * sizeof *buf);
+    ck_assert(buf);
+    rmtl__ope_t t = bandit_terms(buf, reqs, f, target, value);
     for (size_t r = 0; r < reqs; r++) {
-        dr[r] = t[2 * reqs + r] + t[3 * reqs + r]; /* dm + res */
-        heavy[r] = t[4 * reqs + r];
+        dr[r] = t.dm[r] + t.res[r];
+        ips[r] = t.ips[r];
+        heavy[r] = t.heavy[r];
     }
-    free(score), free(rhat), free(t);
+    free(buf);
 }
 
 /* fusion.ope_max_weight (switch-DR): an item heavier than it keeps the
@@ -660,30 +676,17 @@ START_TEST(test_ope_switch_dr)
 }
 END_TEST
 
-/* The reported estimate of f's log (critics' immediate values `value` per
- * item) for the bandit's target, through the one summary rmtl_fusion_ope
- * uses. */
+/* The reported estimate of f's log for the bandit's target (critics'
+ * values as bandit_terms), through the one summary rmtl_fusion_ope uses. */
 static rmtl_fusion_estimate bandit_estimate(size_t reqs, const rmtl_fusion *f,
                                             const rmtl_fusion *target, const double *value)
 {
-    const rmtl__flog *l = &f->log;
-    float *score = malloc(l->rows * sizeof *score);
-    double *rhat = malloc(l->rows * sizeof *rhat), *buf = malloc((RMTL__OPE_T + 1) * reqs * sizeof *buf);
-    ck_assert(score && rhat && buf);
-    for (size_t i = 0; i < l->rows; i++) {
-        ck_assert_int_eq(rmtl_fuse_scores(&score[i], target, l->state + i * l->S, l->S,
-                                          l->scores + i * l->T, l->T, NULL, 0),
-                         RMTL_OK);
-        rhat[i] = value[(size_t)l->state[i * l->S + 1]];
-    }
-    rmtl__ope_t t = {buf,            buf + reqs,     buf + 2 * reqs, buf + 3 * reqs,
-                     buf + 4 * reqs, buf + 5 * reqs, NULL};
-    ck_assert_int_eq(rmtl__fusion_ope_terms(t.ips, t.cv, t.et, t.dm, t.res, t.heavy, NULL, f, l,
-                                            0, reqs, score, rhat, NULL),
-                     0);
+    double *buf = malloc((RMTL__OPE_T + 1) * reqs * sizeof *buf);
+    ck_assert(buf);
+    rmtl__ope_t t = bandit_terms(buf, reqs, f, target, value);
     rmtl_fusion_estimate e = RMTL_FUSION_ESTIMATE_INIT;
     rmtl__ope_summary(&e, reqs, &t, 1, buf + RMTL__OPE_T * reqs);
-    free(score), free(rhat), free(buf);
+    free(buf);
     return e;
 }
 
