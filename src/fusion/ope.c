@@ -318,13 +318,14 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
         return rmtl__error(RMTL_ESTATE, "fusion: no logged requests to evaluate");
     size_t rows0 = l->begin[q0], nrows = l->end[q1 - 1] - rows0;
     const rmtl_fusion *critic = f->o.list ? f : NULL;
-    /* per policy its terms, then two arrays of influence terms */
-    double *buf = rmtl__mallocarray((2 * RMTL__OPE_T + 2) * N + 1, sizeof *buf);
+    /* per policy its terms, then one array of influence terms (each
+     * summary's scratch, then the paired difference's) */
+    double *buf = rmtl__mallocarray((2 * RMTL__OPE_T + 1) * N + 1, sizeof *buf);
     double *rhat = critic ? rmtl__mallocarray(2 * nrows + 1, sizeof *rhat) : NULL;
     int rc = buf && (!critic || rhat)
                  ? 0
                  : rmtl__error(RMTL_ENOMEM, "fusion: out of memory for off-policy evaluation");
-    double *lt = rhat ? rhat + nrows : NULL, *pa = buf + 2 * RMTL__OPE_T * N, *pb = pa + N;
+    double *lt = rhat ? rhat + nrows : NULL, *pa = buf + 2 * RMTL__OPE_T * N;
     rmtl__ope_t a = rmtl__ope_split(buf, N), b = rmtl__ope_split(buf + RMTL__OPE_T * N, N);
     if (!rc && critic)
         rc = rmtl__ope_values(critic, l, rows0, nrows, rhat, lt);
@@ -336,7 +337,7 @@ int rmtl__fusion_ope_gain(double *gain, double *lo, double *hi, double *base,
                                     tb, rhat, lt);
     if (!rc) {
         rmtl__ope_summary(ea, N, &a, critic != NULL, pa);
-        rmtl__ope_summary(eb, N, &b, critic != NULL, pb);
+        rmtl__ope_summary(eb, N, &b, critic != NULL, pa);
         /* the long-term value per request: the DR request value plus the
          * critics' long-term part (IPS without critics), new minus
          * deployed on the same request. Unlike the reported estimates,

@@ -530,6 +530,17 @@ static double bandit_log(rmtl_fusion *f, int reqs, uint64_t *noise, unsigned lon
 }
 
 /* The target of the bandit: weights (0, 1) serve the top 2 by q. */
+/* A fusion with config cfg (BANDIT_CFG) holding the bandit's log of reqs
+ * requests, the same log whatever the config. */
+static rmtl_fusion *bandit_logged(const char *cfg, int reqs)
+{
+    rmtl_fusion *f = fx_fusion(cfg);
+    uint64_t noise = 5;
+    unsigned long long s = 3;
+    bandit_log(f, reqs, &noise, &s);
+    return f;
+}
+
 static rmtl_fusion *bandit_target(void)
 {
     rmtl_fusion *target = fx_fusion(BANDIT_CFG(""));
@@ -622,18 +633,9 @@ START_TEST(test_ope_switch_dr)
     enum { REQ = 4000 };
     const double truth = bandit_truth, zero[BANDIT_N] = {0};
     rmtl_fusion *target = bandit_target();
-    rmtl_fusion *none = fx_fusion(BANDIT_CFG(" ope_max_weight: 0,"));
-    rmtl_fusion *tiny = fx_fusion(BANDIT_CFG(" ope_max_weight: 1e-9,"));
-    rmtl_fusion *two = fx_fusion(BANDIT_CFG(" ope_max_weight: 2,"));
-    uint64_t noise = 5;
-    unsigned long long s = 3;
-    bandit_log(none, REQ, &noise, &s);
-    /* the same log in the other two */
-    rmtl_fusion *to[2] = {tiny, two};
-    for (int k = 0; k < 2; k++) {
-        noise = 5, s = 3;
-        bandit_log(to[k], REQ, &noise, &s);
-    }
+    rmtl_fusion *none = bandit_logged(BANDIT_CFG(" ope_max_weight: 0,"), REQ);
+    rmtl_fusion *tiny = bandit_logged(BANDIT_CFG(" ope_max_weight: 1e-9,"), REQ);
+    rmtl_fusion *two = bandit_logged(BANDIT_CFG(" ope_max_weight: 2,"), REQ);
     double *dr = malloc(3 * REQ * sizeof *dr), *ips = dr + REQ, *heavy = ips + REQ;
     ck_assert(dr);
     bandit_dr(dr, ips, heavy, REQ, none, target, zero);
@@ -701,14 +703,8 @@ START_TEST(test_ope_interval_holds_unswitched)
     enum { REQ = 4000 };
     const double truth = bandit_truth, zero[BANDIT_N] = {0};
     rmtl_fusion *target = bandit_target();
-    rmtl_fusion *none = fx_fusion(BANDIT_CFG(" ope_max_weight: 0,"));
-    rmtl_fusion *tiny = fx_fusion(BANDIT_CFG(" ope_max_weight: 1e-9,"));
-    rmtl_fusion *fs[2] = {none, tiny};
-    for (int k = 0; k < 2; k++) {
-        uint64_t noise = 5;
-        unsigned long long s = 3;
-        bandit_log(fs[k], REQ, &noise, &s);
-    }
+    rmtl_fusion *none = bandit_logged(BANDIT_CFG(" ope_max_weight: 0,"), REQ);
+    rmtl_fusion *tiny = bandit_logged(BANDIT_CFG(" ope_max_weight: 1e-9,"), REQ);
     rmtl_fusion_estimate e = bandit_estimate(REQ, tiny, target, zero);
     ck_assert_double_eq(e.dr, 0.0);
     ck_assert_msg(e.snips_lo <= truth && truth <= e.snips_hi, "SNIPS [%g, %g], truth %g",
