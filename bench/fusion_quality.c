@@ -574,8 +574,32 @@ static void print_summary(world *ws, int nw)
     printf("    },\n    \"wins\": {\"best_of_deployable\": {");
     for (int p = 0; p < P_ORACLE; p++)
         printf("%s\"%s\": %d", p ? ", " : "", pol_name[p], best[p]);
-    printf("}, \"pair_rl_beats_cem\": %d, \"user_rl_beats_cem\": %d}\n", pair_beats_cem,
+    printf("}, \"pair_rl_beats_cem\": %d, \"user_rl_beats_cem\": %d},\n", pair_beats_cem,
            user_beats_cem);
+    /* Gains over CEM in percent: of the mean rewards (the issue's targets)
+     * and of each world (mean and standard error over the worlds), so that
+     * a target is read against the spread between worlds, which is larger
+     * than the evaluation noise within one. */
+    printf("    \"vs_cem\": {");
+    for (int p = P_USER; p < P_ORACLE; p++) {
+        double rp = 0, rc = 0, m = 0, v = 0;
+        for (int i = 0; i < nw; i++) {
+            rp += ws[i].st[p].reward_mean, rc += ws[i].st[P_CEM].reward_mean;
+            m += 100.0 * (ws[i].st[p].reward_mean / ws[i].st[P_CEM].reward_mean - 1.0) / nw;
+        }
+        for (int i = 0; i < nw; i++) {
+            double d = 100.0 * (ws[i].st[p].reward_mean / ws[i].st[P_CEM].reward_mean - 1.0) - m;
+            v += d * d;
+        }
+        printf("%s\"%s\": {\"gain_pct\": ", p > P_USER ? ", " : "", pol_name[p]);
+        print_num(100.0 * (rp / rc - 1.0));
+        printf(", \"world_mean_pct\": ");
+        print_num(m);
+        printf(", \"world_se_pct\": ");
+        print_num(nw > 1 ? sqrt(v / (nw - 1) / nw) : NAN);
+        printf("}");
+    }
+    printf("}\n");
 }
 
 static int usage(void)
