@@ -544,6 +544,9 @@ static void print_world(const world *w, const run_opts *o)
     printf("       }}");
 }
 
+/* The gain of reward r over the baseline's, in percent. */
+static double gain_pct(double r, double base) { return 100.0 * (r / base - 1.0); }
+
 /* Means over the worlds and per-world wins of the trained policies. */
 static void print_summary(world *ws, int nw)
 {
@@ -585,14 +588,14 @@ static void print_summary(world *ws, int nw)
         double rp = 0, rc = 0, m = 0, v = 0;
         for (int i = 0; i < nw; i++) {
             rp += ws[i].st[p].reward_mean, rc += ws[i].st[P_CEM].reward_mean;
-            m += 100.0 * (ws[i].st[p].reward_mean / ws[i].st[P_CEM].reward_mean - 1.0) / nw;
+            m += gain_pct(ws[i].st[p].reward_mean, ws[i].st[P_CEM].reward_mean) / nw;
         }
         for (int i = 0; i < nw; i++) {
-            double d = 100.0 * (ws[i].st[p].reward_mean / ws[i].st[P_CEM].reward_mean - 1.0) - m;
+            double d = gain_pct(ws[i].st[p].reward_mean, ws[i].st[P_CEM].reward_mean) - m;
             v += d * d;
         }
         printf("%s\"%s\": {\"gain_pct\": ", p > P_USER ? ", " : "", pol_name[p]);
-        print_num(100.0 * (rp / rc - 1.0));
+        print_num(gain_pct(rp, rc));
         printf(", \"world_mean_pct\": ");
         print_num(m);
         printf(", \"world_se_pct\": ");

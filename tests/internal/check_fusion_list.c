@@ -529,7 +529,6 @@ static double bandit_log(rmtl_fusion *f, int reqs, uint64_t *noise, unsigned lon
     return behaviour / reqs;
 }
 
-/* The target of the bandit: weights (0, 1) serve the top 2 by q. */
 /* A fusion with config cfg (BANDIT_CFG) holding the bandit's log of reqs
  * requests, the same log whatever the config. */
 static rmtl_fusion *bandit_logged(const char *cfg, int reqs)
@@ -541,6 +540,7 @@ static rmtl_fusion *bandit_logged(const char *cfg, int reqs)
     return f;
 }
 
+/* The target of the bandit: weights (0, 1) serve the top 2 by q. */
 static rmtl_fusion *bandit_target(void)
 {
     rmtl_fusion *target = fx_fusion(BANDIT_CFG(""));
